@@ -1,0 +1,32 @@
+# `make test` and `make demo` work on a fresh clone: they create .venv and install everything first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	# torch/torchvision are pinned in pyproject.toml to the builds this machine installs from disk.
+	$(BIN)/pip install -e ".[workflow,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check cyclegan_batch tests bench
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf results logs .snakemake

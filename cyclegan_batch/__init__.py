@@ -1,0 +1,8 @@
+"""cyclegan-batch: CycleGAN training and batch translation of image folders and videos."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("cyclegan-batch")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

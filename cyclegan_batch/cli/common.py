@@ -1,0 +1,37 @@
+"""Options and set-up shared by every verb."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors; no progress bar.")]
+
+
+class PrecisionChoice(StrEnum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+Precision = Annotated[
+    PrecisionChoice,
+    typer.Option(
+        help="auto = bf16 on CUDA with bf16 and on CPUs with AMX, else fp32; fp16 is CUDA-only.",
+        case_sensitive=False,
+    ),
+]
+Device = Annotated[str, typer.Option(help="auto (CUDA if available, else CPU), cpu, cuda or cuda:N.")]
+
+
+def setup_logging(quiet: bool) -> None:
+    """Log lines to stderr: what happened, one line each (progress bars are separate)."""
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s: %(message)s" if quiet else "%(message)s",
+        force=True,
+    )

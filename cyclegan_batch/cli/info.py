@@ -1,0 +1,40 @@
+"""`cyclegan-batch info MODEL`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cyclegan_batch.cli import app
+
+
+@app.command()
+def info(
+    model: Annotated[Path, typer.Argument(help="A generators.safetensors file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the header as JSON.")] = False,
+) -> None:
+    """Show what a model file holds: architecture, domains, training size and progress.
+
+    Example: `cyclegan-batch info results/demo/model/generators.safetensors`
+    """
+    from cyclegan_batch.modelfile import read_info
+
+    meta = read_info(model)
+    fields = {
+        "domains": " -> ".join(meta.domains),
+        "generator": meta.spec.to_dict(),
+        "crop_size": meta.crop_size,
+        "load_size": meta.load_size,
+        "epoch": meta.epoch,
+        "step": meta.step,
+        "written_by": f"cyclegan-batch {meta.version}",
+        **meta.extra,
+    }
+    if as_json:
+        typer.echo(json.dumps(fields, indent=2))
+        return
+    for key, value in fields.items():
+        typer.echo(f"{key:>12}: {value}")

@@ -1,0 +1,104 @@
+"""`cyclegan-batch train DATA MODEL_DIR`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cyclegan_batch.cli import app
+from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
+from cyclegan_batch.errors import UserError
+from cyclegan_batch.progress import show_progress
+
+log = logging.getLogger("cyclegan_batch")
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path,
+        typer.Argument(help="Folder with A/train + B/train (from `prepare`), trainA + trainB, or A + B."),
+    ],
+    model_dir: Annotated[
+        Path, typer.Argument(help="Where generators.safetensors, losses.csv, samples/ and state/ go.")
+    ],
+    preset: Annotated[str, typer.Option(help="Starting values: paper (the published defaults), demo, tiny.")] = "paper",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Any config key: --set lambda_cycle=5 (repeatable).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs at constant lr.")] = None,
+    decay_epochs: Annotated[int | None, typer.Option(help="Epochs of linear lr decay to 0 after those.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps in total (0 = no limit).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step from each domain (paper: 1).")] = None,
+    crop_size: Annotated[int | None, typer.Option(help="Training crop in pixels (multiple of 4).")] = None,
+    load_size: Annotated[int | None, typer.Option(help="Shorter side is resized to this before cropping.")] = None,
+    names: Annotated[
+        str | None, typer.Option(help="Domain names stored in the model, A first: photo,painting.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for init, data order, augmentation and the pool.")] = None,
+    precision: Precision = PrecisionChoice.auto,
+    device: Device = "auto",
+    workers: Annotated[int | None, typer.Option(help="DataLoader worker processes (default: up to 4).")] = None,
+    compile: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the step (slow start, faster steps).")
+    ] = False,
+    channels_last: Annotated[
+        bool, typer.Option(help="Channels-last memory format (faster convs on most hardware).")
+    ] = True,
+    resume: Annotated[bool, typer.Option(help="Continue from MODEL_DIR/state/checkpoint.pt when present.")] = True,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Start the generators from this model file (fine-tuning).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train CycleGAN on two folders of unpaired images; rerun the same command to resume.
+
+    Example: `cyclegan-batch train results/demo/data results/demo/model --preset demo --epochs 5`
+    """
+    from cyclegan_batch.config import build_config
+    from cyclegan_batch.train import NonFiniteLoss, Trainer
+
+    setup_logging(quiet)
+    overrides = dict(
+        epochs=epochs,
+        decay_epochs=decay_epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        crop_size=crop_size,
+        load_size=load_size,
+        seed=seed,
+        domain_names=[n.strip() for n in names.split(",")] if names else None,
+    )
+    cfg = build_config(preset, overrides, set_)
+    trainer = Trainer(
+        data,
+        model_dir,
+        cfg,
+        device=device,
+        precision=precision.value,
+        workers=workers,
+        compile=compile,
+        resume=resume,
+        init_from=init_from,
+        channels_last=channels_last,
+        progress=show_progress(quiet),
+    )
+    log.info(
+        "training %s -> %s on %s (%s): %d + %d images, %d steps/epoch, %d epochs",
+        cfg.domain_names[0],
+        cfg.domain_names[1],
+        trainer.device,
+        trainer.precision,
+        trainer.n_a,
+        trainer.n_b,
+        trainer.steps_per_epoch,
+        cfg.total_epochs(),
+    )
+    try:
+        trainer.fit()
+    except NonFiniteLoss as e:
+        raise UserError(str(e)) from None
+    log.info("model written to %s", model_dir / "generators.safetensors")

@@ -1,0 +1,154 @@
+"""Training configuration: every hyper-parameter is a key; presets are named sets of overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from cyclegan_batch.errors import ExitCode, UserError
+
+
+@dataclass
+class TrainConfig:
+    # Architecture (paper: ngf=ndf=64, 9 residual blocks at 256x256, 3-layer PatchGAN)
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 9
+    d_layers: int = 3
+    upsample: str = "transpose"  # or "resize-conv": fewer checkerboard artifacts (a departure, opt-in)
+    init_gain: float = 0.02
+    # Data: resize shorter side to load_size, random crop_size crop, random horizontal flip
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    batch_size: int = 1
+    # Losses: LSGAN + lambda_cycle * cycle L1 each way + lambda_identity * lambda_cycle * identity L1
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    # Optimiser and schedule: Adam, constant lr for `epochs`, linear decay to 0 over `decay_epochs`
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    epochs: int = 100
+    decay_epochs: int = 100
+    max_steps: int = 0  # stop after this many steps in total (0 = run all epochs); for budgets and tests
+    # Bookkeeping
+    seed: int = 0
+    log_every: int = 100
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    domain_names: list[str] = field(default_factory=lambda: ["A", "B"])
+
+    def total_epochs(self) -> int:
+        return self.epochs + self.decay_epochs
+
+    def lr_factor(self, epoch: int) -> float:
+        """The paper's schedule (0-based epoch): 1 for `epochs`, then linearly towards 0 over `decay_epochs`."""
+        return 1.0 - max(0, epoch + 1 - self.epochs) / (self.decay_epochs + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        problems = []
+        if self.crop_size % 4:
+            problems.append(f"crop_size={self.crop_size} must be a multiple of 4")
+        if self.crop_size > self.load_size:
+            problems.append(f"crop_size={self.crop_size} is larger than load_size={self.load_size}")
+        if self.upsample not in ("transpose", "resize-conv"):
+            problems.append(f"upsample={self.upsample!r} must be 'transpose' or 'resize-conv'")
+        if len(self.domain_names) != 2:
+            problems.append("domain_names needs exactly two names")
+        for name in (
+            "ngf",
+            "ndf",
+            "n_blocks",
+            "batch_size",
+            "epochs",
+            "log_every",
+            "sample_every",
+            "checkpoint_every",
+        ):
+            if getattr(self, name) < (0 if name in ("n_blocks", "epochs") else 1):
+                problems.append(f"{name}={getattr(self, name)} is out of range")
+        if problems:
+            raise UserError("bad training config: " + "; ".join(problems), ExitCode.USAGE)
+
+
+# Presets: named overrides of the paper's defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # Tests and smoke runs: a training step costs ~30 ms on a laptop CPU.
+    "tiny": dict(
+        ngf=8,
+        ndf=8,
+        n_blocks=2,
+        load_size=36,
+        crop_size=32,
+        epochs=1,
+        decay_epochs=0,
+        pool_size=10,
+        log_every=10,
+        sample_every=100,
+        checkpoint_every=100,
+    ),
+    # The bundled demo model: small and fast enough to train on a CPU, resize-conv against checkerboards.
+    "demo": dict(
+        ngf=32,
+        ndf=64,
+        n_blocks=6,
+        upsample="resize-conv",
+        load_size=96,
+        crop_size=96,
+        epochs=100,
+        decay_epochs=100,
+        log_every=50,
+        sample_every=500,
+        checkpoint_every=500,
+    ),
+}
+
+
+def _coerce(name: str, raw: str, current: Any) -> Any:
+    try:
+        if isinstance(current, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, list):
+            return [s.strip() for s in raw.split(",") if s.strip()]
+        return raw
+    except ValueError:
+        raise UserError(f"--set {name}={raw}: expected a {type(current).__name__}", ExitCode.USAGE) from None
+
+
+def build_config(
+    preset: str = "paper", overrides: dict[str, Any] | None = None, settings: list[str] | None = None
+) -> TrainConfig:
+    """Preset, then typed overrides (CLI options), then `key=value` strings (--set)."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}", ExitCode.USAGE)
+    cfg = TrainConfig(**PRESETS[preset])
+    names = {f.name for f in fields(TrainConfig)}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            setattr(cfg, key, value)
+    for item in settings or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in names:
+            raise UserError(
+                f"--set {item!r}: expected KEY=VALUE with KEY one of: {', '.join(sorted(names))}",
+                ExitCode.USAGE,
+            )
+        setattr(cfg, key, _coerce(key, raw.strip(), getattr(cfg, key)))
+    cfg.validate()
+    return cfg

@@ -1,0 +1,1 @@
+"""Image and video I/O: robust decode, atomic encode, probe, split, join, audio."""

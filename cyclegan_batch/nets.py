@@ -1,0 +1,130 @@
+"""CycleGAN networks as in Zhu et al. 2017 (and the authors' reference code).
+
+ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3 + tanh.
+PatchGAN discriminator: C64-C128-C256-C512 with a 70x70 receptive field, one logit per patch.
+Instance norm has no affine parameters and no running statistics; weights start at N(0, 0.02).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+Upsample = Literal["transpose", "resize-conv"]
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """Everything needed to rebuild a generator; stored in every model file."""
+
+    ngf: int = 64
+    n_blocks: int = 9
+    upsample: Upsample = "transpose"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _norm(channels: int) -> nn.InstanceNorm2d:
+    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+
+
+class ResnetBlock(nn.Module):
+    """Two reflect-padded 3x3 convs with instance norm and a skip connection."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            _norm(channels),
+            nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            _norm(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _up(in_ch: int, out_ch: int, mode: Upsample) -> list[nn.Module]:
+    if mode == "transpose":
+        conv: list[nn.Module] = [nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1)]
+    elif mode == "resize-conv":
+        # Odena et al. 2016: nearest resize then conv avoids the checkerboard of strided transposed convs.
+        conv = [
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(in_ch, out_ch, 3),
+        ]
+    else:
+        raise ValueError(f"unknown upsample mode {mode!r}; use 'transpose' or 'resize-conv'")
+    return [*conv, _norm(out_ch), nn.ReLU(inplace=True)]
+
+
+class ResnetGenerator(nn.Module):
+    """Maps a [-1, 1] RGB image to a [-1, 1] RGB image of the same size (size divisible by 4)."""
+
+    def __init__(self, spec: GeneratorSpec = GeneratorSpec()) -> None:
+        super().__init__()
+        self.spec = spec
+        ngf = spec.ngf
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(3, ngf, 7),
+            _norm(ngf),
+            nn.ReLU(inplace=True),
+        ]
+        for mult in (1, 2):
+            layers += [
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1),
+                _norm(ngf * mult * 2),
+                nn.ReLU(inplace=True),
+            ]
+        layers += [ResnetBlock(ngf * 4) for _ in range(spec.n_blocks)]
+        for mult in (4, 2):
+            layers += _up(ngf * mult, ngf * mult // 2, spec.upsample)
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """70x70 PatchGAN (n_layers=3): one real/fake logit per overlapping 70x70 patch."""
+
+    def __init__(self, ndf: int = 64, n_layers: int = 3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1),
+                _norm(ndf * mult),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> None:
+    """The paper's init: conv weights N(0, gain), biases 0 (instance norm has no weights)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
