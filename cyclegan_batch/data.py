@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb
+from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb, resize_shorter
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +39,6 @@ def find_domain_dirs(data: Path) -> tuple[Path, Path]:
 
 def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not p.name.startswith("."))
-
-
-def resize_shorter(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the shorter side is `size` (area when shrinking, bicubic when enlarging); no-op if already."""
-    h, w = img.shape[:2]
-    if min(h, w) == size:
-        return img
-    scale = size / min(h, w)
-    new = (max(size, round(w * scale)), max(size, round(h * scale)))
-    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
-    return np.asarray(Image.fromarray(img).resize(new, method))
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -122,3 +122,14 @@ def load_rgb(
 def to_rgb(img: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:
     """The module's colour rule applied to an already opened image."""
     return _to_rgb(img, background)
+
+
+def resize_shorter(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize so the shorter side is `size` (area when shrinking, bicubic when enlarging); no-op if already."""
+    h, w = img.shape[:2]
+    if min(h, w) == size:
+        return img
+    scale = size / min(h, w)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
+    return np.asarray(Image.fromarray(img).resize(new, method))
