@@ -43,7 +43,8 @@ def list_images(folder: Path) -> list[Path]:
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> 3xHxW float in [-1, 1] (the model file's normalization)."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    # np.array copies: decoded images are read-only views, which torch cannot wrap safely
+    return torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:
