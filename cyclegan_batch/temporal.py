@@ -1,0 +1,83 @@
+"""Flicker as a number: the warping error between consecutive frames, for the input and for the output.
+
+Optical flow is computed once, on the INPUT frames (OpenCV DIS), and used for both: frame t-1 is warped
+to frame t along the flow, and the error is the mean absolute difference on the [0, 1] scale over the
+pixels that are visible in both frames. Occluded pixels are found by forward-backward consistency
+(Sundaram et al. 2010, as used by Ruder et al. for video style transfer): the backward flow at p and the
+forward flow where it lands must cancel. Since both errors use the same motion and the same mask, a
+translation that adds flicker shows as warp_out > warp_in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MIN_SIDE = 16  # DIS needs at least a few 8x8 patches; smaller frames get no temporal term
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _sample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass
+class Warp:
+    """Where each pixel of frame t was in frame t-1, and which pixels can be trusted."""
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    valid: np.ndarray  # bool H x W: inside the frame and not occluded
+
+    def error(self, previous: np.ndarray, current: np.ndarray) -> float | None:
+        """Mean |current - warp(previous)| on the [0, 1] scale over valid pixels (None if there are none)."""
+        if not self.valid.any():
+            return None
+        warped = _sample(previous, self.map_x, self.map_y).astype(np.float32)
+        diff = np.abs(current.astype(np.float32) - warped)[self.valid]
+        return float(diff.mean() / 255.0)
+
+
+class FlowEstimator:
+    """DIS optical flow between consecutive input frames, with the forward-backward occlusion mask."""
+
+    def __init__(self) -> None:
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+
+    def warp(self, previous: np.ndarray, current: np.ndarray) -> Warp | None:
+        h, w = current.shape[:2]
+        if min(h, w) < MIN_SIDE:
+            return None
+        prev_gray, cur_gray = _gray(previous), _gray(current)
+        backward = self._dis.calc(cur_gray, prev_gray, None)  # t -> t-1: where pixel p of t was
+        forward = self._dis.calc(prev_gray, cur_gray, None)  # t-1 -> t
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        map_x, map_y = xs + backward[..., 0], ys + backward[..., 1]
+        forward_there = _sample(forward, map_x, map_y)
+        round_trip = backward + forward_there
+        magnitude = (backward**2).sum(-1) + (forward_there**2).sum(-1)
+        consistent = (round_trip**2).sum(-1) < 0.01 * magnitude + 0.5
+        inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+        return Warp(map_x, map_y, consistent & inside)
+
+
+class WarpingError:
+    """Feed frames in order; get (warp_in, warp_out) per frame, None for the first frame."""
+
+    def __init__(self) -> None:
+        self._flow = FlowEstimator()
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> tuple[float | None, float | None]:
+        previous, self._previous = self._previous, (frame_in, frame_out)
+        if previous is None:
+            return None, None
+        warp = self._flow.warp(previous[0], frame_in)
+        if warp is None:
+            return None, None
+        return warp.error(previous[0], frame_in), warp.error(previous[1], frame_out)
