@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Start a single-node SLURM (munge, slurmctld, slurmd) for tests, configured in a private folder.
+#
+#   tests/slurm/start_slurm.sh STATE_DIR
+#
+# Installs Debian's munge/slurmctld/slurmd/slurm-client when absent (needs root and apt).
+# Writes STATE_DIR/slurm.conf (+ gres.conf with one fake GPU so --gpus requests schedule),
+# starts the daemons and records the PIDs of the ones it started in STATE_DIR/pids.
+# Clients find this cluster with SLURM_CONF=STATE_DIR/slurm.conf. Stop with stop_slurm.sh STATE_DIR.
+# Exit 77 (with the reason on stderr) when this machine cannot run it: not root, no apt.
+set -euo pipefail
+
+state=$(realpath -m "${1:?usage: start_slurm.sh STATE_DIR}")
+cannot() { echo "cannot start SLURM: $*" >&2; exit 77; }
+
+[[ $(id -u) == 0 ]] || cannot "needs root (to install packages and run slurmd)"
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
+    || ! command -v munged >/dev/null; then
+    command -v apt-get >/dev/null || cannot "slurm is not installed and there is no apt-get"
+    apt-get update -qq >/dev/null || cannot "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        munge slurmctld slurmd slurm-client >/dev/null 2>&1 || cannot "apt-get install of slurm failed"
+fi
+
+mkdir -p "$state"/{spool/ctld,spool/d,log}
+: > "$state/pids"
+host=$(hostname -s)
+cpus=$(nproc)
+mem_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
+
+cat > "$state/slurm.conf" <<EOF
+ClusterName=testcluster
+SlurmctldHost=$host(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+StateSaveLocation=$state/spool/ctld
+SlurmdSpoolDir=$state/spool/d
+SlurmctldPidFile=$state/slurmctld.pid
+SlurmdPidFile=$state/slurmd.pid
+SlurmctldLogFile=$state/log/slurmctld.log
+SlurmdLogFile=$state/log/slurmd.log
+SlurmctldPort=6817
+SlurmdPort=6818
+GresTypes=gpu
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+# Keep finished jobs visible to squeue (the status source without accounting) for a while.
+MinJobAge=300
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fakegpu:1 State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+EOF
+# A fake GPU: jobs asking for one get scheduled and see CUDA_VISIBLE_DEVICES=0, no device behind it.
+cat > "$state/gres.conf" <<EOF
+AutoDetect=off
+NodeName=$host Name=gpu Type=fakegpu File=/dev/null
+EOF
+export SLURM_CONF=$state/slurm.conf
+
+# munge may already serve this machine; only a munged started here is recorded (and later stopped).
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+    mkdir -p /run/munge && chown munge:munge /run/munge && chmod 755 /run/munge
+    runuser -u munge -- /usr/sbin/munged
+    for _ in $(seq 50); do [[ -s /run/munge/munged.pid ]] && break; sleep 0.1; done
+    echo "munged $(cat /run/munge/munged.pid)" >> "$state/pids"
+fi
+
+/usr/sbin/slurmctld -i -f "$SLURM_CONF"
+for _ in $(seq 100); do [[ -s $state/slurmctld.pid ]] && break; sleep 0.1; done
+echo "slurmctld $(cat "$state/slurmctld.pid")" >> "$state/pids"
+/usr/sbin/slurmd -f "$SLURM_CONF"
+for _ in $(seq 100); do [[ -s $state/slurmd.pid ]] && break; sleep 0.1; done
+echo "slurmd $(cat "$state/slurmd.pid")" >> "$state/pids"
+
+for _ in $(seq 60); do
+    if sinfo -h -o %t 2>/dev/null | grep -qx idle; then
+        echo "SLURM up: SLURM_CONF=$SLURM_CONF"
+        exit 0
+    fi
+    sleep 0.5
+done
+echo "SLURM did not become idle; see $state/log" >&2
+exit 1

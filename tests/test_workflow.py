@@ -1,0 +1,315 @@
+"""The Snakemake workflow: lint, config errors, resources, and a real run of the whole DAG.
+
+Runs use the repository's Snakefile with a tiny config in a temporary working directory
+(`--directory`), so nothing is written into the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+EXP = "tiny"
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`snakemake [targets/options] --configfile WORKDIR/config.yaml` with the repository's Snakefile."""
+    # --configfile takes several values: it goes last so it cannot swallow a target.
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    cmd += ["--configfile", str(workdir / "config.yaml")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def tiny_config(**sections: dict) -> dict:
+    """The tiny preset on inputs made by `make_inputs`; sections given replace the defaults here."""
+    config = {
+        "experiment": EXP,
+        "demo": False,
+        "device": "cpu",
+        "precision": "fp32",
+        "domains": {"A": "raw/A", "B": "raw/B"},
+        "prepare": {"test_fraction": 0.2},
+        "train": {
+            "preset": "tiny",
+            "init_from": None,
+            "settings": {"max_steps": 4, "log_every": 2, "sample_every": 2, "checkpoint_every": 2},
+        },
+        "translate": {
+            "images": {"heldout": "raw/heldout"},
+            "videos": {"clip": "raw/clip.mp4"},
+            "segment_seconds": 0.5,
+            "batch_size": 4,
+        },
+        "resources": {stage: {"threads": 1, "mem_mb": 500, "runtime": 10} for stage in ("train", "translate")},
+    }
+    config.update(sections)
+    return config
+
+
+def pattern_image(rng: np.random.Generator, size: int, warm: bool) -> np.ndarray:
+    """A smooth random pattern; `warm` tints it, so the two domains differ in style, not content."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    img = np.stack([np.sin(6 * x + phase[c]) * np.cos(4 * y - phase[c]) for c in range(3)], axis=-1)
+    img = (img + 1) / 2
+    if warm:
+        img = np.clip(img * [1.2, 1.0, 0.7] + [0.1, 0.05, 0], 0, 1)
+    return (img * 255).astype(np.uint8)
+
+
+def write_video(path: Path, frames: int, fps: int, size: tuple[int, int]) -> None:
+    """H.264 with a keyframe every 5 frames (so split finds cut points) and an AAC tone."""
+    import imageio_ffmpeg
+
+    wav = path.with_suffix(".wav")
+    rate = 8000
+    t = np.arange(int(rate * frames / fps)) / rate
+    with wave.open(str(wav), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes((0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2").tobytes())
+    rng = np.random.default_rng(1)
+    writer = imageio_ffmpeg.write_frames(
+        str(path), size, fps=fps, codec="libx264", macro_block_size=1, audio_path=str(wav), audio_codec="aac",
+        output_params=["-g", "5", "-shortest"], ffmpeg_log_level="error",
+    )  # fmt: skip
+    writer.send(None)
+    for _ in range(frames):
+        writer.send(np.ascontiguousarray(pattern_image(rng, size[0], warm=False)[: size[1]]))
+    writer.close()
+    wav.unlink()
+
+
+def make_inputs(workdir: Path) -> None:
+    """raw/A and raw/B (unpaired, 40x40), raw/heldout (3 images), raw/clip.mp4 (10 frames, 1 s, audio)."""
+    rng = np.random.default_rng(0)
+    for folder, n, warm in (("A", 6, False), ("B", 6, True), ("heldout", 3, False)):
+        (workdir / "raw" / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(pattern_image(rng, 40, warm)).save(workdir / "raw" / folder / f"{i}.png")
+    write_video(workdir / "raw" / "clip.mp4", frames=10, fps=10, size=(48, 32))
+
+
+def video_frames(path: Path) -> int:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
+def has_audio(path: Path) -> bool:
+    import imageio_ffmpeg
+
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
+    return b"Audio:" in probe.stderr
+
+
+def jobs_planned(workdir: Path, *targets: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (empty when there is nothing to do)."""
+    out = run_snakemake(workdir, *targets, "--dry-run", "--quiet", "rules").stdout
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", out, re.MULTILINE) if m[1] != "total"}
+
+
+def run_shape(run_dir: Path) -> dict[str, object]:
+    """What a user checks of a finished run: which files exist (not logs) and what the videos hold."""
+    files = sorted(
+        str(p.relative_to(run_dir))
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.parts[len(run_dir.parts)] != "logs" and not p.name.startswith(".")
+    )
+    videos = {p.name: video_frames(p) for p in (run_dir / "translated" / "videos").glob("*.mp4")}
+    return {"files": files, "video_frames": videos}
+
+
+# --------------------------------------------------------------------------------------- fast tests
+def test_repository_workflow_is_lint_and_format_clean() -> None:
+    lint = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"], cwd=REPO, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
+    config = tiny_config(device="gpu")
+    del config["domains"]
+    config["train"]["preset"] = "huge"
+    config["translate"]["segment_seconds"] = 0
+    config["resources"]["train"]["gpus"] = 2
+    write_config(tmp_path, config)
+    proc = run_snakemake(tmp_path, "--dry-run", check=False)
+    output = proc.stdout + proc.stderr  # snakemake 9 logs errors to stdout
+    assert proc.returncode != 0
+    assert "Traceback" not in output
+    for expected in (
+        "(top level): 'domains' is a required property",
+        "device: 'gpu' does not match '^(auto|cpu|cuda(:[0-9]+)?)$' (auto, cpu, cuda or cuda:N",
+        "train.preset: 'huge' is not one of ['paper', 'demo', 'tiny']",
+        "translate.segment_seconds: 0 is less than or equal to the minimum of 0",
+        "resources.train: Additional properties are not allowed ('gpus' was unexpected)",
+    ):
+        assert expected in output
+
+
+def test_unknown_training_key_is_named_before_any_job_runs(tmp_path: Path) -> None:
+    config = tiny_config()
+    config["train"]["settings"]["lamda_cycle"] = 5
+    write_config(tmp_path, config)
+    proc = run_snakemake(tmp_path, "--dry-run", check=False)
+    assert proc.returncode != 0
+    assert "train.settings: --set 'lamda_cycle=5': expected KEY=VALUE with KEY one of:" in proc.stdout + proc.stderr
+
+
+def planned_resources(workdir: Path) -> dict[str, str]:
+    """Rule -> the `resources:` line of its job in a dry run."""
+    out = run_snakemake(workdir, "--dry-run").stdout
+    return {m[1]: m[2] for m in re.finditer(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", out, re.MULTILINE)}
+
+
+@pytest.mark.parametrize(("device", "gpu"), [("cuda:1", True), ("auto", False)])
+def test_gpu_is_requested_only_by_compute_rules_on_cuda(tmp_path: Path, device: str, gpu: bool) -> None:
+    make_inputs(tmp_path)
+    write_config(tmp_path, tiny_config(device=device))
+    resources = planned_resources(tmp_path)
+    assert ("gpu=1" in resources["train_model"]) is gpu
+    assert ("gpu=1" in resources["translate_image_set"]) is gpu
+    assert "gpu" not in resources["prepare_data"]
+    assert "runtime=10" in resources["train_model"] and "mem_mb=500" in resources["train_model"]
+
+
+def test_targets_select_their_stages(tmp_path: Path) -> None:
+    make_inputs(tmp_path)
+    write_config(tmp_path, tiny_config())
+    assert jobs_planned(tmp_path, "train") == {"prepare_data": 1, "train_model": 1, "train": 1}
+    # Segments are known only after the split checkpoint ran: a dry run stops at split and join.
+    assert jobs_planned(tmp_path, "translate_videos") == {"split_video": 1, "join_video": 1, "translate_videos": 1}
+    assert jobs_planned(tmp_path) == {
+        "prepare_data": 1, "train_model": 1, "translate_image_set": 1, "split_video": 1, "join_video": 1,
+        "build_report": 1, "all": 1,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole DAG run once on tiny inputs (shared by the end-to-end tests below, in order)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    make_inputs(workdir)
+    write_config(workdir, tiny_config())
+    run_snakemake(workdir)
+    return workdir
+
+
+@pytest.mark.slow
+def test_whole_dag_writes_every_output(finished_run: Path) -> None:
+    run = finished_run / "results" / EXP
+    assert (run / "data" / "manifest.jsonl").is_file()
+    assert (run / "model" / "generators.safetensors").is_file()
+    assert sorted(p.name for p in (run / "model" / "samples").glob("step_*.png"))
+    images = run / "translated" / "images" / "heldout"
+    assert sorted(p.name for p in images.glob("*.png")) == [f"{i}.png" for i in range(3)]
+    assert len((images / "cycle.csv").read_text().strip().splitlines()) == 1 + 3
+    assert sorted(p.name for p in (images / "reconstructed").rglob("*.png")) == [f"{i}.png" for i in range(3)]
+    video = run / "translated" / "videos" / "clip.mp4"
+    assert video_frames(video) == video_frames(finished_run / "raw" / "clip.mp4") == 10
+    assert has_audio(video)
+    segments = sorted((run / "segments" / "clip").glob("segment_*"))
+    assert len(segments) == 2, "0.5 s segments of a 1 s video with a keyframe every 0.5 s"
+    assert (run / "report" / "index.html").is_file() and (run / "report" / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
+    write_config(finished_run, tiny_config())
+    assert jobs_planned(finished_run) == {}
+
+
+@pytest.mark.slow
+def test_translate_option_change_does_not_retrain(finished_run: Path) -> None:
+    config = tiny_config()
+    config["translate"]["batch_size"] = 2
+    write_config(finished_run, config)
+    planned = jobs_planned(finished_run)
+    assert "train_model" not in planned and "prepare_data" not in planned
+    assert {"translate_image_set", "translate_segment", "join_video", "build_report"} <= set(planned)
+
+
+@pytest.mark.slow
+def test_training_key_change_retrains_and_reruns_downstream(finished_run: Path) -> None:
+    config = tiny_config()
+    config["train"]["settings"]["lambda_cycle"] = 5.0
+    write_config(finished_run, config)
+    planned = jobs_planned(finished_run)
+    assert "prepare_data" not in planned
+    assert {"train_model", "translate_image_set", "translate_segment", "join_video", "build_report"} <= set(planned)
+
+
+@pytest.mark.slow
+def test_snakemake_report_has_the_captioned_results(finished_run: Path) -> None:
+    write_config(finished_run, tiny_config())
+    out = finished_run / "report.html"
+    run_snakemake(finished_run, "--report", str(out))
+    html = out.read_text(errors="replace")
+    for caption in ("Sample grids written during training", "Per-frame cycle error of video", "Image set"):
+        assert caption in html
+    for name in ("losses.csv", "clip.mp4", "training-curves.png", "cycle.csv"):
+        assert name in html
+
+
+@pytest.mark.slow
+def test_killed_run_reruns_to_complete_outputs(finished_run: Path) -> None:
+    """SIGKILL snakemake and its jobs mid-training; after --unlock a rerun leaves only complete outputs."""
+    config = tiny_config()
+    config["train"]["settings"].update(max_steps=200, checkpoint_every=5)
+    write_config(finished_run, config)
+    losses = finished_run / "results" / EXP / "model" / "losses.csv"
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(finished_run)]
+    cmd += ["--configfile", str(finished_run / "config.yaml")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while logged_steps(losses)[-1:] < [10]:  # the first run logged steps 2 and 4 only
+            assert proc.poll() is None and time.monotonic() < deadline, "training never got to step 10"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert logged_steps(losses)[-1] < 200, "killed mid-training"
+    run_snakemake(finished_run, "--unlock")
+    run_snakemake(finished_run)
+    assert logged_steps(losses) == list(range(2, 201, 2)), "one clean training run, not a resumed mix"
+    assert not [p for p in finished_run.joinpath("results").rglob("*") if ".part" in p.name], "temporary files left"
+    assert jobs_planned(finished_run) == {}
+
+
+def logged_steps(losses_csv: Path) -> list[int]:
+    if not losses_csv.exists():
+        return []
+    return [int(row.split(",")[1]) for row in losses_csv.read_text().strip().splitlines()[1:] if row.count(",") > 2]

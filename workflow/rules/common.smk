@@ -1,0 +1,176 @@
+"""Config checks, run-folder paths, CLI options and input functions shared by the rules."""
+
+import os
+import shlex
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from cyclegan_batch.config import TrainConfig, build_config
+from cyclegan_batch.errors import UserError
+
+SCHEMA = "../schemas/config.schema.yaml"
+NAME = r"[A-Za-z0-9_.-]+"  # experiment, image set and video names (as in the schema)
+SEGMENT = r"segment_[0-9]+\.(?:mp4|m4v|mov|mkv)"  # what `video split` writes
+BUNDLED_MODEL = "assets/demo.safetensors"
+
+# Shell rules find `cyclegan-batch` on PATH; put this interpreter's bin/ first so that
+# `.venv/bin/snakemake` works without activating the venv (locally and inside SLURM jobs).
+shell.prefix(
+    f'set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; '
+)
+
+
+def config_errors(config: dict, schema_path: Path) -> list[str]:
+    """One line per schema violation, naming the key: "train.preset: 'big' is not one of [...]"."""
+    schema = yaml.safe_load(schema_path.read_text())
+    lines = []
+    for error in sorted(
+        Draft202012Validator(schema).iter_errors(config),
+        key=lambda e: list(map(str, e.absolute_path)),
+    ):
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        # A regex mismatch says little; the key's description names the allowed values.
+        hint = (
+            f" ({error.schema['description']})" if error.validator == "pattern" else ""
+        )
+        lines.append(f"{key}: {error.message}{hint}")
+    return lines
+
+
+def check_config(config: dict) -> None:
+    """Stop with every bad key listed (not a traceback), then fill the schema's defaults."""
+    schema_path = (
+        Path(workflow.current_basedir.get_path_or_uri(secret_free=True)) / SCHEMA
+    )
+    errors = config_errors(config, schema_path)
+    if errors:
+        raise WorkflowError(
+            "bad config (see config/README.md):\n  " + "\n  ".join(errors)
+        )
+    validate(config, str(schema_path))
+
+
+def settings_pairs(settings: dict) -> list[str]:
+    """train.settings as the CLI's KEY=VALUE strings (lists comma-joined, as `--set` reads them)."""
+    pairs = []
+    for key, value in sorted(settings.items()):
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        pairs.append(f"{key}={value}")
+    return pairs
+
+
+def training_config() -> TrainConfig:
+    """The trainer's own config for train.preset + train.settings, checked before any job runs."""
+    try:
+        return build_config(
+            config["train"]["preset"], None, settings_pairs(config["train"]["settings"])
+        )
+    except UserError as e:
+        raise WorkflowError(
+            f"bad config (see config/README.md):\n  train.settings: {e}"
+        ) from None
+
+
+check_config(config)
+TRAIN = training_config()
+
+EXP = config["experiment"]
+MODEL = "results/{exp}/model/generators.safetensors"
+IMAGE_SETS = config["translate"]["images"]
+VIDEOS = config["translate"]["videos"]
+USES_GPU = config["device"].startswith("cuda")
+
+# Device and precision change the numbers (bf16 vs fp32, CUDA kernels), so they are params of
+# the rules that compute: changing them reruns those. `auto` stays `auto` across machines.
+DEVICE_OPTIONS = f"--device {config['device']} --precision {config['precision']}"
+
+
+def stage_resources(stage: str, gpu: bool = False) -> dict:
+    """Scheduler requests of one stage from config; `gpu` only where the stage uses the device."""
+    job = config["resources"][stage]
+    requests = {"mem_mb": job["mem_mb"], "runtime": job["runtime"]}
+    if gpu and USES_GPU:
+        requests["gpu"] = 1
+    return requests
+
+
+def stage_threads(stage: str) -> int:
+    return config["resources"][stage]["threads"]
+
+
+def init_model() -> list[str]:
+    """The model file training starts from: none, the bundled demo model, or a configured path."""
+    init_from = config["train"]["init_from"]
+    if init_from is None:
+        return []
+    if init_from != "bundled":
+        return [init_from]
+    path = files("cyclegan_batch") / BUNDLED_MODEL
+    if not path.is_file():
+        raise WorkflowError(
+            f"train.init_from: bundled, but this install has no {BUNDLED_MODEL}; "
+            "reinstall the package or set train.init_from: null to train from scratch"
+        )
+    return [str(path)]
+
+
+def train_settings() -> str:
+    return " ".join(
+        f"--set {shlex.quote(pair)}"
+        for pair in settings_pairs(config["train"]["settings"])
+    )
+
+
+def report_gates() -> str:
+    """report.fail_above / fail_below as the CLI's repeatable METRIC=VALUE gates."""
+    gates = [
+        f"--fail-{side} {metric}={value}"
+        for side in ("above", "below")
+        for metric, value in sorted(config["report"][f"fail_{side}"].items())
+    ]
+    return " ".join(gates)
+
+
+def image_set_dir(wildcards) -> str:
+    return IMAGE_SETS[wildcards.set]
+
+
+def video_file(wildcards) -> str:
+    return VIDEOS[wildcards.video]
+
+
+def translated_segments(wildcards) -> list[str]:
+    """After the split checkpoint ran: one translated segment per segment it wrote."""
+    segments_dir = checkpoints.split_video.get(**wildcards).output[0]
+    names = glob_wildcards(os.path.join(segments_dir, f"{{seg,{SEGMENT}}}")).seg
+    return expand(
+        "results/{exp}/translated/segments/{video}/{seg}",
+        exp=wildcards.exp,
+        video=wildcards.video,
+        seg=sorted(names),
+    )
+
+
+def run_outputs(*stages: str) -> list[str]:
+    """The final files of the named stages for this experiment: what the target rules ask for."""
+    targets = {
+        "prepare": [f"results/{EXP}/data/manifest.jsonl"],
+        "train": [f"results/{EXP}/model/generators.safetensors"],
+        "translate_images": expand(
+            "results/{exp}/translated/images/{set}", exp=EXP, set=IMAGE_SETS
+        ),
+        "translate_videos": expand(
+            "results/{exp}/translated/videos/{video}.mp4", exp=EXP, video=VIDEOS
+        ),
+        "report": [f"results/{EXP}/report/index.html"],
+    }
+    return [path for stage in stages for path in targets[stage]]

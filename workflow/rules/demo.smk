@@ -1,0 +1,23 @@
+# The demo inputs: two unpaired domains, held-out pairs and videos, built from photos shipped in scikit-image.
+from cyclegan_batch.demo import VIDEOS as DEMO_VIDEOS
+
+
+rule build_demo:
+    output:
+        a=directory("results/{exp}/raw/A"),
+        b=directory("results/{exp}/raw/B"),
+        heldout_a=directory("results/{exp}/raw/heldout/A"),
+        heldout_b=directory("results/{exp}/raw/heldout/B_true"),
+        videos=expand(
+            "results/{{exp}}/raw/videos/{video}.mp4",
+            video=[v.name for v in DEMO_VIDEOS],
+        ),
+    log:
+        "results/{exp}/logs/demo.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("demo")
+    resources:
+        **stage_resources("demo"),
+    shell:
+        "cyclegan-batch demo results/{wildcards.exp}/raw > {log} 2>&1"

@@ -1,0 +1,24 @@
+rule prepare_data:
+    input:
+        a=config["domains"]["A"],
+        b=config["domains"]["B"],
+    output:
+        manifest="results/{exp}/data/manifest.jsonl",
+        a=directory("results/{exp}/data/A"),
+        b=directory("results/{exp}/data/B"),
+    log:
+        "results/{exp}/logs/prepare.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("prepare")
+    resources:
+        **stage_resources("prepare"),
+    params:
+        load_size=TRAIN.load_size,
+        crop_size=TRAIN.crop_size,
+        test_fraction=config["prepare"]["test_fraction"],
+        seed=config["prepare"]["seed"],
+    shell:
+        "cyclegan-batch prepare {input.a} {input.b} results/{wildcards.exp}/data"
+        " --load-size {params.load_size} --crop-size {params.crop_size}"
+        " --test-fraction {params.test_fraction} --seed {params.seed} --jobs {threads} > {log} 2>&1"

@@ -1,0 +1,39 @@
+# Training keys are params, so changing one retrains (and reruns everything downstream).
+# --no-resume: Snakemake reruns this job only when its inputs or params changed (or it was
+# killed), and the trainer would otherwise resume the old run's checkpoint under the new params.
+rule train_model:
+    input:
+        manifest="results/{exp}/data/manifest.jsonl",
+        a="results/{exp}/data/A",
+        b="results/{exp}/data/B",
+        init_from=init_model(),
+    output:
+        model="results/{exp}/model/generators.safetensors",
+        run="results/{exp}/model/run.json",
+        losses=report(
+            "results/{exp}/model/losses.csv",
+            caption="../report/training_curves.rst",
+            category="Training",
+        ),
+        samples=report(
+            directory("results/{exp}/model/samples"),
+            patterns=["{step}.png"],
+            caption="../report/samples.rst",
+            category="Training",
+        ),
+    log:
+        "results/{exp}/logs/train.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("train")
+    resources:
+        **stage_resources("train", gpu=True),
+    params:
+        device=DEVICE_OPTIONS,
+        preset=config["train"]["preset"],
+        settings=train_settings(),
+        init_from=" ".join(f"--init-from {shlex.quote(p)}" for p in init_model()),
+    shell:
+        "cyclegan-batch train results/{wildcards.exp}/data results/{wildcards.exp}/model"
+        " --preset {params.preset} {params.settings} {params.init_from} --no-resume"
+        " --workers {threads} {params.device} > {log} 2>&1"

@@ -1,0 +1,32 @@
+# One job per configured image set. Translate options are params of these rules only, so
+# changing them re-translates without retraining.
+rule translate_image_set:
+    input:
+        images=image_set_dir,
+        model=MODEL,
+    output:
+        report(
+            directory("results/{exp}/translated/images/{set}"),
+            patterns=["{name}.png", "cycle.csv"],
+            caption="../report/translated_images.rst",
+            category="Translated images",
+            subcategory="{set}",
+        ),
+    log:
+        "results/{exp}/logs/translate_images/{set}.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("translate")
+    resources:
+        **stage_resources("translate", gpu=True),
+    params:
+        device=DEVICE_OPTIONS,
+        batch_size=config["translate"]["batch_size"],
+        reconstruction=(
+            "--save-reconstruction"
+            if config["translate"]["save_reconstruction"]
+            else ""
+        ),
+    shell:
+        "cyclegan-batch translate {input.images} {output} --model {input.model}"
+        " --batch-size {params.batch_size} {params.reconstruction} {params.device} > {log} 2>&1"

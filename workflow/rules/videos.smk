@@ -1,0 +1,72 @@
+# Videos fan out per segment: split (a checkpoint: the segment count is known only after it
+# ran), translate each segment as its own job (many GPU jobs on a cluster), join with the
+# original audio.
+
+
+checkpoint split_video:
+    input:
+        video_file,
+    output:
+        directory("results/{exp}/segments/{video}"),
+    log:
+        "results/{exp}/logs/split/{video}.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("video")
+    resources:
+        **stage_resources("video"),
+    params:
+        seconds=config["translate"]["segment_seconds"],
+    shell:
+        "cyclegan-batch video split {input} {output} --seconds {params.seconds} > {log} 2>&1"
+
+
+rule translate_segment:
+    input:
+        segment="results/{exp}/segments/{video}/{seg}",
+        model=MODEL,
+    output:
+        video="results/{exp}/translated/segments/{video}/{seg}",
+        cycle="results/{exp}/translated/segments/{video}/{seg}.cycle.csv",
+    log:
+        "results/{exp}/logs/translate_segment/{video}/{seg}.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("translate")
+    resources:
+        **stage_resources("translate", gpu=True),
+    params:
+        device=DEVICE_OPTIONS,
+        batch_size=config["translate"]["batch_size"],
+    shell:
+        "cyclegan-batch translate {input.segment} {output.video} --model {input.model}"
+        " --batch-size {params.batch_size} {params.device} > {log} 2>&1"
+
+
+rule join_video:
+    input:
+        segments=translated_segments,
+        original=video_file,
+    output:
+        video=report(
+            "results/{exp}/translated/videos/{video}.mp4",
+            caption="../report/videos.rst",
+            category="Translated videos",
+            subcategory="{video}",
+        ),
+        cycle=report(
+            "results/{exp}/translated/videos/{video}.mp4.cycle.csv",
+            caption="../report/video_cycle.rst",
+            category="Translated videos",
+            subcategory="{video}",
+        ),
+    log:
+        "results/{exp}/logs/join/{video}.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("video")
+    resources:
+        **stage_resources("video"),
+    shell:
+        "cyclegan-batch video join results/{wildcards.exp}/translated/segments/{wildcards.video}"
+        " {input.original} {output.video} > {log} 2>&1"
