@@ -20,6 +20,7 @@ ends with the same manifest and the same output bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -28,7 +29,9 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import stat
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -120,7 +123,9 @@ class Outcome:
     manifest: Path
 
     def count(self, domain: str, status: Status | None = None, split: str | None = None) -> int:
-        return sum(r.domain == domain and status in (None, r.status) and split in (None, r.split) for r in self.records)
+        """Records of `domain`, narrowed to a status and a split when given."""
+        matches = (r for r in self.records if r.domain == domain)
+        return sum((status is None or r.status == status) and (split is None or r.split == split) for r in matches)
 
     def top_reasons(self, n: int = 5) -> list[tuple[str, int]]:
         """The commonest kinds of reason files were left out, with file-specific details folded away."""
@@ -315,12 +320,29 @@ def _init_worker() -> None:
     # open_image enforces --max-pixels itself (with a message naming the option); Pillow's own global
     # guard would otherwise refuse at its fixed limit first, whatever the user asked for.
     Image.MAX_IMAGE_PIXELS = None
+    # Ctrl-C reaches the whole process group: the main process handles it once; workers finish their file.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _reusable(old: Record | None, new: Record, fingerprint: str, out: Path) -> bool:
     if old is None or old.settings != fingerprint or old.sha256 != new.sha256:
         return False
     return old.status != "ok" or (old.output == new.output and (out / new.output).is_file())
+
+
+@contextlib.contextmanager
+def _worker_pool(jobs: int) -> Iterator[Executor]:
+    """A started process pool; on leaving (also by Ctrl-C or --strict), queued work is dropped, not run."""
+    # fork: workers start at once and never re-run the caller's __main__ (spawn does, which breaks scripts
+    # without a main guard). A fork pool starts every worker on its first submit, done here before any
+    # progress-bar thread exists, so no worker inherits a lock held by another thread.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker)
+    try:
+        pool.submit(int).result()
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _imap_unordered(pool: Executor, fn: Callable[[T], R], items: Iterable[T], in_flight: int) -> Iterator[tuple[T, R]]:
@@ -404,8 +426,7 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
     out.mkdir(parents=True, exist_ok=True)
     previous = read_records(out / MANIFEST) | read_records(out / JOURNAL)
     jobs = settings.jobs or os.cpu_count() or 1
-    context = multiprocessing.get_context("forkserver")  # fork is unsafe next to the progress bar's thread
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
+    with _worker_pool(jobs) as pool:
         to_hash = {r.source: r for r in _reuse_hashes([r for r in records if r.status is None], previous)}
         with progress_bar("hashing", len(to_hash), "files", progress and bool(to_hash)) as advance:
             for source, (sha, reason) in _imap_unordered(pool, hash_file, to_hash, jobs * 4):

@@ -343,8 +343,11 @@ def test_kill_and_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / MANIFEST).exists(), "the run finished before it could be killed"
+    done = [json.loads(line)["output"] for line in journal.read_text().splitlines()[:3]]
+    done_times = {o: (killed / o).stat().st_mtime_ns for o in done}
 
     assert run_cli(raw_a, raw_b, killed, *opts).returncode == 0
+    assert {o: (killed / o).stat().st_mtime_ns for o in done} == done_times  # finished work is not redone
     whole = tmp_path / "whole"
     assert run_cli(raw_a, raw_b, whole, *opts).returncode == 0
     assert (killed / MANIFEST).read_text() == (whole / MANIFEST).read_text()
@@ -419,3 +422,13 @@ def test_trainer_reads_the_prepared_layout(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (model / "generators.safetensors").is_file()
+
+
+def test_a_domain_with_nothing_usable_is_fatal(tmp_path: Path) -> None:
+    make_clean(tmp_path / "A", 2)
+    (tmp_path / "B").mkdir()
+    (tmp_path / "B" / "readme.txt").write_text("no pictures here\n")
+    result = run_cli(tmp_path / "A", tmp_path / "B", tmp_path / "out", "--load-size", "36", "--crop-size", "32")
+    assert result.returncode == 1
+    assert "no usable training images in domain B" in result.stderr and "Traceback" not in result.stderr
+    assert len((tmp_path / "out" / MANIFEST).read_text().splitlines()) == 3  # still accounted for

@@ -108,6 +108,10 @@ def prepare(
     if not quiet:
         print_summary(outcome)
     log.info("manifest written to %s", outcome.manifest)
+    if failed := sum(outcome.count(domain, "failed") for domain in ("A", "B")):
+        log.warning(
+            '%d files failed; their lines in %s have "status": "failed" and the reason', failed, outcome.manifest
+        )
     if empty := outcome.empty_domains():
         raise UserError(
             f"no usable training images in domain {' and '.join(empty)}; {outcome.manifest} says why for each file"
