@@ -31,7 +31,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from cyclegan_batch.atomic import atomic_output, temp_path_for
+from cyclegan_batch.atomic import temp_path_for
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -40,6 +40,7 @@ CONTAINER_FORMATS = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "webm": "web
 # Audio that cannot be stream-copied into a container is re-encoded to this codec (and logged).
 FALLBACK_AUDIO = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "libopus", "avi": "libmp3lame"}
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
+NO_PTS = -(2**63)  # AV_NOPTS_VALUE as framecrc prints it
 VIDEO_STREAM = "0:V:0"  # capital V: video streams that are not attached pictures (cover art)
 
 
@@ -117,7 +118,8 @@ def _packet_times(framecrc: str) -> tuple[list[int], list[int], Fraction]:
             tb = Fraction(line.split(":", 1)[1].strip())
         elif line and not line.startswith("#"):
             cols = [c.strip() for c in line.split(",")]
-            pts.append(int(cols[2]))
+            dts, stamp = int(cols[1]), int(cols[2])
+            pts.append(dts if stamp == NO_PTS else stamp)  # AVI stores decode times only
             durations.append(int(cols[3]))
     return pts, durations, tb
 
@@ -157,6 +159,8 @@ def probe(path: Path) -> VideoInfo:
     header = _input_section(proc.stderr)
     video = re.search(r"Stream #0:\d+\S*: Video: (\w+)", header)
     if video is None:
+        if "Input #0" not in header and "End of file" in proc.stderr:
+            raise VideoError("zero frames: the file ends before its first video frame")
         if "Input #0" not in header:
             raise VideoError(f"not a file ffmpeg can read ({_last_error(proc.stderr)})")
         raise VideoError("no video stream")
@@ -251,6 +255,11 @@ class EncodeSettings:
     crf: int = 18
     container: str = "mp4"
     preset: str = "medium"
+
+    @classmethod
+    def for_container(cls, container: str, codec: str | None = None, crf: int = 18) -> EncodeSettings:
+        """H.264 everywhere except WebM, which only holds VP8/VP9/AV1."""
+        return cls(codec=codec or ("libvpx-vp9" if container == "webm" else "libx264"), crf=crf, container=container)
 
     def codec_args(self, width: int, height: int) -> list[str]:
         args = ["-c:v", self.codec, "-pix_fmt", pix_fmt_for(width, height)]
@@ -348,7 +357,7 @@ def finish_with_audio(video_only: Path, source: Path, source_info: VideoInfo, ds
 def segment_suffix(source: Path) -> str:
     """Segments keep MP4/MOV (exact time bases); everything else goes to Matroska, which takes any codec."""
     suffix = source.suffix.lower()
-    return suffix if suffix in (".mp4", ".m4v", ".mov") else ".mkv"
+    return {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov"}.get(suffix, ".mkv")
 
 
 def split(source: Path, out_dir: Path, seconds: float) -> list[Path]:
@@ -366,7 +375,7 @@ def split(source: Path, out_dir: Path, seconds: float) -> list[Path]:
         pattern = work / f"segment_%05d{suffix}"
         args = ["-v", "error", "-i", file_arg(source), "-map", VIDEO_STREAM, "-c", "copy", "-f", "segment"]
         args += ["-segment_time", str(seconds), "-reset_timestamps", "1"]
-        args += ["-segment_format", CONTAINER_FORMATS["mov" if suffix == ".mov" else suffix.lstrip(".")]]
+        args += ["-segment_format", CONTAINER_FORMATS[suffix.lstrip(".")]]
         proc = _run([*args, "-y", file_arg(pattern)], text=True, errors="replace")
         if proc.returncode != 0:
             raise VideoError(f"splitting failed: {_last_error(proc.stderr)}")
@@ -383,24 +392,20 @@ def _concat_line(path: Path) -> str:
     return f"file '{quoted}'\n"
 
 
-def join(segments: list[Path], original: Path, dst: Path, container: str = "mp4") -> str:
-    """Concatenate translated `segments` (same codec and size) without re-encoding, with `original`'s audio.
-
-    Returns how the audio was carried. `dst` appears under its final name only when complete.
-    """
-    info = probe(original)
-    with atomic_output(Path(dst)) as tmp:
-        listing = temp_path_for(Path(dst)).with_suffix(".ffconcat")
-        video_only = temp_path_for(Path(dst))
-        try:
-            listing.write_text("ffconcat version 1.0\n" + "".join(map(_concat_line, segments)), encoding="utf-8")
-            args = ["-v", "error", "-f", "concat", "-safe", "0", "-i", file_arg(listing), "-map", "0:v:0"]
-            args += ["-c", "copy", *EncodeSettings(container=container).format_args(), "-y", file_arg(video_only)]
-            proc = _run(args, text=True, errors="replace")
-            if proc.returncode != 0:
-                raise VideoError(f"joining segments failed: {_last_error(proc.stderr)}")
-            audio = finish_with_audio(video_only, original, info, tmp, container)
-        finally:
-            listing.unlink(missing_ok=True)
-            video_only.unlink(missing_ok=True)
-    return audio
+def join(segments: list[Path], original: Path, original_info: VideoInfo, dst: Path, container: str = "mp4") -> str:
+    """Concatenate translated `segments` (same codec and size) into `dst` without re-encoding, adding the
+    audio of `original`. Returns how the audio was carried. The caller makes `dst` atomic."""
+    dst = Path(dst)
+    listing = temp_path_for(dst).with_suffix(".ffconcat")
+    video_only = temp_path_for(dst)
+    try:
+        listing.write_text("ffconcat version 1.0\n" + "".join(map(_concat_line, segments)), encoding="utf-8")
+        args = ["-v", "error", "-f", "concat", "-safe", "0", "-i", file_arg(listing), "-map", "0:v:0"]
+        args += ["-c", "copy", *EncodeSettings(container=container).format_args(), "-y", file_arg(video_only)]
+        proc = _run(args, text=True, errors="replace")
+        if proc.returncode != 0:
+            raise VideoError(f"joining segments failed: {_last_error(proc.stderr)}")
+        return finish_with_audio(video_only, original, original_info, dst, container)
+    finally:
+        listing.unlink(missing_ok=True)
+        video_only.unlink(missing_ok=True)
