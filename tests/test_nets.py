@@ -1,0 +1,54 @@
+"""The networks are the paper's: reference parameter counts, patch size, receptive field, shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cyclegan_batch.nets import (
+    GeneratorSpec,
+    PatchDiscriminator,
+    ResnetGenerator,
+    count_parameters,
+    init_weights,
+)
+
+
+def test_reference_parameter_counts() -> None:
+    assert count_parameters(ResnetGenerator(GeneratorSpec(ngf=64, n_blocks=9))) == 11_378_179
+    assert count_parameters(PatchDiscriminator(ndf=64, n_layers=3)) == 2_764_737
+
+
+def test_patchgan_output_and_receptive_field() -> None:
+    d = PatchDiscriminator(ndf=8)
+    init_weights(d)
+    assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    # Receptive field: the input pixels that influence one output logit (gradient support). Instance
+    # norm mixes every position through its statistics, so measure the conv stack without it.
+    for i, layer in enumerate(d.model):
+        if isinstance(layer, torch.nn.InstanceNorm2d):
+            d.model[i] = torch.nn.Identity()
+    x = torch.randn(1, 3, 160, 160, requires_grad=True)
+    y = d(x)
+    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+    rows, cols = (x.grad[0].abs().sum(0) > 0).nonzero(as_tuple=True)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (70, 70)
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "resize-conv"])
+@pytest.mark.parametrize("size", [(32, 32), (36, 44), (64, 20)])
+def test_generator_keeps_any_size_divisible_by_4(upsample: str, size: tuple[int, int]) -> None:
+    g = ResnetGenerator(GeneratorSpec(ngf=8, n_blocks=1, upsample=upsample))
+    y = g(torch.randn(2, 3, *size))
+    assert y.shape == (2, 3, *size)
+    assert y.abs().max() <= 1.0  # tanh output
+
+
+def test_init_is_normal_002_and_norm_has_no_parameters() -> None:
+    g = ResnetGenerator(GeneratorSpec(ngf=16, n_blocks=2))
+    init_weights(g)
+    weights = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, torch.nn.Conv2d)])
+    assert abs(weights.std().item() - 0.02) < 0.002
+    assert abs(weights.mean().item()) < 0.002
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
+    assert norms and all(not m.affine and not m.track_running_stats for m in norms)
