@@ -1,0 +1,88 @@
+"""`cyclegan-batch report RUN_DIR OUT.html`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cyclegan_batch.cli import app
+from cyclegan_batch.cli.common import Quiet, setup_logging
+from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.progress import show_progress
+
+log = logging.getLogger("cyclegan_batch")
+
+
+def parse_roots(items: list[str]) -> dict[str, Path]:
+    roots = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise UserError(f"--images-root {item!r}: expected SET=DIR, e.g. test=data/A/test", ExitCode.USAGE)
+        roots[name] = Path(folder)
+    return roots
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder: results/<experiment> (docs/interfaces.md).")],
+    out_html: Annotated[Path, typer.Argument(help="The page to write; summary.json and <name>_assets/ go beside it.")],
+    fail_above: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Gate: exit 3 if any set's or video's value is above: l1 (mean cycle L1), flicker (mean "
+            "warp_out - warp_in), failed (failed images in a set). METRIC=VALUE, repeatable."
+        ),
+    ] = None,
+    fail_below: Annotated[
+        list[str] | None,
+        typer.Option(help="Gate: exit 3 if any mean psnr or ssim is below: psnr=20. Repeatable."),
+    ] = None,
+    worst_k: Annotated[int, typer.Option(min=0, help="Worst images / frames shown per set and video.")] = 8,
+    images_root: Annotated[
+        list[str] | None,
+        typer.Option(help="Where a set's inputs are, for the gallery: SET=DIR (default: the set's run.json)."),
+    ] = None,
+    videos_root: Annotated[
+        Path | None, typer.Option(help="Folder with the input videos, for input thumbnails (matched by name).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Write an HTML report of a run (summary, training curves, samples, per-set and per-video cycle error).
+
+    The page opens offline (no JavaScript; pictures in OUT_assets/ beside it); summary.json beside it
+    holds the same numbers. Missing or broken parts of the run are reported on the page.
+    Exit codes: 0 written and every gate passed, 3 written but a gate failed (or checked nothing),
+    1 fatal error, 2 usage error.
+
+    Example: `cyclegan-batch report results/demo results/demo/report/index.html --fail-above l1=0.2`
+    """
+    from cyclegan_batch.report import parse_gates, read_run, write_report
+
+    setup_logging(quiet)
+    if out_html.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"OUT.html {out_html} must end in .html, e.g. {run_dir}/report/index.html", ExitCode.USAGE)
+    gates = parse_gates(fail_above or [], fail_below or [])
+    run = read_run(
+        run_dir,
+        worst_k=worst_k,
+        images_roots=parse_roots(images_root or []),
+        videos_root=videos_root,
+        gates=gates,
+    )
+    summary = write_report(run, out_html, progress=show_progress(quiet))
+    log.info(
+        "report written to %s (%d image set(s), %d video(s)); numbers in %s",
+        out_html,
+        len(run.image_sets),
+        len(run.videos),
+        summary,
+    )
+    failed = [g for g in run.gates if not g.passed]
+    for g in failed:
+        log.warning("gate %s failed for %s: %s", g.gate.text, g.item, g.reason)
+    if failed:
+        raise typer.Exit(int(ExitCode.PARTIAL))

@@ -1,0 +1,136 @@
+"""Pictures for the report: matplotlib figures (Agg, no display needed), thumbnails, error heatmaps, frames.
+
+Figures use `matplotlib.figure.Figure` directly (no pyplot global state) and the page's palette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from PIL import Image
+
+# Okabe-Ito: distinguishable with colour-blindness; the page's CSS uses the same values.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
+HEATMAP_MAX = 0.25  # |x - F(G(x))| on the [0, 1] scale that maps to the top of the colour map
+DPI = 144
+
+LOSS_PANELS = (
+    ("Adversarial (generators)", ("G_A", "G_B")),
+    ("Cycle and identity", ("cycle_A", "cycle_B", "idt_A", "idt_B")),
+    ("Discriminators", ("D_A", "D_B")),
+    ("Learning rate", ("lr",)),
+)
+NOT_LOSSES = {"epoch", "step", "lr", "images_per_s"}
+
+
+def _figure(rows: int, cols: int, height: float, sharex: bool = False) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(10, height), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=sharex).ravel()
+    for ax in axes:
+        ax.grid(True, color=GRID, linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.tick_params(colors=MUTED, labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_color(GRID)
+    return fig, axes
+
+
+def _series(xs: Sequence[float | None], ys: Sequence[float | None]) -> tuple[list[float], list[float]]:
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if x is not None and y is not None]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def training_curves(losses: dict[str, list[float | None]], path: Path) -> None:
+    """Every loss term and the learning rate over steps, grouped in panels; unknown terms get a panel."""
+    known = {name for _, names in LOSS_PANELS for name in names}
+    others = tuple(k for k in losses if k not in known and k not in NOT_LOSSES)
+    panels = [(title, [n for n in names if n in losses]) for title, names in LOSS_PANELS]
+    panels += [("Other terms", list(others))] if others else []
+    panels = [(title, names) for title, names in panels if names]
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = _figure(rows, cols, 2.6 * rows)
+    for ax, (title, names) in zip(axes, panels, strict=False):
+        for color, name in zip(PALETTE, names, strict=False):
+            ax.plot(*_series(losses["step"], losses[name]), color=color, linewidth=1.4, label=name)
+        ax.set_title(title, fontsize=10, color=INK, loc="left")
+        ax.set_xlabel("step", fontsize=8, color=MUTED)
+        ax.legend(fontsize=8, frameon=False)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.savefig(path)
+
+
+def metric_histograms(values: dict[str, list[float | None]], path: Path) -> None:
+    """One histogram per metric, with the mean and the 95th percentile marked."""
+    present = {m: [v for v in vs if v is not None and np.isfinite(v)] for m, vs in values.items()}
+    present = {m: vs for m, vs in present.items() if vs}
+    fig, axes = _figure(1, max(1, len(present)), 2.4)
+    for ax, color, (metric, vs) in zip(axes, PALETTE, present.items(), strict=False):
+        ax.hist(vs, bins=min(30, max(5, len(vs) // 2)), color=color, alpha=0.85)
+        ax.axvline(float(np.mean(vs)), color=INK, linewidth=1.2, label="mean")
+        ax.axvline(float(np.percentile(vs, 95)), color=INK, linewidth=1.2, linestyle="--", label="p95")
+        ax.set_title(metric, fontsize=10, color=INK, loc="left")
+        ax.legend(fontsize=8, frameon=False)
+    fig.savefig(path)
+
+
+def video_timeline(frames: dict[str, list[float | None]], path: Path) -> None:
+    """Cycle L1 over time, and the warping error of input and output over time on one plot."""
+    fig, (top, bottom) = _figure(2, 1, 4.4, sharex=True)
+    time = frames["time_s"]
+    top.plot(*_series(time, frames["l1"]), color=PALETTE[0], linewidth=1.4, label="cycle L1")
+    top.set_title("Cycle error per frame", fontsize=10, color=INK, loc="left")
+    bottom.plot(*_series(time, frames["warp_in"]), color=PALETTE[2], linewidth=1.4, label="input (warp_in)")
+    bottom.plot(*_series(time, frames["warp_out"]), color=PALETTE[1], linewidth=1.4, label="output (warp_out)")
+    bottom.set_title("Temporal (warping) error: input vs output", fontsize=10, color=INK, loc="left")
+    bottom.set_xlabel("time (s)", fontsize=8, color=MUTED)
+    for ax in (top, bottom):
+        ax.legend(fontsize=8, frameon=False)
+    fig.savefig(path)
+
+
+def error_heatmap(x: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """|x - rec| averaged over RGB as a colour image (black 0 .. yellow >= HEATMAP_MAX); rec resized to x."""
+    if rec.shape != x.shape:
+        rec = np.asarray(Image.fromarray(rec).resize((x.shape[1], x.shape[0]), Image.Resampling.BILINEAR))
+    err = np.abs(x.astype(np.float32) - rec.astype(np.float32)).mean(axis=2) / 255.0
+    rgba = colormaps["magma"](np.clip(err / HEATMAP_MAX, 0, 1))
+    return (rgba[..., :3] * 255).round().astype(np.uint8)
+
+
+def save_thumbnail(img: np.ndarray, path: Path, max_side: int = 256) -> None:
+    """A JPEG no larger than max_side; small images are scaled up with nearest-neighbour to stay crisp."""
+    pil = Image.fromarray(img)
+    scale = max_side / max(pil.size)
+    size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
+    method = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.NEAREST
+    pil.resize(size, method).save(path, format="JPEG", quality=88)
+
+
+def read_frames(video: Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """Decode only until the last wanted frame; frame i is the i-th decoded frame (cycle.csv's `frame`)."""
+    import imageio_ffmpeg
+
+    wanted = set(indices)
+    found: dict[int, np.ndarray] = {}
+    if not wanted:
+        return found
+    reader = imageio_ffmpeg.read_frames(str(video), pix_fmt="rgb24")
+    try:
+        width, height = next(reader)["size"]
+        for i, buffer in enumerate(reader):
+            if i in wanted:
+                found[i] = np.frombuffer(buffer, np.uint8).reshape(height, width, 3).copy()
+                if len(found) == len(wanted):
+                    break
+    finally:
+        reader.close()
+    return found
