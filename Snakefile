@@ -45,7 +45,7 @@ localrules:
 rule all:
     default_target: True
     input:
-        run_outputs("translate_images", "translate_videos", "report"),
+        run_outputs("translate_images", "translate_videos", "report", "demo_score"),
 
 
 rule prepare:

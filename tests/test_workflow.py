@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
+from conftest import smooth_images, write_images
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -67,17 +67,6 @@ def tiny_config(**sections: dict) -> dict:
     return config
 
 
-def pattern_image(rng: np.random.Generator, size: int, warm: bool) -> np.ndarray:
-    """A smooth random pattern; `warm` tints it, so the two domains differ in style, not content."""
-    y, x = np.mgrid[0:size, 0:size] / size
-    phase = rng.uniform(0, 2 * np.pi, 3)
-    img = np.stack([np.sin(6 * x + phase[c]) * np.cos(4 * y - phase[c]) for c in range(3)], axis=-1)
-    img = (img + 1) / 2
-    if warm:
-        img = np.clip(img * [1.2, 1.0, 0.7] + [0.1, 0.05, 0], 0, 1)
-    return (img * 255).astype(np.uint8)
-
-
 def write_video(path: Path, frames: int, fps: int, size: tuple[int, int]) -> None:
     """H.264 with a keyframe every 5 frames (so split finds cut points) and an AAC tone."""
     import imageio_ffmpeg
@@ -90,26 +79,26 @@ def write_video(path: Path, frames: int, fps: int, size: tuple[int, int]) -> Non
         f.setsampwidth(2)
         f.setframerate(rate)
         f.writeframes((0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2").tobytes())
-    rng = np.random.default_rng(1)
     writer = imageio_ffmpeg.write_frames(
         str(path), size, fps=fps, codec="libx264", macro_block_size=1, audio_path=str(wav), audio_codec="aac",
         output_params=["-g", "5", "-shortest"], ffmpeg_log_level="error",
     )  # fmt: skip
     writer.send(None)
-    for _ in range(frames):
-        writer.send(np.ascontiguousarray(pattern_image(rng, size[0], warm=False)[: size[1]]))
+    for image in smooth_images(frames, max(size), seed=4):
+        writer.send(np.ascontiguousarray(image[: size[1], : size[0]]))
     writer.close()
     wav.unlink()
 
 
 def make_inputs(workdir: Path) -> None:
-    """raw/A and raw/B (unpaired, 40x40), raw/heldout (3 images), raw/clip.mp4 (10 frames, 1 s, audio)."""
-    rng = np.random.default_rng(0)
-    for folder, n, warm in (("A", 6, False), ("B", 6, True), ("heldout", 3, False)):
-        (workdir / "raw" / folder).mkdir(parents=True)
-        for i in range(n):
-            Image.fromarray(pattern_image(rng, 40, warm)).save(workdir / "raw" / folder / f"{i}.png")
-    write_video(workdir / "raw" / "clip.mp4", frames=10, fps=10, size=(48, 32))
+    """raw/A and raw/B (unpaired, 40x40, B warmer), raw/heldout (3 images), raw/clip.mp4 (10 frames, 1 s, audio)."""
+    raw = workdir / "raw"
+    write_images(raw / "A", smooth_images(6, 40, seed=1))
+    write_images(
+        raw / "B", [np.clip(i * [1.2, 1.0, 0.7], 0, 255).astype(np.uint8) for i in smooth_images(6, 40, seed=2)]
+    )
+    write_images(raw / "heldout", smooth_images(3, 40, seed=3))
+    write_video(raw / "clip.mp4", frames=10, fps=10, size=(48, 32))
 
 
 def video_frames(path: Path) -> int:
@@ -234,9 +223,9 @@ def test_whole_dag_writes_every_output(finished_run: Path) -> None:
     assert (run / "model" / "generators.safetensors").is_file()
     assert sorted(p.name for p in (run / "model" / "samples").glob("step_*.png"))
     images = run / "translated" / "images" / "heldout"
-    assert sorted(p.name for p in images.glob("*.png")) == [f"{i}.png" for i in range(3)]
+    assert sorted(p.name for p in images.glob("*.png")) == [f"{i:03d}.png" for i in range(3)]
     assert len((images / "cycle.csv").read_text().strip().splitlines()) == 1 + 3
-    assert sorted(p.name for p in (images / "reconstructed").rglob("*.png")) == [f"{i}.png" for i in range(3)]
+    assert sorted(p.name for p in (images / "reconstructed").rglob("*.png")) == [f"{i:03d}.png" for i in range(3)]
     video = run / "translated" / "videos" / "clip.mp4"
     assert video_frames(video) == video_frames(finished_run / "raw" / "clip.mp4") == 10
     assert has_audio(video)

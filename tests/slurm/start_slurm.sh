@@ -4,10 +4,12 @@
 #   tests/slurm/start_slurm.sh STATE_DIR
 #
 # Installs Debian's munge/slurmctld/slurmd/slurm-client when absent (needs root and apt).
-# Writes STATE_DIR/slurm.conf (+ gres.conf with one fake GPU so --gpus requests schedule),
-# starts the daemons and records the PIDs of the ones it started in STATE_DIR/pids.
-# Clients find this cluster with SLURM_CONF=STATE_DIR/slurm.conf. Stop with stop_slurm.sh STATE_DIR.
-# Exit 77 (with the reason on stderr) when this machine cannot run it: not root, no apt.
+# Writes /etc/slurm/slurm.conf (+ gres.conf with one fake GPU so --gpus requests schedule): the
+# default path, because the Snakemake job step drops SLURM_* variables (SLURM_CONF too) before its
+# srun. State, spool and logs go to STATE_DIR. Starts the daemons and records the PIDs of the ones
+# it started in STATE_DIR/pids. Stop with stop_slurm.sh STATE_DIR.
+# Exit 77 (with the reason on stderr) when this machine cannot run it: not root, no apt, or a
+# SLURM config that this script did not write.
 set -euo pipefail
 
 state=$(realpath -m "${1:?usage: start_slurm.sh STATE_DIR}")
@@ -22,13 +24,19 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
         munge slurmctld slurmd slurm-client >/dev/null 2>&1 || cannot "apt-get install of slurm failed"
 fi
 
-mkdir -p "$state"/{spool/ctld,spool/d,log}
+conf_dir=/etc/slurm
+marker="# written by tests/slurm/start_slurm.sh"
+if [[ -f $conf_dir/slurm.conf ]] && ! grep -qx "$marker" "$conf_dir/slurm.conf"; then
+    cannot "$conf_dir/slurm.conf exists and was not written by this script; not touching a real SLURM"
+fi
+mkdir -p "$state"/{spool/ctld,spool/d,log} "$conf_dir"
 : > "$state/pids"
 host=$(hostname -s)
 cpus=$(nproc)
 mem_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
 
-cat > "$state/slurm.conf" <<EOF
+cat > "$conf_dir/slurm.conf" <<EOF
+$marker
 ClusterName=testcluster
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
@@ -60,11 +68,11 @@ NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fakegpu
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 # A fake GPU: jobs asking for one get scheduled and see CUDA_VISIBLE_DEVICES=0, no device behind it.
-cat > "$state/gres.conf" <<EOF
+cat > "$conf_dir/gres.conf" <<EOF
+$marker
 AutoDetect=off
 NodeName=$host Name=gpu Type=fakegpu File=/dev/null
 EOF
-export SLURM_CONF=$state/slurm.conf
 
 # munge may already serve this machine; only a munged started here is recorded (and later stopped).
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
@@ -74,16 +82,16 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     echo "munged $(cat /run/munge/munged.pid)" >> "$state/pids"
 fi
 
-/usr/sbin/slurmctld -i -f "$SLURM_CONF"
+/usr/sbin/slurmctld -i
 for _ in $(seq 100); do [[ -s $state/slurmctld.pid ]] && break; sleep 0.1; done
 echo "slurmctld $(cat "$state/slurmctld.pid")" >> "$state/pids"
-/usr/sbin/slurmd -f "$SLURM_CONF"
+/usr/sbin/slurmd
 for _ in $(seq 100); do [[ -s $state/slurmd.pid ]] && break; sleep 0.1; done
 echo "slurmd $(cat "$state/slurmd.pid")" >> "$state/pids"
 
 for _ in $(seq 60); do
     if sinfo -h -o %t 2>/dev/null | grep -qx idle; then
-        echo "SLURM up: SLURM_CONF=$SLURM_CONF"
+        echo "SLURM up: $(sinfo -h -o '%P %D %t %G')"
         exit 0
     fi
     sleep 0.5

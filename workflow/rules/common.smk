@@ -153,7 +153,7 @@ def translated_segments(wildcards) -> list[str]:
     segments_dir = checkpoints.split_video.get(**wildcards).output[0]
     names = glob_wildcards(os.path.join(segments_dir, f"{{seg,{SEGMENT}}}")).seg
     return expand(
-        "results/{exp}/translated/segments/{video}/{seg}",
+        "results/{exp}/segments/{video}/translated/{seg}",
         exp=wildcards.exp,
         video=wildcards.video,
         seg=sorted(names),
@@ -172,5 +172,6 @@ def run_outputs(*stages: str) -> list[str]:
             "results/{exp}/translated/videos/{video}.mp4", exp=EXP, video=VIDEOS
         ),
         "report": [f"results/{EXP}/report/index.html"],
+        "demo_score": [f"results/{EXP}/demo_score.json"] if config["demo"] else [],
     }
     return [path for stage in stages for path in targets[stage]]

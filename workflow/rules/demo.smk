@@ -21,3 +21,30 @@ rule build_demo:
         **stage_resources("demo"),
     shell:
         "cyclegan-batch demo results/{wildcards.exp}/raw > {log} 2>&1"
+
+
+# The demo's style is a known function, so fidelity is a number: PSNR of G(a) against the true
+# style on the held-out pairs, next to PSNR of a itself.
+rule score_demo:
+    input:
+        heldout_a="results/{exp}/raw/heldout/A",
+        heldout_b="results/{exp}/raw/heldout/B_true",
+        model=MODEL,
+    output:
+        report(
+            "results/{exp}/demo_score.json",
+            caption="../report/demo_score.rst",
+            category="Demo",
+        ),
+    log:
+        "results/{exp}/logs/demo_score.log",
+    conda:
+        "../envs/cyclegan-batch.yaml"
+    threads: stage_threads("translate")
+    resources:
+        **stage_resources("translate", gpu=True),
+    params:
+        device=DEVICE_OPTIONS,
+    shell:
+        "cyclegan-batch demo-score results/{wildcards.exp}/raw/heldout --model {input.model}"
+        " {params.device} --json > {output} 2> {log}"

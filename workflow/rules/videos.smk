@@ -1,6 +1,7 @@
 # Videos fan out per segment: split (a checkpoint: the segment count is known only after it
 # ran), translate each segment as its own job (many GPU jobs on a cluster), join with the
-# original audio.
+# original audio. Translated segments live inside the split's folder, so a new split (other
+# segment_seconds, changed video) deletes them too and `video join` never picks up a stale one.
 
 
 checkpoint split_video:
@@ -26,8 +27,8 @@ rule translate_segment:
         segment="results/{exp}/segments/{video}/{seg}",
         model=MODEL,
     output:
-        video="results/{exp}/translated/segments/{video}/{seg}",
-        cycle="results/{exp}/translated/segments/{video}/{seg}.cycle.csv",
+        video="results/{exp}/segments/{video}/translated/{seg}",
+        cycle="results/{exp}/segments/{video}/translated/{seg}.cycle.csv",
     log:
         "results/{exp}/logs/translate_segment/{video}/{seg}.log",
     conda:
@@ -60,6 +61,7 @@ rule join_video:
             category="Translated videos",
             subcategory="{video}",
         ),
+        properties="results/{exp}/translated/videos/{video}.mp4.json",
     log:
         "results/{exp}/logs/join/{video}.log",
     conda:
@@ -68,5 +70,5 @@ rule join_video:
     resources:
         **stage_resources("video"),
     shell:
-        "cyclegan-batch video join results/{wildcards.exp}/translated/segments/{wildcards.video}"
+        "cyclegan-batch video join results/{wildcards.exp}/segments/{wildcards.video}/translated"
         " {input.original} {output.video} > {log} 2>&1"
