@@ -44,7 +44,10 @@ class Warp:
 
 
 class FlowEstimator:
-    """DIS optical flow between consecutive input frames, with the forward-backward occlusion mask."""
+    """DIS optical flow between consecutive input frames, with the forward-backward occlusion mask.
+
+    One estimator per thread: an OpenCV DIS object must not be used by two threads at once.
+    """
 
     def __init__(self) -> None:
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
@@ -66,18 +69,13 @@ class FlowEstimator:
         return Warp(map_x, map_y, consistent & inside)
 
 
-class WarpingError:
-    """Feed frames in order; get (warp_in, warp_out) per frame, None for the first frame."""
-
-    def __init__(self) -> None:
-        self._flow = FlowEstimator()
-        self._previous: tuple[np.ndarray, np.ndarray] | None = None
-
-    def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> tuple[float | None, float | None]:
-        previous, self._previous = self._previous, (frame_in, frame_out)
-        if previous is None:
-            return None, None
-        warp = self._flow.warp(previous[0], frame_in)
-        if warp is None:
-            return None, None
-        return warp.error(previous[0], frame_in), warp.error(previous[1], frame_out)
+def warping_errors(
+    flow: FlowEstimator,
+    previous: tuple[np.ndarray, np.ndarray],
+    current: tuple[np.ndarray, np.ndarray],
+) -> tuple[float | None, float | None]:
+    """(warp_in, warp_out) of frame t given the (input, output) pairs of frames t-1 and t."""
+    warp = flow.warp(previous[0], current[0])
+    if warp is None:
+        return None, None
+    return warp.error(previous[0], current[0]), warp.error(previous[1], current[1])

@@ -230,10 +230,11 @@ class FrameReader:
             self.frames_read += 1
             yield np.frombuffer(data, dtype=np.uint8).reshape(self.shape)
 
-    def errors(self) -> str:
-        """ffmpeg's decoding complaints so far (empty when the stream decoded cleanly)."""
+    def last_error(self) -> str:
+        """ffmpeg's last decoding complaint so far (empty when the stream decoded cleanly)."""
         self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace").strip()
+        text = self._stderr.read().decode("utf-8", "replace")
+        return _last_error(text) if text.strip() else ""
 
     def close(self) -> None:
         if self._proc.poll() is None:

@@ -1,0 +1,134 @@
+"""Frames/s of video translation against the naive recipe, and the pipeline's efficiency, same run.
+
+    .venv/bin/python -m bench.translate_video                          # 100 frames of 320x180, 1 repeat
+    .venv/bin/python -m bench.translate_video --frames 24 --repeats 3  # a quicker look
+    .venv/bin/python -m bench.translate_video --size 1280x720          # on a GPU
+
+The model is the paper's generator (ngf 64, 9 residual blocks, random weights: speed does not depend
+on training) in the default precision (`auto`). Measured on one synthetic clip (testsrc + sine audio):
+- naive: what people do by hand - ffmpeg to PNG files, translate one PNG at a time in fp32, write PNGs,
+  ffmpeg back to H.264 (no audio, no metrics).
+- ours --no-cycle: `translate_video` doing the same work as naive (G only), audio kept, warping metrics.
+- ours (default): also F(G(x)) for the per-frame cycle metrics - twice the network work.
+- model only: `Translator.translate` on the decoded frames held in memory, same batch size and settings;
+  end-to-end / model-only is the pipeline efficiency (1.0 = decode, encode and metrics fully hidden).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cyclegan_batch.engine import Translator
+from cyclegan_batch.media.video import FrameReader, ffmpeg_exe, probe
+from cyclegan_batch.modelfile import Generators, ModelInfo
+from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.video import translate_video
+
+
+def make_clip(path: Path, frames: int, size: str) -> Path:
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25", "-f", "lavfi", "-i", "sine=frequency=440"]
+    args += ["-frames:v", str(frames), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"]
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args, str(path)], check=True)
+    return path
+
+
+def naive_recipe(generator: torch.nn.Module, src: Path, work: Path) -> None:
+    """ffmpeg -> PNGs -> one image at a time through G in fp32 -> PNGs -> ffmpeg."""
+    frames_in, frames_out = work / "in", work / "out"
+    frames_in.mkdir(parents=True)
+    frames_out.mkdir()
+    ffmpeg = ffmpeg_exe()
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(src), str(frames_in / "%06d.png")], check=True)
+    device = next(generator.parameters()).device
+    with torch.inference_mode():
+        for png in sorted(frames_in.glob("*.png")):
+            x = torch.from_numpy(np.array(Image.open(png).convert("RGB"))).permute(2, 0, 1)[None]
+            y = generator(x.to(device).float() / 127.5 - 1.0)[0]
+            out = ((y.permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().cpu().numpy()
+            Image.fromarray(out).save(frames_out / png.name)
+    encode = ["-framerate", "25", "-i", str(frames_out / "%06d.png"), "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    subprocess.run([ffmpeg, "-v", "error", *encode, str(work / "naive.mp4")], check=True)
+
+
+def model_only(translator: Translator, frames: np.ndarray, batch_size: int) -> None:
+    for start in range(0, len(frames), batch_size):
+        translator.translate(frames[start : start + batch_size])
+    if translator.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--size", default="320x180", help="WxH of the synthetic clip")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    model = Generators(ResnetGenerator(GeneratorSpec()), ResnetGenerator(GeneratorSpec()), ModelInfo(GeneratorSpec()))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        src = make_clip(work / "clip.mp4", args.frames, args.size)
+        reader = FrameReader(src, probe(src))
+        frames = np.stack(list(reader))
+        reader.close()
+        n = len(frames)
+        results: dict[str, float] = {}
+        for cycle in (False, True):
+            translator = Translator(model, device=args.device, cycle=cycle)
+            model_only(translator, frames[: args.batch_size], args.batch_size)  # warm-up (oneDNN/cuDNN plans)
+            tag = "ours" if cycle else "ours --no-cycle"
+            results[f"model only{'' if cycle else ' --no-cycle'}"] = n / median_seconds(
+                lambda t=translator: model_only(t, frames, args.batch_size), args.repeats
+            )
+            results[tag] = n / median_seconds(
+                lambda t=translator, c=cycle: translate_video(
+                    t, src, work / f"out_{c}.mp4", batch_size=args.batch_size, overwrite=True
+                ),
+                args.repeats,
+            )
+        precision = translator.precision
+        if not args.skip_naive:
+            naive_net = model.a_to_b.to(translator.device)
+            runs = iter(range(args.repeats))
+            results["naive"] = n / median_seconds(
+                lambda: naive_recipe(naive_net, src, work / f"naive_{next(runs)}"), args.repeats
+            )
+
+    print(
+        f"{n} frames of {args.size}, paper generator, precision {precision} on {translator.device}, "
+        f"batch {args.batch_size}, median of {args.repeats}"
+    )
+    for name, fps in results.items():
+        print(f"  {name:<24} {fps:8.2f} frames/s")
+    if "naive" in results:
+        print(f"(a) ours --no-cycle / naive      {results['ours --no-cycle'] / results['naive']:6.2f}x  (same work)")
+        print(f"    ours (with cycle) / naive    {results['ours'] / results['naive']:6.2f}x  (twice the network work)")
+    print(f"(b) efficiency --no-cycle        {results['ours --no-cycle'] / results['model only --no-cycle']:6.2f}")
+    print(f"    efficiency (with cycle)      {results['ours'] / results['model only']:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,362 @@
+"""Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
+
+    decoder thread --frames--> main thread (Translator, batches) --results--> encoder thread
+                                                                    (ffmpeg encoder, frame images,
+                                                                     cycle + warping metrics)
+
+The queues between the stages are bounded, so memory stays at a few batches whatever the video's length.
+Output files (docs/interfaces.md): `<dst>` (the video), `<dst>.cycle.csv` (one row per frame) and
+`<dst>.json` (input vs output properties). All three are written to temporary names; the video is renamed
+last, so its presence means all three are complete, and a rerun after a kill starts the video again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cyclegan_batch.atomic import atomic_output, atomic_write_text, temp_path_for
+from cyclegan_batch.engine import Translator
+from cyclegan_batch.media.video import (
+    EncodeSettings,
+    FrameReader,
+    FrameWriter,
+    VideoError,
+    VideoInfo,
+    finish_with_audio,
+    is_video_path,
+    join,
+    pix_fmt_for,
+    probe,
+)
+from cyclegan_batch.metrics import cycle_metrics
+from cyclegan_batch.progress import progress_bar
+from cyclegan_batch.temporal import FlowEstimator, warping_errors
+
+log = logging.getLogger("cyclegan_batch")
+
+CSV_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out")
+_END = object()  # end of a stream of queue items
+
+
+def cycle_csv_path(video: Path) -> Path:
+    return video.with_name(video.name + ".cycle.csv")
+
+
+def sidecar_path(video: Path) -> Path:
+    return video.with_name(video.name + ".json")
+
+
+@dataclass
+class VideoResult:
+    status: str  # "ok" or "skipped" (complete output already there)
+    frames: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Stopped(Exception):
+    """Another stage failed; this one stops quietly (the failing stage's error is reported)."""
+
+
+class _Pipe:
+    """A bounded queue whose put/get give up when any stage has failed, so no thread waits forever."""
+
+    def __init__(self, maxsize: int, stop: threading.Event) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._stop = stop
+
+    def put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def __iter__(self) -> Iterator:
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            yield item
+        raise _Stopped
+
+
+class _Stage(threading.Thread):
+    """Run `work` in a thread; on failure remember the error and stop every other stage."""
+
+    def __init__(self, work: Callable[[], None], stop: threading.Event, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work, self._halt = work, stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except _Stopped:
+            pass
+        except BaseException as e:  # handed to the main thread, which raises it
+            self.error = e
+            self._halt.set()
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+class _FrameSink:
+    """The encoder stage: frames go to the encoder in order; frame images and the per-frame metrics
+    (cycle, warping) are computed by a small thread pool beside it (OpenCV and NumPy release the GIL)."""
+
+    def __init__(self, writer: FrameWriter, fps: float, frames_dir: Path | None, cycle: bool, workers: int) -> None:
+        self.writer, self.fps, self.frames_dir, self.cycle = writer, fps, frames_dir, cycle
+        self.rows: list[dict[str, str]] = []
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="measure")
+        self._pending: deque[Future] = deque()
+        self._max_pending = 4 * workers  # bounds the frames held for measuring
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None
+        self._flows = threading.local()
+        self._count = 0
+
+    def add(self, frame_in: np.ndarray, frame_out: np.ndarray, reconstruction: np.ndarray | None) -> None:
+        self.writer.write(frame_out)
+        previous, self._previous = self._previous, (frame_in, frame_out)
+        job = self._pool.submit(self._measure, self._count, (frame_in, frame_out), reconstruction, previous)
+        self._pending.append(job)
+        self._count += 1
+        while len(self._pending) > self._max_pending:
+            self.rows.append(self._pending.popleft().result())
+
+    def finish(self) -> None:
+        """Wait for the outstanding measurements (re-raising their errors) and stop the pool."""
+        try:
+            while self._pending:
+                self.rows.append(self._pending.popleft().result())
+        finally:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _measure(
+        self,
+        index: int,
+        current: tuple[np.ndarray, np.ndarray],
+        reconstruction: np.ndarray | None,
+        previous: tuple[np.ndarray, np.ndarray] | None,
+    ) -> dict[str, str]:
+        if self.frames_dir is not None:
+            with atomic_output(self.frames_dir / f"{index:06d}.png") as tmp:
+                if not cv2.imwrite(str(tmp), cv2.cvtColor(current[1], cv2.COLOR_RGB2BGR)):
+                    raise VideoError(f"cannot write frame images to {self.frames_dir}")
+        scores = cycle_metrics(current[0], reconstruction) if self.cycle and reconstruction is not None else {}
+        warp_in, warp_out = None, None
+        if previous is not None:
+            if not hasattr(self._flows, "estimator"):
+                self._flows.estimator = FlowEstimator()
+            warp_in, warp_out = warping_errors(self._flows.estimator, previous, current)
+        return {
+            "frame": str(index),
+            "time_s": f"{index / self.fps:.6f}",
+            "l1": _fmt(scores.get("l1")),
+            "psnr": _fmt(scores.get("psnr")),
+            "ssim": _fmt(scores.get("ssim")),
+            "warp_in": _fmt(warp_in),
+            "warp_out": _fmt(warp_out),
+        }
+
+    def csv_text(self) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+
+def _run_pipeline(
+    translator: Translator, reader: FrameReader, sink: _FrameSink, batch_size: int, advance: Callable
+) -> None:
+    """Decode, translate and encode concurrently; raise the first stage's error."""
+    stop = threading.Event()
+    frames, results = _Pipe(2 * batch_size, stop), _Pipe(2, stop)
+
+    def decode() -> None:
+        for frame in reader:
+            frames.put(frame)
+        frames.put(_END)
+
+    def encode() -> None:
+        try:
+            for inputs, outputs, reconstructions in results:
+                for i in range(len(inputs)):
+                    sink.add(inputs[i], outputs[i], None if reconstructions is None else reconstructions[i])
+                advance(len(inputs))
+        finally:
+            sink.finish()
+
+    def translate_batch(batch: list[np.ndarray]) -> None:
+        inputs = np.stack(batch)
+        result = translator.translate(inputs)
+        results.put((inputs, result.outputs, result.reconstructions))
+
+    stages = [_Stage(decode, stop, "decode"), _Stage(encode, stop, "encode")]
+    for stage in stages:
+        stage.start()
+    try:
+        batch: list[np.ndarray] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == batch_size:
+                translate_batch(batch)
+                batch = []
+        if batch:
+            translate_batch(batch)
+        results.put(_END)
+    except _Stopped:
+        pass
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for stage in stages:
+            stage.join()
+    for stage in stages:
+        if stage.error is not None:
+            raise stage.error
+
+
+def remove_stale_parts(dst: Path) -> None:
+    """Temporary files a killed run left for this output (same folder, same name pattern as atomic_output)."""
+    for name in (dst, cycle_csv_path(dst), sidecar_path(dst)):
+        for part in name.parent.glob(f".{name.stem}.????????.part{name.suffix}"):
+            part.unlink(missing_ok=True)
+
+
+def translate_video(
+    translator: Translator,
+    src: Path,
+    dst: Path,
+    *,
+    settings: EncodeSettings | None = None,
+    batch_size: int = 8,
+    frames_dir: Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    measure_workers: int = min(4, os.cpu_count() or 1),
+) -> VideoResult:
+    """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError."""
+    src, dst = Path(src), Path(dst)
+    settings = settings or EncodeSettings.for_container(dst.suffix.lstrip(".").lower())
+    if dst.exists() and not overwrite:
+        return VideoResult("skipped")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dst)
+    info = probe(src)
+    warnings: list[str] = []
+    if info.vfr:
+        warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
+    reader = FrameReader(src, info)
+    video_only = temp_path_for(dst)
+    if pix_fmt_for(info.width, info.height) != "yuv420p":
+        log.info(
+            "%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, settings.codec
+        )
+    writer = FrameWriter(video_only, info.width, info.height, info.fps, settings)
+    sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
+    try:
+        with progress_bar(src.name, info.frames, "frames", progress) as advance:
+            _run_pipeline(translator, reader, sink, batch_size, advance)
+        if reader.frames_read == 0:
+            raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
+        writer.close()
+    except BaseException:
+        writer.abort()
+        video_only.unlink(missing_ok=True)
+        raise
+    finally:
+        reader.close()
+    if reader.frames_read < info.frames or info.truncated:
+        warnings.append(
+            f"truncated file: translated the {reader.frames_read} frames that decode "
+            f"({info.duration_s:.2f} s of the {info.header_duration_s:.2f} s its header promises)"
+        )
+    _publish(
+        dst,
+        lambda tmp: finish_with_audio(video_only, src, info, tmp, settings.container),
+        info,
+        sink.csv_text(),
+        warnings,
+    )
+    for warning in warnings:
+        log.warning("%s: %s", src.name, warning)
+    return VideoResult("ok", reader.frames_read, warnings)
+
+
+def _publish(dst: Path, produce: Callable[[Path], str], info: VideoInfo, csv_text: str, warnings: list[str]) -> None:
+    """Write the video via `produce(tmp) -> audio note`, then its two sidecars, then rename the video."""
+    with atomic_output(dst) as tmp:
+        audio = produce(tmp)
+        out_info = probe(tmp)
+        sidecar = {
+            "input": info.summary(),
+            "output": {**out_info.summary(), "audio_carried": audio},
+            "warnings": warnings,
+        }
+        atomic_write_text(cycle_csv_path(dst), csv_text)
+        atomic_write_text(sidecar_path(dst), json.dumps(sidecar, indent=2) + "\n")
+
+
+def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
+    """The segments' per-frame rows as one table: frames renumbered, times recomputed at the joined rate."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    missing, frame = [], 0
+    for segment in segments:
+        table = cycle_csv_path(segment)
+        if not table.is_file():
+            missing.append(segment.name)
+            continue
+        with table.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                writer.writerow({**row, "frame": str(frame), "time_s": f"{frame / fps:.6f}"})
+                frame += 1
+    warnings = [f"no per-frame metrics for segments {', '.join(missing)}: the joined cycle.csv skips them"]
+    return out.getvalue(), warnings if missing else []
+
+
+def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool = False) -> VideoResult:
+    """Join the translated segments in `segments_dir` (name order) into `dst` with `original`'s audio.
+
+    The per-frame tables of the segments are merged (the warping error restarts at each segment's first
+    frame, which has no previous frame in its segment). Raises VideoError.
+    """
+    segments_dir, dst = Path(segments_dir), Path(dst)
+    segments = sorted(p for p in segments_dir.iterdir() if is_video_path(p) and not p.name.startswith("."))
+    if not segments:
+        raise VideoError(f"no video segments in {segments_dir}")
+    if dst.exists() and not overwrite:
+        return VideoResult("skipped")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dst)
+    info = probe(original)
+    container = dst.suffix.lstrip(".").lower()
+    csv_text, warnings = _merged_csv(segments, float(info.fps))
+    _publish(dst, lambda tmp: join(segments, original, info, tmp, container), info, csv_text, warnings)
+    for warning in warnings:
+        log.warning("%s: %s", dst.name, warning)
+    return VideoResult("ok", info.frames, warnings)

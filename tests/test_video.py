@@ -1,0 +1,272 @@
+"""Video translation with the real bundled ffmpeg on clips the tests generate (lavfi testsrc + sine)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli
+
+from cyclegan_batch.engine import Translator
+from cyclegan_batch.media.video import EncodeSettings, VideoError, ffmpeg_exe, probe
+from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
+from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.temporal import FlowEstimator, warping_errors
+from cyclegan_batch.video import CSV_COLUMNS, join_video, translate_video
+
+SPEC = GeneratorSpec(ngf=8, n_blocks=2)
+
+
+def ffmpeg(*args: str | Path) -> None:
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *map(str, args)], check=True)
+
+
+def make_video(
+    path: Path,
+    *,
+    rate: str = "25",
+    size: str = "64x48",
+    frames: int = 12,
+    audio: str | None = "aac",
+    extra: tuple[str, ...] = (),
+) -> Path:
+    """A testsrc clip of exactly `frames` frames; with a sine track (codec `audio`) as long as the video."""
+    args: list[str] = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", audio, "-shortest"]
+    video_codec = ["-c:v", "gif"] if path.suffix == ".gif" else ["-c:v", "libx264", "-pix_fmt", "yuv444p"]
+    ffmpeg(*args, "-frames:v", str(frames), *video_codec, *extra, path)
+    return path
+
+
+def decoded_frames(path: Path) -> int:
+    """Frames ffmpeg decodes (independent of probe, which counts packets)."""
+    out = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-i", f"file:{path}", "-map", "0:V:0", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sum(1 for line in out.splitlines() if line and not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "generators.safetensors"
+    save_generators(path, ResnetGenerator(SPEC), ResnetGenerator(SPEC), ModelInfo(SPEC, domains=("day", "night")))
+    return path
+
+
+@pytest.fixture(scope="module")
+def translator() -> Translator:
+    torch.manual_seed(0)
+    model = Generators(ResnetGenerator(SPEC), ResnetGenerator(SPEC), ModelInfo(SPEC))
+    return Translator(model, device="cpu", precision="fp32")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "size", "audio"),
+    [
+        ("clip.mp4", "24", "322x182", "aac"),
+        ("clip.mkv", "25", "65x49", None),  # odd sides: kept without padding (yuv444p)
+        ("clip.mov", "30000/1001", "64x48", "pcm_s16le"),
+        ("clip.avi", "25", "64x48", "libmp3lame"),
+    ],
+)
+def test_output_keeps_frames_rate_duration_size_and_audio(
+    tmp_path: Path, translator: Translator, name: str, rate: str, size: str, audio: str | None
+) -> None:
+    src = make_video(tmp_path / name, rate=rate, size=size, frames=10, audio=audio)
+    dst = tmp_path / "out" / "clip.mp4"
+    result = translate_video(translator, src, dst)
+    assert result.status == "ok" and result.frames == 10
+    before, after = probe(src), probe(dst)
+    assert decoded_frames(dst) == decoded_frames(src) == 10
+    assert after.fps == before.fps == Fraction(rate)
+    assert abs(after.duration_s - before.duration_s) < 1 / float(before.fps)
+    assert (after.width, after.height) == (before.width, before.height) == tuple(map(int, size.split("x")))
+    assert after.audio == before.audio  # stream-copied: the same codec, untouched
+    sidecar = json.loads((tmp_path / "out" / "clip.mp4.json").read_text())
+    assert sidecar["input"]["fps"] == sidecar["output"]["fps"] == f"{before.fps.numerator}/{before.fps.denominator}"
+    assert sidecar["output"]["frames"] == sidecar["input"]["frames"] == 10
+    rows = read_rows(tmp_path / "out" / "clip.mp4.cycle.csv")
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [int(r["frame"]) for r in rows] == list(range(10))
+    assert rows[0]["warp_in"] == rows[0]["warp_out"] == "" and rows[1]["warp_out"] != ""
+    assert 0 <= float(rows[3]["l1"]) <= 1 and float(rows[3]["time_s"]) == pytest.approx(3 / float(before.fps))
+
+
+def test_rotation_metadata_is_applied(tmp_path: Path, translator: Translator) -> None:
+    plain = make_video(tmp_path / "plain.mp4", size="64x48", frames=4, audio=None)
+    rotated = tmp_path / "phone.mp4"
+    ffmpeg("-display_rotation", "90", "-i", plain, "-c", "copy", rotated)
+    translate_video(translator, rotated, tmp_path / "out.mp4")
+    out = probe(tmp_path / "out.mp4")
+    assert (out.width, out.height, out.rotation) == (48, 64, 0)  # upright pixels, nothing left to rotate
+
+
+def test_animated_gif_and_one_frame_video(tmp_path: Path, translator: Translator) -> None:
+    gif = make_video(tmp_path / "anim.gif", rate="10", frames=7, audio=None)
+    single = make_video(tmp_path / "single.mp4", frames=1, audio=None)
+    for src in (gif, single):
+        dst = tmp_path / "out" / f"{src.stem}.mp4"
+        translate_video(translator, src, dst)
+        assert decoded_frames(dst) == decoded_frames(src)
+        assert probe(dst).fps == probe(src).fps
+
+
+def test_audio_the_container_refuses_is_reencoded_and_logged(
+    tmp_path: Path, translator: Translator, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = make_video(tmp_path / "talk.mp4", frames=6, audio="aac")
+    dst = tmp_path / "talk.webm"  # WebM takes Opus/Vorbis only
+    with caplog.at_level(logging.WARNING, logger="cyclegan_batch"):
+        translate_video(translator, src, dst, settings=EncodeSettings.for_container("webm"))
+    assert probe(dst).audio == ["opus"] and probe(dst).codec == "vp9"
+    assert "re-encoding it to libopus" in caplog.text
+    assert json.loads((tmp_path / "talk.webm.json").read_text())["output"]["audio_carried"] == "re-encoded to libopus"
+
+
+def test_variable_frame_rate_keeps_every_frame_and_the_duration(tmp_path: Path, translator: Translator) -> None:
+    src = tmp_path / "vfr.mp4"  # 10 frames at 10 fps, then 20 frames at 30 fps
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc=size=64x48:rate=30", "-frames:v", "30", "-fps_mode", "passthrough"),
+        *("-vf", "setpts='if(lt(N,10),N*3,N+20)/30/TB'", "-c:v", "libx264", src),
+    )
+    result = translate_video(translator, src, tmp_path / "out.mp4")
+    before, after = probe(src), probe(tmp_path / "out.mp4")
+    assert before.vfr and not after.vfr
+    assert decoded_frames(tmp_path / "out.mp4") == 30
+    assert abs(after.duration_s - 10 * 0.1 - 20 / 30) < 1 / float(after.fps)
+    assert any("variable frame rate" in w for w in result.warnings)
+
+
+def test_split_translate_join_equals_single_pass(tmp_path: Path, model_file: Path) -> None:
+    src = make_video(tmp_path / "long clip.mp4", rate="30000/1001", frames=45, audio="aac", extra=("-g", "8"))
+    run_cli("video", "split", src, tmp_path / "segments", "--seconds", "0.5")
+    segments = sorted((tmp_path / "segments").glob("segment_*.mp4"))
+    assert len(segments) >= 3
+    assert all(probe(s).audio == [] for s in segments)  # picture only; join takes the original's audio
+    translator = Translator.from_file(model_file, device="cpu", precision="fp32")
+    for segment in segments:
+        translate_video(translator, segment, tmp_path / "translated" / segment.name)
+    translate_video(translator, src, tmp_path / "single.mp4")
+    run_cli("video", "join", tmp_path / "translated", src, tmp_path / "joined.mp4")
+    single, joined = probe(tmp_path / "single.mp4"), probe(tmp_path / "joined.mp4")
+    assert joined.frames == single.frames == decoded_frames(tmp_path / "joined.mp4") == 45
+    assert joined.fps == single.fps == Fraction(30000, 1001)
+    assert joined.pts_s == pytest.approx(single.pts_s, abs=1e-6)
+    assert joined.audio == ["aac"]
+    rows = read_rows(tmp_path / "joined.mp4.cycle.csv")
+    assert [int(r["frame"]) for r in rows] == list(range(45))
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: ffmpeg("-f", "lavfi", "-i", "sine", "-t", "0.3", p), "no video stream"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(os.urandom(4000)), "not a file ffmpeg can read"),
+        (lambda p: ffmpeg("-f", "lavfi", "-i", "testsrc", "-frames:v", "0", "-c:v", "libx264", p), "zero frames"),
+    ],
+    ids=["audio-only", "empty", "garbage", "zero-frames"],
+)
+def test_bad_input_is_one_clear_reason(tmp_path: Path, translator: Translator, make, reason: str) -> None:
+    src = tmp_path / "bad.mkv"
+    make(src)
+    with pytest.raises(VideoError, match=reason):
+        translate_video(translator, src, tmp_path / "out" / "bad.mp4")
+    assert not (tmp_path / "out" / "bad.mp4").exists()
+
+
+def test_unknown_codec_is_named(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(tmp_path / "clip.mkv", frames=3, audio=None)
+    src.write_bytes(src.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))  # a codec id nobody decodes
+    with pytest.raises(VideoError, match="unknown video codec"):
+        translate_video(translator, src, tmp_path / "out.mp4")
+
+
+def test_truncated_file_translates_what_decodes_with_a_warning(tmp_path: Path, translator: Translator) -> None:
+    full = make_video(tmp_path / "full.mkv", frames=60, audio=None, extra=("-g", "5"))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    result = translate_video(translator, cut, tmp_path / "out.mp4")
+    assert 0 < result.frames < 60 and decoded_frames(tmp_path / "out.mp4") == result.frames
+    assert any(w.startswith("truncated file") for w in result.warnings)
+
+
+def test_encoder_failure_stops_the_pipeline_and_leaves_nothing(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(tmp_path / "clip.mp4", frames=20, audio=None)
+    bad = EncodeSettings(codec="libx264", container="webm")  # the WebM muxer refuses H.264 at its header
+    with pytest.raises(VideoError, match="encod"):
+        translate_video(translator, src, tmp_path / "out" / "clip.webm", settings=bad, batch_size=2)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_frames_dir_holds_every_translated_frame(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(tmp_path / "clip.mp4", frames=5, audio=None)
+    translate_video(translator, src, tmp_path / "clip_out.mp4", frames_dir=tmp_path / "frames")
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"{i:06d}.png" for i in range(5)]
+
+
+def test_warping_error_sees_added_flicker() -> None:
+    rng = np.random.default_rng(0)
+    noise = (rng.random((15, 20, 3)) * 255).astype(np.uint8)
+    texture = cv2.resize(noise, (160, 120), interpolation=cv2.INTER_CUBIC)  # smooth, trackable
+    frames = [np.ascontiguousarray(texture[10:90, 10 + 2 * t : 130 + 2 * t]) for t in range(4)]  # pans 2 px
+    flicker = [np.clip(f.astype(int) + (40 if t % 2 else -40), 0, 255).astype(np.uint8) for t, f in enumerate(frames)]
+    pairs = list(zip(frames, flicker, strict=True))
+    flow = FlowEstimator()
+    for previous, current in zip(pairs, pairs[1:], strict=False):
+        warp_in, warp_out = warping_errors(flow, previous, current)
+        assert warp_in < 0.02 and warp_out > 0.2  # the +-40 flicker is 0.31 on the [0, 1] scale
+
+
+def test_killed_run_leaves_no_output_and_a_rerun_completes(tmp_path: Path, model_file: Path) -> None:
+    src = make_video(tmp_path / "-dash ünï code.mp4", size="96x64", frames=90, audio="aac")
+    dst = tmp_path / "out" / "-dash ünï code.mp4"
+    code = (
+        "import sys; from pathlib import Path; from cyclegan_batch.engine import Translator;"
+        "from cyclegan_batch.video import translate_video;"
+        "t = Translator.from_file(Path(sys.argv[1]), device='cpu', precision='fp32');"
+        "translate_video(t, Path(sys.argv[2]), Path(sys.argv[3]), batch_size=1)"
+    )
+    args = [sys.executable, "-c", code, str(model_file), str(src), str(dst)]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".part.mp4") for p in dst.parent.glob(".*")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not dst.exists()  # killed mid-video: nothing under the final name
+    subprocess.run(args, check=True)
+    assert decoded_frames(dst) == 90 and probe(dst).audio == ["aac"]
+    assert [p.name for p in dst.parent.glob(".*")] == []  # the killed run's temporary files are gone
+    mtime = dst.stat().st_mtime_ns
+    result = translate_video(Translator.from_file(model_file, device="cpu"), src, dst)
+    assert result.status == "skipped" and dst.stat().st_mtime_ns == mtime
+
+
+def test_join_needs_segments(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoError, match="no video segments"):
+        join_video(tmp_path / "empty", tmp_path / "x.mp4", tmp_path / "y.mp4")
