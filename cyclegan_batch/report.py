@@ -198,7 +198,8 @@ class VideoSection:
                 same = fps_value(a) is not None and fps_value(a) == fps_value(b)
             elif key == "duration_s":
                 frame = 1 / (fps_value(src.get("fps")) or 1)
-                same = a is not None and b is not None and abs(float(a) - float(b)) <= frame + 1e-6
+                a, b = to_float(str(a)), to_float(str(b))
+                same = a is not None and b is not None and abs(a - b) <= frame + 1e-6
             else:
                 same = a == b
             if not same:
@@ -474,6 +475,10 @@ def read_video(folder: Path, name: str, videos_root: Path | None, worst_k: int) 
     section.properties, problem = read_json(folder / f"{name}.json")
     if problem:
         section.notes.append(f"{problem}: properties in vs out unknown")
+    if not all(isinstance(section.properties.get(k, {}), dict) for k in ("input", "output")):
+        section.notes.append(f"{name}.json lacks the input/output objects of docs/interfaces.md")
+        section.properties = {}
+    section.notes += [str(w) for w in section.properties.get("warnings") or []]
     rows, problem = read_csv(folder / f"{name}.cycle.csv", ("frame", "time_s", *METRICS, "warp_in", "warp_out"))
     if problem:
         section.notes.append(problem)

@@ -383,12 +383,15 @@ def properties_table(video: VideoSection) -> str:
             return ", ".join(value) or "none"
         return "–" if value is None else str(value)
 
-    rows = [
-        f'<td data-property="{key}">{esc(key)}</td><td>{esc(show(key, src.get(key)))}</td>'
-        f"<td>{esc(show(key, out.get(key)))}</td>"
-        + ('<td class="fail">differs</td>' if key in differ else '<td class="pass">same</td>')
-        for key in PROPERTIES
-    ]
+    extra = [k for k in {**src, **out} if k not in (*PROPERTIES, "path")]  # what the sidecar adds: codec, vfr...
+    rows = []
+    for key in (*PROPERTIES, *extra):
+        match = "" if key in extra else ("differs" if key in differ else "same")
+        css = "fail" if match == "differs" else "pass"
+        rows.append(
+            f'<td data-property="{esc(key)}">{esc(key)}</td><td>{esc(show(key, src.get(key)))}</td>'
+            f'<td>{esc(show(key, out.get(key)))}</td><td class="{css}">{match}</td>'
+        )
     return table(["property", "input", "output", ""], rows, "properties")
 
 

@@ -62,7 +62,7 @@ def training_curves(losses: dict[str, list[float | None]], path: Path) -> None:
             ax.plot(*_series(losses["step"], losses[name]), color=color, linewidth=1.4, label=name)
         ax.set_title(title, fontsize=10, color=INK, loc="left")
         ax.set_xlabel("step", fontsize=8, color=MUTED)
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.savefig(path)
@@ -78,7 +78,7 @@ def metric_histograms(values: dict[str, list[float | None]], path: Path) -> None
         ax.axvline(float(np.mean(vs)), color=INK, linewidth=1.2, label="mean")
         ax.axvline(float(np.percentile(vs, 95)), color=INK, linewidth=1.2, linestyle="--", label="p95")
         ax.set_title(metric, fontsize=10, color=INK, loc="left")
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
     fig.savefig(path)
 
 
@@ -93,7 +93,7 @@ def video_timeline(frames: dict[str, list[float | None]], path: Path) -> None:
     bottom.set_title("Temporal (warping) error: input vs output", fontsize=10, color=INK, loc="left")
     bottom.set_xlabel("time (s)", fontsize=8, color=MUTED)
     for ax in (top, bottom):
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
     fig.savefig(path)
 
 

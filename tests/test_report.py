@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from typer.testing import CliRunner
 
 from cyclegan_batch.cli import app
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import read_info
 
 FPS = 25
@@ -111,14 +111,6 @@ def synthetic_image(rng: np.random.Generator, size: tuple[int, int], tint: tuple
     ramp = np.linspace(0, 1, w)[None, :, None] * np.linspace(0.5, 1, h)[:, None, None]
     img = ramp * np.array(tint) + rng.normal(0, 12, (h, w, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def cycle_metrics(x: np.ndarray, rec: np.ndarray) -> dict[str, float]:
-    return {
-        "l1": float(np.abs(x.astype(np.float64) - rec).mean() / 255),
-        "psnr": float(peak_signal_noise_ratio(x, rec, data_range=255)),
-        "ssim": float(structural_similarity(x, rec, channel_axis=2, data_range=255, win_size=7)),
-    }
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -242,6 +234,7 @@ def translate_video(model: Path, src: Path, out_dir: Path) -> None:
         height, width = decoded[0].shape[:2]
         n = len(decoded)
         props[side] = dict(fps=f"{FPS}/1", frames=n, width=width, height=height, duration_s=n / FPS, audio=[])
+        props[side]["codec"] = "h264"  # video.py's sidecar adds keys like this one; the page shows them too
     Path(f"{out}.json").write_text(json.dumps(props))
 
 
@@ -395,6 +388,7 @@ def test_video_section_numbers_properties_and_frames(run: dict[str, Path], dom: 
     }
     assert properties["frames"] == ["14", "14", "same"] and properties["fps"][0] == "25.000 (25/1)"
     assert properties["audio"][:2] == ["none", "none"] and data["mismatches"] == []
+    assert properties["codec"] == ["h264", "h264", ""], "extra sidecar keys are shown, not judged"
     worst = [int(r["frame"]) for r in sorted(rows, key=lambda r: -float(r["l1"]))[:3]]
     assert data["worst_cycle_frames"] == worst
     blocks = article.find_all("div", class_="frames")
@@ -509,3 +503,21 @@ def test_page_renders_in_headless_chromium(run: dict[str, Path], tmp_path: Path)
     header = img[:120].reshape(-1, 3).mean(axis=0)
     assert header.max() < 80, "the dark page header is drawn (CSS applied)"
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 500, "plots and thumbnails are drawn, not a blank page"
+
+
+def test_images_root_option_locates_inputs_when_run_json_cannot(run: dict[str, Path], tmp_path: Path) -> None:
+    elsewhere = tmp_path / "moved inputs"
+    shutil.copytree(run["held_out"], elsewhere)
+    page = tmp_path / "r.html"
+    code, output = invoke("report", run["run"], page, "--worst-k", "1", "--images-root", f"held_out={elsewhere}")
+    assert code == 0, output
+    data = json.loads((tmp_path / "summary.json").read_text())["image_sets"]["held_out"]
+    assert (data["input_root"], data["input_root_from"]) == (str(elsewhere), "--images-root")
+    item = Page(page.read_text()).root.find("article", **{"data-name": "held_out"}).find("div", class_="item")
+    hrefs = [(tmp_path / unquote(a.attrs["href"])).resolve() for a in item.find_all("a")]
+    assert (elsewhere / item.attrs["data-input"]).resolve() in hrefs
+
+    code, _ = invoke("report", run["run"], page, "--worst-k", "1", "--images-root", f"held_out={tmp_path / 'gone'}")
+    assert code == 0
+    article = Page(page.read_text()).root.find("article", **{"data-name": "held_out"})
+    assert "input not found at" in article.find("div", class_="item").text

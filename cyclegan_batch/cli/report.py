@@ -28,26 +28,34 @@ def parse_roots(items: list[str]) -> dict[str, Path]:
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder: results/<experiment> (docs/interfaces.md).")],
-    out_html: Annotated[Path, typer.Argument(help="The page to write; summary.json and <name>_assets/ go beside it.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run folder: results/EXPERIMENT (layout in docs/interfaces.md).")],
+    out_html: Annotated[
+        Path, typer.Argument(help="The page to write; summary.json and NAME_assets/ (its pictures) go beside it.")
+    ],
     fail_above: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="METRIC=VALUE",
             help="Gate: exit 3 if any set's or video's value is above: l1 (mean cycle L1), flicker (mean "
-            "warp_out - warp_in), failed (failed images in a set). METRIC=VALUE, repeatable."
+            "warp_out - warp_in), failed (failed images in a set). Repeatable.",
         ),
     ] = None,
     fail_below: Annotated[
         list[str] | None,
-        typer.Option(help="Gate: exit 3 if any mean psnr or ssim is below: psnr=20. Repeatable."),
+        typer.Option(
+            metavar="METRIC=VALUE", help="Gate: exit 3 if any mean psnr or ssim is below: psnr=20. Repeatable."
+        ),
     ] = None,
     worst_k: Annotated[int, typer.Option(min=0, help="Worst images / frames shown per set and video.")] = 8,
     images_root: Annotated[
         list[str] | None,
-        typer.Option(help="Where a set's inputs are, for the gallery: SET=DIR (default: the set's run.json)."),
+        typer.Option(
+            metavar="SET=DIR", help="Where a set's inputs are, for the gallery (default: the set's run.json)."
+        ),
     ] = None,
     videos_root: Annotated[
-        Path | None, typer.Option(help="Folder with the input videos, for input thumbnails (matched by name).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder with the input videos, for input thumbnails (matched by name)."),
     ] = None,
     quiet: Quiet = False,
 ) -> None:
