@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.prepare            # 500 synthetic 1024x768 JPEGs, 3 repeats
     .venv/bin/python -m bench.prepare --n 60     # a quick look
 
-Both write 286-pixel-high PNGs with Pillow's default compression from the same files. `prepare` also
-hashes every file, checks duplicates and writes the manifest; the baseline does only the conversion.
+Both write PNGs with the shorter side at 286 and Pillow's default compression from the same files.
+`prepare` also hashes every file, checks duplicates and writes the manifest; the baseline only converts.
 Each repeat starts from an empty output folder, so nothing is reused.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -52,10 +53,16 @@ def plain_pillow_loop(paths: list[Path], out: Path) -> None:
         rgb.resize(size, Image.Resampling.BOX).save(out / f"{path.parent.name}_{path.stem}.png")
 
 
-def timed(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its finished worker processes)."""
+
+    def cpu() -> float:
+        own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+    wall, cpu_start = time.perf_counter(), cpu()
     run()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, cpu() - cpu_start
 
 
 def main() -> None:
@@ -71,20 +78,24 @@ def main() -> None:
         settings = Settings(test_fraction=0.1, jobs=args.jobs)
         plain, parallel = [], []
         for repeat in range(args.repeats):
-            plain.append(args.n / timed(lambda r=repeat: plain_pillow_loop(paths, root / f"plain{r}")))
+            plain.append(timed(lambda r=repeat: plain_pillow_loop(paths, root / f"plain{r}")))
             out = root / f"prepare{repeat}"
-            parallel.append(args.n / timed(lambda o=out: prepare(root / "raw" / "A", root / "raw" / "B", o, settings)))
+            parallel.append(timed(lambda o=out: prepare(root / "raw" / "A", root / "raw" / "B", o, settings)))
 
-    cores = len(os.sched_getaffinity(0))
     jobs = args.jobs or os.cpu_count()
-    print(f"{args.n} JPEGs 1024x768 -> PNG with shorter side {LOAD_SIZE}, {args.repeats} repeats, {cores} cores")
-    print(f"plain Pillow loop (1 process) : {statistics.median(plain):7.1f} images/s  (runs: {_fmt(plain)})")
-    print(f"prepare --jobs {jobs:<14}: {statistics.median(parallel):7.1f} images/s  (runs: {_fmt(parallel)})")
-    print(f"ratio prepare / plain         : {statistics.median(parallel) / statistics.median(plain):7.2f}x")
+    print(f"{args.n} JPEGs 1024x768 -> PNG, shorter side {LOAD_SIZE}; {args.repeats} repeats; {os.cpu_count()} cores")
+    plain_rate = report("plain Pillow loop (1 process)", plain, args.n)
+    prepare_rate = report(f"prepare --jobs {jobs}", parallel, args.n)
+    print(f"{'ratio prepare / plain':<30}: {prepare_rate / plain_rate:7.2f}x")
 
 
-def _fmt(values: list[float]) -> str:
-    return ", ".join(f"{v:.1f}" for v in values)
+def report(name: str, runs: list[tuple[float, float]], n: int) -> float:
+    """Print median images/s (and CPU ms per image, which other users' load does not inflate); return the rate."""
+    rates = [n / wall for wall, _ in runs]
+    cpu_ms = statistics.median(1000 * cpu / n for _, cpu in runs)
+    runs_text = ", ".join(f"{r:.1f}" for r in rates)
+    print(f"{name:<30}: {statistics.median(rates):7.1f} images/s (runs: {runs_text}); {cpu_ms:.1f} CPU ms/image")
+    return statistics.median(rates)
 
 
 if __name__ == "__main__":

@@ -262,7 +262,7 @@ def decide(records: list[Record], settings: Settings) -> list[Record]:
     for record in sorted((r for r in records if r.status is None), key=lambda r: r.key):
         kept = first_of.setdefault((record.domain, record.sha256), record)
         if kept is not record:
-            record.status, record.reason = "skipped", f"duplicate: same bytes as {kept.relpath} (kept once)"
+            record.status, record.reason = "skipped", f"duplicate: same bytes as {kept.relpath}"
     for (domain, sha), record in first_of.items():
         twin = first_of.get(("B" if domain == "A" else "A", sha))
         if twin is None:
@@ -306,7 +306,7 @@ def convert(job: Job) -> dict[str, Any]:
         pixels = resize_shorter(np.asarray(to_rgb(img, conv.background)), conv.load_size)
     except ImageLoadError as e:
         return dict(status="failed", reason=str(e))
-    except Exception as e:  # noqa: BLE001 - third-party decoders raise anything on hostile bytes; one file must not end the batch
+    except Exception as e:  # decoders raise anything on hostile bytes; one file must not end the batch
         return dict(status="failed", reason=f"cannot decode: {type(e).__name__}: {e}")
     with atomic_output(Path(job.output)) as tmp:
         if conv.image_format == "jpg":
