@@ -379,8 +379,10 @@ def properties_table(video: VideoSection) -> str:
     def show(key: str, value: object) -> str:
         if key == "fps" and fps_value(value) is not None:
             return f"{fps_value(value):.3f} ({value})"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
         if isinstance(value, list):
-            return ", ".join(value) or "none"
+            return ", ".join(map(str, value)) or "none"
         return "–" if value is None else str(value)
 
     extra = [k for k in {**src, **out} if k not in (*PROPERTIES, "path")]  # what the sidecar adds: codec, vfr...
