@@ -125,7 +125,8 @@ class TrainingSection:
     run: dict[str, Any] = field(default_factory=dict)  # model/run.json as the trainer wrote it
     losses: dict[str, list[float | None]] = field(default_factory=dict)  # column -> values, in step order
     samples: list[Path] = field(default_factory=list)  # model/samples/step_*.png in step order
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about run.json: shown with the run's facts
+    curve_notes: list[str] = field(default_factory=list)  # about losses.csv: shown with the curves
 
     @property
     def throughput(self) -> float | None:
@@ -280,7 +281,7 @@ class Report:
                 "images_per_s": self.training.throughput,
                 "final_losses": {k: v[-1] for k, v in self.training.losses.items() if v},
                 "samples": [rel(p) for p in self.training.samples],
-                "notes": self.training.notes,
+                "notes": self.training.notes + self.training.curve_notes,
             },
             "image_sets": {
                 s.name: {
@@ -377,16 +378,14 @@ def read_training(run_dir: Path) -> TrainingSection:
     section = TrainingSection()
     section.run, problem = read_json(model_dir / "run.json")
     if problem:
-        section.notes.append(f"model/{problem}: device, precision and time are unknown")
+        section.notes.append(f"model/: {problem}; device, precision and time are unknown")
     rows, problem = read_csv(model_dir / "losses.csv", ("step",))
     if problem:
-        section.notes.append(f"model/{problem}: no training curves")
+        section.curve_notes.append(f"model/: {problem}; no training curves")
     for column in rows[0] if rows else []:
         if column != "epoch":
             section.losses[column] = [to_float(r.get(column)) for r in rows]
     section.samples = sorted((model_dir / "samples").glob("step_*.png"))
-    if not section.samples:
-        section.notes.append("no sample grids in model/samples/")
     return section
 
 

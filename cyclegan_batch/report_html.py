@@ -104,9 +104,10 @@ def fmt(value: float | None, metric: str = "") -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def num(value: float | None, metric: str = "", text: str | None = None) -> str:
+def num(value: float | None, metric: str = "") -> str:
+    """A number cell: rounded for people, the exact value in data-value for tools."""
     data = f' data-value="{value!r}"' if value is not None else ""
-    return f'<td class="num"{data}>{esc(text if text is not None else fmt(value, metric))}</td>'
+    return f'<td class="num"{data}>{esc(fmt(value, metric))}</td>'
 
 
 def table(head: list[str], rows: list[str], cls: str = "", numeric_from: int = 99) -> str:
@@ -115,8 +116,10 @@ def table(head: list[str], rows: list[str], cls: str = "", numeric_from: int = 9
     return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def kv_table(pairs: list[tuple[str, str]], cls: str = "kv") -> str:
-    return table(["", ""], [f"<th>{esc(k)}</th><td>{v}</td>" for k, v in pairs], cls)
+def kv_table(pairs: list[tuple[str, str]]) -> str:
+    """Label | value rows (values are HTML already); nothing when there is nothing to say."""
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in pairs)
+    return f'<table class="kv"><tbody>{rows}</tbody></table>' if rows else ""
 
 
 def notes(texts: list[str], bad: bool = False) -> str:
@@ -176,7 +179,7 @@ def stats_table(stats: dict[str, dict[str, float] | None], metrics: tuple[str, .
             rows.append(f"<td>{esc(m)}</td>" + '<td class="num">–</td>' * 5)
             continue
         worst = s["max"] if LOWER_IS_BETTER[m] else s["min"]
-        cells = "".join(num(s[k], m) for k in ("mean", "median", "p95")) + num(worst, m) + num(s["count"], text=None)
+        cells = "".join(num(s[k], m) for k in ("mean", "median", "p95")) + num(worst, m) + num(s["count"])
         rows.append(f'<td data-metric="{m}">{esc(m)}</td>{cells}')
     return table(["metric", "mean", "median", "p95", "worst", "n"], rows, "stats", numeric_from=1)
 
@@ -214,7 +217,7 @@ def header(report: Report) -> str:
     )
 
 
-def navigation(report: Report) -> str:
+def navigation() -> str:
     links = [("summary", "Run summary"), ("training", "Training"), ("samples", "Samples"), ("images", "Image sets")]
     links += [("videos", "Videos"), ("gates", "Quality gates")]
     return '<nav><div class="wrap">' + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links) + "</div></nav>"
@@ -239,7 +242,7 @@ def summary_section(report: Report, assets: Assets) -> str:
     seconds = run.get("last_session_seconds")
     throughput = report.training.throughput
     train_rows = [
-        ("device", esc(f"{run.get('device', '–')} ({run.get('device_name', '–')})")),
+        ("device", esc(" · ".join(dict.fromkeys(str(run.get(k, "–")) for k in ("device", "device_name"))))),
         ("precision", esc(run.get("precision", "–"))),
         ("steps / epochs", esc(f"{run.get('steps', '–')} / {run.get('epochs', '–')}")),
         ("training images", esc(", ".join(f"{k}: {v}" for k, v in images.items()) or "–")),
@@ -248,10 +251,9 @@ def summary_section(report: Report, assets: Assets) -> str:
     ]
     statuses = ("found", "ok", "train", "test", "skipped", "failed")
     data_rows = [
-        f"<td>{esc(d)}</td>" + "".join(num(c.get(s, 0), text=str(c.get(s, 0))) for s in statuses)
-        for d, c in sorted(data.counts.items())
+        f"<td>{esc(d)}</td>" + "".join(num(c.get(s, 0)) for s in statuses) for d, c in sorted(data.counts.items())
     ]
-    reasons = [f"<td>{esc(r)}</td>{num(n, text=str(n))}" for r, n in data.reasons.most_common(10)]
+    reasons = [f"<td>{esc(r)}</td>{num(n)}" for r, n in data.reasons.most_common(10)]
     return (
         '<section id="summary"><h2>Run summary</h2><div class="cols">'
         f'<div class="card" id="model"><h3>Model</h3>{notes(model.notes, bad=True)}{kv_table(model_rows)}</div>'
@@ -266,7 +268,7 @@ def summary_section(report: Report, assets: Assets) -> str:
 
 def training_section(report: Report, assets: Assets) -> str:
     training = report.training
-    body = notes([n for n in training.notes if "losses.csv" in n])
+    body = notes(training.curve_notes)
     if training.losses.get("step"):
         body += plot_figure(
             assets.plot("training-curves.png", plots.training_curves, training.losses),
@@ -470,7 +472,7 @@ def render_page(report: Report, page_dir: Path, asset_dir: Path, asset_prefix: s
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Cycle-error report · {esc(report.run_dir.name)}</title><style>{CSS}</style></head><body>"
-        f'{header(report)}{navigation(report)}<main class="wrap">{"".join(parts)}</main>'
+        f'{header(report)}{navigation()}<main class="wrap">{"".join(parts)}</main>'
         f'<footer class="wrap">Written by cyclegan-batch report. The same numbers are in summary.json beside '
         "this page.</footer></body></html>\n"
     )
