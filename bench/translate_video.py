@@ -17,6 +17,7 @@ on training) in the default precision (`auto`). Measured on one synthetic clip (
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -67,13 +68,26 @@ def model_only(translator: Translator, frames: np.ndarray, batch_size: int) -> N
         torch.cuda.synchronize()
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    times = []
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (ffmpeg): robust to other users' load."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds of `run` over `repeats` runs."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu_seconds()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - start_cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def ratios(fps: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline: str) -> str:
+    """Speed of `ours` over `baseline`: by wall-clock frames/s and by CPU time per frame."""
+    return f"{fps[ours] / fps[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
 
 
 def main() -> None:
@@ -96,38 +110,41 @@ def main() -> None:
         reader.close()
         n = len(frames)
         results: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+
+        def measure(name: str, run: Callable[[], object]) -> None:
+            wall, cpu_s = median_seconds(run, args.repeats)
+            results[name], cpu[name] = n / wall, 1000 * cpu_s / n
+
         for cycle in (False, True):
             translator = Translator(model, device=args.device, cycle=cycle)
             model_only(translator, frames[: args.batch_size], args.batch_size)  # warm-up (oneDNN/cuDNN plans)
-            tag = "ours" if cycle else "ours --no-cycle"
-            results[f"model only{'' if cycle else ' --no-cycle'}"] = n / median_seconds(
-                lambda t=translator: model_only(t, frames, args.batch_size), args.repeats
-            )
-            results[tag] = n / median_seconds(
+            suffix = "" if cycle else " --no-cycle"
+            measure(f"model only{suffix}", lambda t=translator: model_only(t, frames, args.batch_size))
+            measure(
+                f"ours{suffix}",
                 lambda t=translator, c=cycle: translate_video(
                     t, src, work / f"out_{c}.mp4", batch_size=args.batch_size, overwrite=True
                 ),
-                args.repeats,
             )
         precision = translator.precision
         if not args.skip_naive:
-            naive_net = model.a_to_b.to(translator.device)
+            naive_net = model.a_to_b.to(translator.device, memory_format=torch.contiguous_format)  # plain NCHW
             runs = iter(range(args.repeats))
-            results["naive"] = n / median_seconds(
-                lambda: naive_recipe(naive_net, src, work / f"naive_{next(runs)}"), args.repeats
-            )
+            measure("naive", lambda: naive_recipe(naive_net, src, work / f"naive_{next(runs)}"))
 
     print(
         f"{n} frames of {args.size}, paper generator, precision {precision} on {translator.device}, "
         f"batch {args.batch_size}, median of {args.repeats}"
     )
     for name, fps in results.items():
-        print(f"  {name:<24} {fps:8.2f} frames/s")
+        print(f"  {name:<24} {fps:8.2f} frames/s  {cpu[name]:8.0f} CPU ms/frame")
+    # Wall-clock ratios swing with other users' load on a shared CPU; CPU-time ratios (ms/frame) do not.
     if "naive" in results:
-        print(f"(a) ours --no-cycle / naive      {results['ours --no-cycle'] / results['naive']:6.2f}x  (same work)")
-        print(f"    ours (with cycle) / naive    {results['ours'] / results['naive']:6.2f}x  (twice the network work)")
-    print(f"(b) efficiency --no-cycle        {results['ours --no-cycle'] / results['model only --no-cycle']:6.2f}")
-    print(f"    efficiency (with cycle)      {results['ours'] / results['model only']:6.2f}")
+        print(f"(a) ours --no-cycle vs naive     {ratios(results, cpu, 'ours --no-cycle', 'naive')}  (same work)")
+        print(f"    ours (with cycle) vs naive   {ratios(results, cpu, 'ours', 'naive')}  (twice the network work)")
+    print(f"(b) efficiency --no-cycle        {ratios(results, cpu, 'ours --no-cycle', 'model only --no-cycle')}")
+    print(f"    efficiency (with cycle)      {ratios(results, cpu, 'ours', 'model only')}")
 
 
 if __name__ == "__main__":
