@@ -1,0 +1,111 @@
+"""`cyclegan-batch translate IN OUT`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cyclegan_batch.cli import app
+from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
+from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
+
+
+class FormatChoice(StrEnum):
+    png = "png"
+    jpg = "jpg"
+    webp = "webp"
+
+
+def parse_tile(text: str) -> int | str:
+    """`auto`, `off`/`0`, or a tile side in pixels."""
+    text = text.strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in ("off", "0"):
+        return 0
+    if text.isdigit():
+        return int(text)
+    raise UserError(f"--tile {text!r}: use auto, off, or a tile side in pixels such as 1024", ExitCode.USAGE)
+
+
+@app.command()
+def translate(
+    src: Annotated[
+        Path, typer.Argument(metavar="IN", help="An image, or a folder searched recursively for images and videos.")
+    ],
+    out: Annotated[Path, typer.Argument(help="Output folder: results at the inputs' relative paths, plus cycle.csv.")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A generators.safetensors. Default: results/demo/model/generators.safetensors if present, "
+            "else the bundled demo model."
+        ),
+    ] = None,
+    direction: Annotated[
+        str, typer.Option(help="AtoB, BtoA, or the model's domain names: photo2painting, or just painting.")
+    ] = "AtoB",
+    format: Annotated[
+        FormatChoice | None, typer.Option(help="Write every output in this format (default: each input's own).")
+    ] = None,
+    max_side: Annotated[
+        int | None, typer.Option(min=8, help="Downscale larger images to this longer side first (outputs too).")
+    ] = None,
+    tile: Annotated[
+        str, typer.Option(help="auto (tile only images too large for memory), off, or a tile side in pixels.")
+    ] = "auto",
+    cycle: Annotated[
+        bool, typer.Option(help="Also run the reverse generator and record L1/PSNR/SSIM of x vs F(G(x)).")
+    ] = True,
+    save_reconstruction: Annotated[
+        bool,
+        typer.Option("--save-reconstruction", help="Also write F(G(x)) under OUT/reconstructed/, same relative paths."),
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Same-size images per model call.")] = 4,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Decode threads, and as many encode threads (default: up to 4).")
+    ] = None,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse larger images (decompression-bomb guard).")
+    ] = DEFAULT_MAX_PIXELS,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Redo outputs that are newer than their input and the model.")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop with an error at the first file that fails.")] = False,
+    precision: Precision = PrecisionChoice.auto,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Translate an image or a folder of images into the other domain; cycle error per image in OUT/cycle.csv.
+
+    Files that cannot be read are recorded in cycle.csv (status failed, with the reason) and the batch goes
+    on (exit code 3). A rerun skips outputs that are newer than their input and the model.
+
+    Example: `cyclegan-batch translate photos/ results/demo/translated/images/photos --direction AtoB`
+    """
+    from cyclegan_batch.progress import show_progress
+    from cyclegan_batch.translate import PipelineSettings, TranslateOptions, translate_path
+
+    setup_logging(quiet)
+    pipeline = PipelineSettings(batch_size=batch_size, max_side=max_side, max_pixels=max_pixels)
+    if workers is not None:
+        pipeline.workers = workers
+    options = TranslateOptions(
+        model=model,
+        direction=direction,
+        format=format.value if format else None,
+        cycle=cycle,
+        save_reconstruction=save_reconstruction,
+        overwrite=overwrite,
+        strict=strict,
+        device=device,
+        precision=precision.value,
+        tile=parse_tile(tile),
+        pipeline=pipeline,
+    )
+    summary = translate_path(src, out, options, progress=show_progress(quiet))
+    if summary.failures:
+        raise typer.Exit(int(ExitCode.PARTIAL))
