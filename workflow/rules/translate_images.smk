@@ -21,6 +21,7 @@ rule translate_image_set:
         **stage_resources("translate", gpu=True),
     params:
         device=DEVICE_OPTIONS,
+        direction=config["translate"]["direction"],
         batch_size=config["translate"]["batch_size"],
         reconstruction=(
             "--save-reconstruction"
@@ -29,4 +30,5 @@ rule translate_image_set:
         ),
     shell:
         "cyclegan-batch translate {input.images} {output} --model {input.model}"
-        " --batch-size {params.batch_size} {params.reconstruction} {params.device} > {log} 2>&1"
+        " --direction {params.direction} --batch-size {params.batch_size} --workers {threads}"
+        " {params.reconstruction} {params.device} > {log} 2>&1"

@@ -38,10 +38,11 @@ rule translate_segment:
         **stage_resources("translate", gpu=True),
     params:
         device=DEVICE_OPTIONS,
+        direction=config["translate"]["direction"],
         batch_size=config["translate"]["batch_size"],
     shell:
         "cyclegan-batch translate {input.segment} {output.video} --model {input.model}"
-        " --batch-size {params.batch_size} {params.device} > {log} 2>&1"
+        " --direction {params.direction} --batch-size {params.batch_size} {params.device} > {log} 2>&1"
 
 
 rule join_video:
