@@ -16,7 +16,6 @@ fits (then tiled and untiled differ only near tile borders), else from the large
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +67,13 @@ def resolve_direction(direction: str, domains: tuple[str, str]) -> bool:
 
 
 def free_memory(device: torch.device) -> int:
-    """Bytes a pass may count on: free CUDA memory, or free RAM for the CPU."""
+    """Bytes a pass may count on: free CUDA memory, or the RAM Linux reports available (8 GiB if unknown)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # no sysconf name on this OS
+        with open("/proc/meminfo", encoding="ascii") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
         return 8 << 30
 
 

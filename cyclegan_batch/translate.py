@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
@@ -144,11 +145,10 @@ class PipelineStats:
     wait_encode_s: float = 0.0
     images: int = 0
 
-    def summary(self) -> str:
-        busy = self.model_s / max(1e-9, self.model_s + self.wait_decode_s + self.wait_encode_s)
+    def summary(self, wall_s: float) -> str:
         return (
-            f"model busy {busy:.0%} of the run ({self.model_s:.1f} s); waited {self.wait_decode_s:.1f} s "
-            f"for decoding, {self.wait_encode_s:.1f} s for encoding"
+            f"{self.images / wall_s:.2f} images/s; the model was busy {self.model_s / wall_s:.0%} of the "
+            f"{wall_s:.1f} s and waited {self.wait_decode_s:.1f} s for decoding, {self.wait_encode_s:.1f} s for writing"
         )
 
 
@@ -196,12 +196,10 @@ def _prefetch(
 ) -> Iterator[R]:
     """`map(fn, items)` in `pool`, at most `depth` ahead of the consumer, in order."""
     items = iter(items)
-    pending: deque[Future[R]] = deque(pool.submit(fn, item) for _, item in zip(range(depth), items, strict=False))
+    pending: deque[Future[R]] = deque(pool.submit(fn, item) for item in islice(items, depth))
     while pending:
         head = pending.popleft()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            break
+        pending.extend(pool.submit(fn, item) for item in islice(items, 1))
         start = time.perf_counter()
         result = head.result()
         waited(time.perf_counter() - start)
@@ -378,16 +376,8 @@ def remove_stale_parts(out_dir: Path) -> int:
     return removed
 
 
-def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
-    """Translate the image `src`, or every image under the folder `src`, into `out_dir` + cycle.csv."""
-    src, out_dir = Path(src), Path(out_dir)
-    if out_dir.resolve() == src.resolve():
-        raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"{out_dir} is a file; OUT must be a folder (cycle.csv goes inside)", ExitCode.USAGE)
-    scan = scan_inputs(src, out_dir)
-    if not scan.images and not scan.videos:
-        raise UserError(f"no images or videos in {src} (looked for .png, .jpg, .webp, .mp4, ... recursively)")
+def open_translator(options: TranslateOptions) -> tuple[Translator, Path]:
+    """The model (given, or `default_model()`) as a Translator in the asked direction; logs which one."""
     model_path = options.model or default_model()
     model = load_generators(model_path)
     a_to_b = resolve_direction(options.direction, model.info.domains)
@@ -401,32 +391,32 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     )
     source, target = model.info.domains if a_to_b else model.info.domains[::-1]
     log.info(
-        "model %s (epoch %d): %s -> %s on %s in %s; %d images, %d videos in %s%s",
+        "model %s (epoch %d): %s -> %s on %s in %s",
         model_path,
         model.info.epoch,
         source,
         target,
         translator.device,
         translator.precision,
-        len(scan.images),
-        len(scan.videos),
-        src,
-        f" (ignored {scan.ignored} other files)" if scan.ignored else "",
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if removed := remove_stale_parts(out_dir):
-        log.info("removed %d unfinished temporary files left by an interrupted run", removed)
+    return translator, model_path
 
-    table = CycleTable(out_dir)
-    summary = RunSummary(csv=table.path)
-    rows: dict[str, dict[str, str]] = {}
-    jobs: dict[ImageJob, tuple[Path, Path]] = {}  # job -> (input rel, output rel)
+
+@dataclass
+class Plan:
+    jobs: dict[ImageJob, tuple[Path, Path]] = field(default_factory=dict)  # job -> (input rel, output rel)
+    rows: dict[str, dict[str, str]] = field(default_factory=dict)  # cycle.csv rows known without translating
+    skipped: int = 0
+
+
+def plan_images(scan: Scan, out_dir: Path, options: TranslateOptions, table: CycleTable, model_ns: int) -> Plan:
+    """A job per image still to do; finished images keep their previous row; name collisions fail."""
+    plan = Plan()
     claimed: dict[Path, Path] = {}  # output rel -> the input that writes it
-    model_ns = model_path.stat().st_mtime_ns
     for rel in scan.images:
         out_rel = rel.with_suffix(FORMATS[options.format]) if options.format else rel
         if out_rel in claimed:
-            rows[rel.as_posix()] = failed_row(rel, f"output {out_rel} is already written for {claimed[out_rel]}")
+            plan.rows[rel.as_posix()] = failed_row(rel, f"output {out_rel} is already written for {claimed[out_rel]}")
             continue
         claimed[out_rel] = rel
         job = ImageJob(
@@ -436,14 +426,43 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
         )
         previous = table.previous.get(rel.as_posix())
         if previous is not None and not options.overwrite and _is_done(job, previous, out_rel, options.cycle, model_ns):
-            rows[rel.as_posix()] = previous
-            summary.skipped += 1
+            plan.rows[rel.as_posix()] = previous
+            plan.skipped += 1
         else:
-            jobs[job] = (rel, out_rel)
+            plan.jobs[job] = (rel, out_rel)
+    return plan
+
+
+def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
+    """Translate the image `src`, or every image under the folder `src`, into `out_dir` + cycle.csv."""
+    src, out_dir = Path(src), Path(out_dir)
+    if out_dir.resolve() == src.resolve():
+        raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir} is a file; OUT must be a folder (cycle.csv goes inside)", ExitCode.USAGE)
+    scan = scan_inputs(src, out_dir)
+    if not scan.images and not scan.videos:
+        raise UserError(f"no images or videos in {src} (looked for .png, .jpg, .webp, .mp4, ... recursively)")
+    translator, model_path = open_translator(options)
+    log.info(
+        "%d images, %d videos in %s%s",
+        len(scan.images),
+        len(scan.videos),
+        src,
+        f" (ignored {scan.ignored} other files)" if scan.ignored else "",
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if removed := remove_stale_parts(out_dir):
+        log.info("removed %d unfinished temporary files left by an interrupted run", removed)
+    table = CycleTable(out_dir)
+    plan = plan_images(scan, out_dir, options, table, model_path.stat().st_mtime_ns)
+    if plan.skipped:
+        log.info("skipping %d images already translated (--overwrite redoes them)", plan.skipped)
+    rows = plan.rows
     for rel in scan.videos:  # the seam for video translation (cyclegan_batch/video.py)
         rows[rel.as_posix()] = failed_row(rel, VIDEO_NOT_BUILT)
-    if summary.skipped:
-        log.info("skipping %d images already translated (--overwrite redoes them)", summary.skipped)
+
+    summary = RunSummary(skipped=plan.skipped, csv=table.path)
 
     def note_failure(row: dict[str, str]) -> None:
         summary.failures.append((row["input"], row["reason"]))
@@ -455,9 +474,9 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     start = time.perf_counter()
     try:
         if not (options.strict and summary.failures):
-            with progress_bar("translating", len(jobs), "images", progress) as advance:
-                for result in translate_images(translator, list(jobs), options.pipeline, summary.stats):
-                    rel, out_rel = jobs[result.job]
+            with progress_bar("translating", len(plan.jobs), "images", progress) as advance:
+                for result in translate_images(translator, list(plan.jobs), options.pipeline, summary.stats):
+                    rel, out_rel = plan.jobs[result.job]
                     row = failed_row(rel, result.error) if result.error else ok_row(rel, out_rel, result)
                     rows[row["input"]] = row
                     table.record(row)
@@ -471,8 +490,7 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     finally:
         table.write(rows.values())
     if summary.stats.images:
-        seconds = time.perf_counter() - start
-        log.info("%.2f images/s; %s", summary.stats.images / seconds, summary.stats.summary())
+        log.info(summary.stats.summary(time.perf_counter() - start))
     log.info(
         "translated %d, skipped %d, failed %d -> %s",
         summary.translated,

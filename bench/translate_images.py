@@ -1,0 +1,151 @@
+"""Images/s of folder translation against the naive recipe, and the pipeline's efficiency, same run.
+
+    .venv/bin/python -m bench.translate_images                          # 64 images of 256x256, 3 repeats
+    .venv/bin/python -m bench.translate_images --images 8 --repeats 1   # a quick look
+    .venv/bin/python -m bench.translate_images --size 1024 --skip-naive # big images (on a GPU)
+
+The model is the paper's generator (ngf 64, 9 residual blocks, random weights: speed does not depend
+on training) in the default precision (`auto`: bf16 on this AMX CPU). Measured on a folder of PNGs:
+- naive: what people write by hand - for each file, Pillow decode, G in fp32 on one image (plain NCHW),
+  Pillow save; one at a time (no metrics).
+- ours --no-cycle: `translate_path`, the verb itself (scan, pipeline, atomic writes, cycle.csv), doing
+  the same work as naive (G only).
+- ours (default): also F(G(x)) and L1/PSNR/SSIM per image - twice the network work.
+- model only: `Translator.translate` on the decoded images held in memory, same batch size and settings;
+  end-to-end / model-only is the pipeline efficiency (1.0 = decode, encode and metrics fully hidden).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cyclegan_batch.engine import Translator
+from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
+from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.translate import PipelineSettings, TranslateOptions, translate_path
+
+
+def make_images(folder: Path, n: int, size: int) -> list[Path]:
+    """Smooth random colour images with fine noise: PNGs that cost what photos cost to decode and encode."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(n):
+        blobs = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((size, size), Image.BICUBIC)
+        pixels = np.clip(np.asarray(blobs, np.int16) + rng.integers(-8, 8, (size, size, 3)), 0, 255)
+        paths.append(folder / f"{i:04d}.png")
+        Image.fromarray(pixels.astype(np.uint8)).save(paths[-1])
+    return paths
+
+
+def naive_recipe(generator: torch.nn.Module, images: list[Path], out: Path) -> None:
+    """One image at a time: Pillow decode, G in fp32, Pillow save."""
+    out.mkdir(parents=True, exist_ok=True)
+    device = next(generator.parameters()).device
+    with torch.inference_mode():
+        for path in images:
+            x = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
+            y = generator(x.to(device).float() / 127.5 - 1.0)[0]
+            pixels = ((y.permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().cpu().numpy()
+            Image.fromarray(pixels).save(out / path.name)
+
+
+def model_only(translator: Translator, images: np.ndarray, batch_size: int) -> None:
+    for start in range(0, len(images), batch_size):
+        translator.translate(images[start : start + batch_size])
+    if translator.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads: robust to other users' load on a shared CPU."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds of `run` over `repeats` runs."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), cpu_seconds()
+        run()
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - start_cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def ratios(rate: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline: str) -> str:
+    """Speed of `ours` over `baseline`: by wall-clock images/s and by CPU time per image."""
+    return f"{rate[ours] / rate[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--size", type=int, default=256, help="side of the square test images")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    spec = GeneratorSpec()
+    model = Generators(ResnetGenerator(spec), ResnetGenerator(spec), ModelInfo(spec))
+    rate: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        images = make_images(work / "in", args.images, args.size)
+        model_file = work / "model.safetensors"
+        save_generators(model_file, model.a_to_b, model.b_to_a, model.info)
+        decoded = np.stack([load_rgb(p) for p in images])
+
+        def measure(name: str, run: Callable[[], object]) -> None:
+            wall, cpu_s = median_seconds(run, args.repeats)
+            rate[name], cpu[name] = len(images) / wall, 1000 * cpu_s / len(images)
+            print(f"  {name:<24} {rate[name]:8.2f} images/s  {cpu[name]:8.0f} CPU ms/image", flush=True)
+
+        for cycle in (False, True):
+            translator = Translator(model, device=args.device, cycle=cycle)
+            model_only(translator, decoded[: args.batch_size], args.batch_size)  # warm-up (oneDNN/cuDNN plans)
+            suffix = "" if cycle else " --no-cycle"
+            measure(f"model only{suffix}", lambda t=translator: model_only(t, decoded, args.batch_size))
+            options = TranslateOptions(
+                model=model_file,
+                cycle=cycle,
+                overwrite=True,
+                device=args.device,
+                pipeline=PipelineSettings(batch_size=args.batch_size),
+            )
+            measure(f"ours{suffix}", lambda o=options, c=cycle: translate_path(work / "in", work / f"out_{c}", o))
+        precision, device = translator.precision, translator.device
+        if not args.skip_naive:
+            naive_net = model.a_to_b.to(device, memory_format=torch.contiguous_format)  # plain NCHW
+            measure("naive", lambda: naive_recipe(naive_net, images, work / "naive"))
+
+    print(
+        f"{len(images)} images of {args.size}x{args.size}, paper generator, precision {precision} on {device}, "
+        f"batch {args.batch_size}, median of {args.repeats}"
+    )
+    # Wall-clock ratios swing with other users' load on a shared CPU; CPU-time ratios (ms/image) do not.
+    if "naive" in rate:
+        print(f"(a) ours --no-cycle vs naive     {ratios(rate, cpu, 'ours --no-cycle', 'naive')}  (same work)")
+        print(f"    ours (with cycle) vs naive   {ratios(rate, cpu, 'ours', 'naive')}  (twice the network work)")
+    print(f"(b) efficiency --no-cycle        {ratios(rate, cpu, 'ours --no-cycle', 'model only --no-cycle')}")
+    print(f"    efficiency (with cycle)      {ratios(rate, cpu, 'ours', 'model only')}")
+
+
+if __name__ == "__main__":
+    main()
