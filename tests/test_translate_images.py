@@ -417,6 +417,26 @@ def test_broken_model_files_give_one_line_errors(tmp_path: Path, random_model: P
     assert not (tmp_path / "out" / "one.png").exists()
 
 
+def test_user_mistakes_are_one_line_errors(tmp_path: Path, random_model: Path, capsys) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(smooth(16, 16, 0)).save(src / "a.png")
+    cases = {
+        ("translate", tmp_path / "nowhere", tmp_path / "out"): (1, "does not exist"),
+        ("translate", src, src): (2, "OUT is IN"),
+        ("translate", tmp_path / "empty", tmp_path / "out"): (1, "no images or videos"),
+    }
+    if not torch.cuda.is_available():
+        cases[("translate", src, tmp_path / "out", "--precision", "fp16")] = (2, "fp16 needs a CUDA device")
+        cases[("translate", src, tmp_path / "out", "--device", "cuda")] = (2, "no CUDA device")
+    (tmp_path / "empty").mkdir()
+    for args, (code, message) in cases.items():
+        capsys.readouterr()
+        assert cli(*args, "--model", random_model) == code, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, (args, err)
+
+
 def test_default_model_is_the_experiment_then_the_bundled_demo(tmp_path: Path, random_model: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     bundled = Path(str(translate_module.resources.files("cyclegan_batch").joinpath(*translate_module.BUNDLED_MODEL)))

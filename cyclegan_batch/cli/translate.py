@@ -48,8 +48,9 @@ def translate(
     direction: Annotated[
         str, typer.Option(help="AtoB, BtoA, or the model's domain names: photo2painting, or just painting.")
     ] = "AtoB",
-    format: Annotated[
-        FormatChoice | None, typer.Option(help="Write every output in this format (default: each input's own).")
+    output_format: Annotated[
+        FormatChoice | None,
+        typer.Option("--format", help="Write every output in this format (default: each input's own)."),
     ] = None,
     max_side: Annotated[
         int | None, typer.Option(min=8, help="Downscale larger images to this longer side first (outputs too).")
@@ -96,7 +97,7 @@ def translate(
     options = TranslateOptions(
         model=model,
         direction=direction,
-        format=format.value if format else None,
+        format=output_format.value if output_format else None,
         cycle=cycle,
         save_reconstruction=save_reconstruction,
         overwrite=overwrite,
