@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from itertools import islice
 from pathlib import Path
@@ -35,22 +35,22 @@ from cyclegan_batch.atomic import atomic_output, atomic_write_text
 from cyclegan_batch.engine import Tile, Translator, resolve_direction
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, ImageLoadError, is_image_path, load_rgb
+from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError, is_video_file
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import load_generators
 from cyclegan_batch.progress import progress_bar
+from cyclegan_batch.video import VideoOptions, translate_video
 
 log = logging.getLogger("cyclegan_batch")
 
 EXPERIMENT_MODEL = Path("results/demo/model/generators.safetensors")  # the workflow's default experiment
 BUNDLED_MODEL = ("assets", "demo.safetensors")  # inside the cyclegan_batch package
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".jpe": {"quality": 95}, ".webp": {"quality": 95}}
 CSV_COLUMNS = ("input", "output", "status", "reason", "width", "height", "l1", "psnr", "ssim")
 CSV_NAME = "cycle.csv"
 JOURNAL_NAME = ".cycle.journal.jsonl"  # rows finished so far; folded into cycle.csv at the end
 RECONSTRUCTED = "reconstructed"
-VIDEO_NOT_BUILT = "video support not built yet"
 STALE_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part(\.[^.]+)?$")  # atomic_output's temporary names
 
 T = TypeVar("T")
@@ -81,17 +81,13 @@ class Scan:
     ignored: int = 0  # files that are neither (text, sidecars...)
 
 
-def is_video_path(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
-
-
 def scan_inputs(src: Path, out_dir: Path) -> Scan:
     """Images and videos under `src` (recursive, hidden names skipped), leaving out `out_dir` if it is inside."""
     if not src.exists():
         raise UserError(f"{src} does not exist; pass an image or a folder of images")
     if src.is_file():
         scan = Scan(src.parent)
-        (scan.videos if is_video_path(src) else scan.images).append(Path(src.name))
+        (scan.videos if is_video_file(src) else scan.images).append(Path(src.name))
         return scan
     scan, excluded = Scan(src), out_dir.resolve()
     for folder, dirs, files in os.walk(src):
@@ -100,10 +96,10 @@ def scan_inputs(src: Path, out_dir: Path) -> Scan:
             rel = Path(folder, name).relative_to(src)
             if name.startswith("."):
                 continue
-            if is_image_path(rel):
-                scan.images.append(rel)
-            elif is_video_path(rel):
+            if is_video_file(src / rel):  # before images: an animated GIF is a video
                 scan.videos.append(rel)
+            elif is_image_path(rel):
+                scan.images.append(rel)
             else:
                 scan.ignored += 1
     return scan
@@ -337,6 +333,7 @@ class TranslateOptions:
     precision: str = "auto"
     tile: Tile = "auto"
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    video: VideoOptions = field(default_factory=VideoOptions)
 
 
 @dataclass
@@ -433,9 +430,57 @@ def plan_images(scan: Scan, out_dir: Path, options: TranslateOptions, table: Cyc
     return plan
 
 
+def video_row(
+    translator: Translator,
+    src: Path,
+    rel: Path,
+    out_dir: Path,
+    out_rel: Path,
+    options: TranslateOptions,
+    progress: bool,
+) -> tuple[dict[str, str], bool]:
+    """Translate one video (cyclegan_batch/video.py); its cycle.csv row and whether it was already done.
+
+    The row holds status and size; the video's metrics are per frame, in `<output>.cycle.csv`."""
+    frames_dir = options.video.frames_dir / out_rel.with_suffix("") if options.video.frames_dir else None
+    try:
+        result = translate_video(
+            translator,
+            src,
+            out_dir / out_rel,
+            settings=options.video.settings(),
+            batch_size=options.pipeline.batch_size,
+            frames_dir=frames_dir,
+            overwrite=options.overwrite,
+            progress=progress,
+        )
+    except VideoError as e:
+        return failed_row(rel, str(e)), False
+    row = {"input": rel.as_posix(), "output": out_rel.as_posix(), "status": "ok", "reason": "; ".join(result.warnings)}
+    return row | {"width": str(result.width), "height": str(result.height)}, result.status == "skipped"
+
+
+def translate_one_video(src: Path, dst: Path, options: TranslateOptions, progress: bool) -> RunSummary:
+    """`translate clip.mp4 out/clip.mp4`: one video to a named file (the workflow's per-segment jobs)."""
+    options = replace(options, video=replace(options.video, container=dst.suffix.lower().lstrip(".")))
+    translator, _ = open_translator(options)
+    row, skipped = video_row(translator, src, Path(src.name), dst.parent, Path(dst.name), options, progress)
+    summary = RunSummary(translated=int(row["status"] == "ok" and not skipped), skipped=int(skipped))
+    if row["status"] == "failed":
+        summary.failures.append((row["input"], row["reason"]))
+        log.warning("%s: %s", row["input"], row["reason"])
+    elif skipped:
+        log.info("%s exists; skipped (--overwrite redoes it)", dst)
+    if options.strict and summary.failures:
+        raise UserError(f"{src.name}: {row['reason']} (--strict stops at the first file that fails)")
+    return summary
+
+
 def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
     """Translate the image `src`, or every image under the folder `src`, into `out_dir` + cycle.csv."""
     src, out_dir = Path(src), Path(out_dir)
+    if src.is_file() and is_video_file(src) and out_dir.suffix.lower().lstrip(".") in CONTAINER_FORMATS:
+        return translate_one_video(src, out_dir, options, progress)
     if out_dir.resolve() == src.resolve():
         raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)
     if out_dir.exists() and not out_dir.is_dir():
@@ -459,8 +504,6 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     if plan.skipped:
         log.info("skipping %d images already translated (--overwrite redoes them)", plan.skipped)
     rows = plan.rows
-    for rel in scan.videos:  # the seam for video translation (cyclegan_batch/video.py)
-        rows[rel.as_posix()] = failed_row(rel, VIDEO_NOT_BUILT)
 
     summary = RunSummary(skipped=plan.skipped, csv=table.path)
 
@@ -487,6 +530,24 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
                             break
                     else:
                         summary.translated += 1
+            claimed: dict[Path, Path] = {}  # output rel -> the video that writes it
+            for rel in scan.videos:
+                if options.strict and summary.failures:
+                    break
+                out_rel = options.video.output_name(rel)
+                if out_rel in claimed:
+                    row, skipped = failed_row(rel, f"output {out_rel} is already written for {claimed[out_rel]}"), False
+                else:
+                    claimed[out_rel] = rel
+                    row, skipped = video_row(translator, scan.root / rel, rel, out_dir, out_rel, options, progress)
+                rows[row["input"]] = table.previous.get(row["input"], row) if skipped else row
+                table.record(rows[row["input"]])
+                if row["status"] == "failed":
+                    note_failure(row)
+                elif skipped:
+                    summary.skipped += 1
+                else:
+                    summary.translated += 1
     finally:
         table.write(rows.values())
     if summary.stats.images:

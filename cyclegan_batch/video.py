@@ -60,10 +60,28 @@ def sidecar_path(video: Path) -> Path:
     return video.with_name(video.name + ".json")
 
 
+@dataclass(frozen=True)
+class VideoOptions:
+    """How `translate` writes videos: container (the output suffix), codec, quality, optional frame images."""
+
+    container: str = "mp4"
+    codec: str | None = None  # None: H.264, or VP9 in WebM
+    crf: int = 18
+    frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
+
+    def output_name(self, rel: Path) -> Path:
+        return rel.with_suffix(f".{self.container}")
+
+    def settings(self) -> EncodeSettings:
+        return EncodeSettings.for_container(self.container, self.codec, self.crf)
+
+
 @dataclass
 class VideoResult:
     status: str  # "ok" or "skipped" (complete output already there)
     frames: int = 0
+    width: int = 0
+    height: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -303,7 +321,7 @@ def translate_video(
     )
     for warning in warnings:
         log.warning("%s: %s", src.name, warning)
-    return VideoResult("ok", reader.frames_read, warnings)
+    return VideoResult("ok", reader.frames_read, info.width, info.height, warnings)
 
 
 def _publish(dst: Path, produce: Callable[[Path], str], info: VideoInfo, csv_text: str, warnings: list[str]) -> None:
@@ -359,4 +377,4 @@ def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool
     _publish(dst, lambda tmp: join(segments, original, info, tmp, container), info, csv_text, warnings)
     for warning in warnings:
         log.warning("%s: %s", dst.name, warning)
-    return VideoResult("ok", info.frames, warnings)
+    return VideoResult("ok", info.frames, info.width, info.height, warnings)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+from PIL import Image
 
 from cyclegan_batch.atomic import temp_path_for
 
@@ -59,6 +60,19 @@ def file_arg(path: Path) -> str:
 
 def is_video_path(path: Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_video_file(path: Path) -> bool:
+    """A file to translate as a video: a video suffix, or a GIF with more than one frame (a still GIF is
+    an image, translated by the image rule)."""
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        return is_video_path(path)
+    try:
+        with Image.open(path) as img:
+            return getattr(img, "n_frames", 1) > 1
+    except (OSError, ValueError):
+        return False  # the image path reports why it cannot be read
 
 
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
