@@ -46,6 +46,7 @@ def make_video(
     args: list[str] = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}"]
     if audio:
         args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", audio, "-shortest"]
+    path.parent.mkdir(parents=True, exist_ok=True)
     video_codec = ["-c:v", "gif"] if path.suffix == ".gif" else ["-c:v", "libx264", "-pix_fmt", "yuv444p"]
     ffmpeg(*args, "-frames:v", str(frames), *video_codec, *extra, path)
     return path
@@ -241,29 +242,56 @@ def test_warping_error_sees_added_flicker() -> None:
 
 
 def test_killed_run_leaves_no_output_and_a_rerun_completes(tmp_path: Path, model_file: Path) -> None:
-    src = make_video(tmp_path / "-dash ünï code.mp4", size="96x64", frames=90, audio="aac")
-    dst = tmp_path / "out" / "-dash ünï code.mp4"
-    code = (
-        "import sys; from pathlib import Path; from cyclegan_batch.engine import Translator;"
-        "from cyclegan_batch.video import translate_video;"
-        "t = Translator.from_file(Path(sys.argv[1]), device='cpu', precision='fp32');"
-        "translate_video(t, Path(sys.argv[2]), Path(sys.argv[3]), batch_size=1)"
-    )
-    args = [sys.executable, "-c", code, str(model_file), str(src), str(dst)]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE)
+    src = make_video(tmp_path / "ünï code.mp4", size="96x64", frames=90, audio="aac")
+    out = tmp_path / "out"
+    dst = out / "ünï code.mp4"
+    args = [sys.executable, "-m", "cyclegan_batch", "translate", src, out, "--model", model_file, "--batch-size", "1"]
+    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not any(p.name.endswith(".part.mp4") for p in dst.parent.glob(".*")) and time.monotonic() < deadline:
+    while not list(out.glob(".*.part.mp4")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not dst.exists()  # killed mid-video: nothing under the final name
-    subprocess.run(args, check=True)
+    run_cli(*args[3:])
     assert decoded_frames(dst) == 90 and probe(dst).audio == ["aac"]
-    assert [p.name for p in dst.parent.glob(".*")] == []  # the killed run's temporary files are gone
+    assert list(out.glob(".*.part*")) == []  # the killed run's temporary files are gone
     mtime = dst.stat().st_mtime_ns
-    result = translate_video(Translator.from_file(model_file, device="cpu"), src, dst)
-    assert result.status == "skipped" and dst.stat().st_mtime_ns == mtime
+    rerun = run_cli(*args[3:])
+    assert dst.stat().st_mtime_ns == mtime and "skipped 1" in rerun.stderr
+    run_cli(*args[3:], "--overwrite")
+    assert dst.stat().st_mtime_ns > mtime
+
+
+def test_translate_folder_of_videos_images_and_bad_files(tmp_path: Path, model_file: Path) -> None:
+    src = tmp_path / "in"
+    make_video(src / "-lead dash.mp4", frames=5)
+    make_video(src / "sub" / "anim.gif", rate="10", frames=4, audio=None)
+    cv2.imwrite(str(src / "still.png"), np.zeros((20, 24, 3), np.uint8))  # images and videos side by side
+    (src / "broken.mkv").write_bytes(os.urandom(3000))
+    ffmpeg("-f", "lavfi", "-i", "sine", "-t", "0.3", src / "voice.mp4")
+    result = run_cli(
+        "translate", src, tmp_path / "out", "--model", model_file, "--frames-dir", tmp_path / "frames", check=False
+    )
+    assert result.returncode == 3, result.stderr
+    rows = {r["input"]: r for r in read_rows(tmp_path / "out" / "cycle.csv")}
+    assert rows["-lead dash.mp4"]["status"] == rows["sub/anim.gif"]["status"] == rows["still.png"]["status"] == "ok"
+    assert (
+        rows["sub/anim.gif"]["output"] == "sub/anim.mp4" and decoded_frames(tmp_path / "out" / "sub" / "anim.mp4") == 4
+    )
+    assert rows["voice.mp4"]["reason"] == "no video stream"
+    assert rows["broken.mkv"]["reason"].startswith("not a file ffmpeg can read")
+    assert "broken.mkv: not a file ffmpeg can read" in result.stderr and "Traceback" not in result.stderr
+    assert len(list((tmp_path / "frames" / "-lead dash").glob("*.png"))) == 5
+
+
+def test_translate_one_video_to_a_named_file(tmp_path: Path, model_file: Path) -> None:
+    src = make_video(tmp_path / "segment_00003.mp4", frames=4, audio=None)
+    run_cli("translate", src, tmp_path / "translated" / "segment_00003.mkv", "--model", model_file, "--crf", "30")
+    out = tmp_path / "translated" / "segment_00003.mkv"
+    assert decoded_frames(out) == 4 and (tmp_path / "translated" / "segment_00003.mkv.cycle.csv").is_file()
+    assert not (tmp_path / "translated" / "cycle.csv").exists()
 
 
 def test_join_needs_segments(tmp_path: Path) -> None:

@@ -14,6 +14,14 @@ from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
 
 
+class ContainerChoice(StrEnum):
+    mp4 = "mp4"
+    mov = "mov"
+    mkv = "mkv"
+    webm = "webm"
+    avi = "avi"
+
+
 class FormatChoice(StrEnum):
     png = "png"
     jpg = "jpg"
@@ -76,6 +84,16 @@ def translate(
         bool, typer.Option("--overwrite", help="Redo outputs that are newer than their input and the model.")
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Stop with an error at the first file that fails.")] = False,
+    container: Annotated[
+        ContainerChoice, typer.Option(help="Videos: output container (a video OUT file's suffix wins).")
+    ] = ContainerChoice.mp4,
+    codec: Annotated[
+        str | None, typer.Option(help="Videos: any ffmpeg encoder (default libx264; libvpx-vp9 for webm).")
+    ] = None,
+    crf: Annotated[int, typer.Option(min=0, max=63, help="Videos: constant quality, lower is better (x264: 18).")] = 18,
+    frames_dir: Annotated[
+        Path | None, typer.Option(help="Videos: also write every translated frame to DIR/NAME/000000.png.")
+    ] = None,
     precision: Precision = PrecisionChoice.auto,
     device: Device = "auto",
     quiet: Quiet = False,
@@ -85,10 +103,16 @@ def translate(
     Files that cannot be read are recorded in cycle.csv (status failed, with the reason) and the batch goes
     on (exit code 3). A rerun skips outputs that are newer than their input and the model.
 
+    Videos (mp4, mov, mkv, webm, avi, animated GIF) become OUT/NAME.mp4 with the input's frames, frame rate,
+    size and audio, plus NAME.mp4.cycle.csv (per frame) and NAME.mp4.json; an OUT ending in .mp4 names the file.
+
     Example: `cyclegan-batch translate photos/ results/demo/translated/images/photos --direction AtoB`
+
+    Example: `cyclegan-batch translate clip.mp4 out/ --crf 20 --frames-dir out/frames`
     """
     from cyclegan_batch.progress import show_progress
     from cyclegan_batch.translate import PipelineSettings, TranslateOptions, translate_path
+    from cyclegan_batch.video import VideoOptions
 
     setup_logging(quiet)
     pipeline = PipelineSettings(batch_size=batch_size, max_side=max_side, max_pixels=max_pixels)
@@ -106,6 +130,7 @@ def translate(
         precision=precision.value,
         tile=parse_tile(tile),
         pipeline=pipeline,
+        video=VideoOptions(container=container.value, codec=codec, crf=crf, frames_dir=frames_dir),
     )
     summary = translate_path(src, out, options, progress=show_progress(quiet))
     if summary.failures:
