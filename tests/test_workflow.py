@@ -276,7 +276,7 @@ def test_snakemake_report_has_the_captioned_results(finished_run: Path) -> None:
 def test_killed_run_reruns_to_complete_outputs(finished_run: Path) -> None:
     """SIGKILL snakemake and its jobs mid-training; after --unlock a rerun leaves only complete outputs."""
     config = tiny_config()
-    config["train"]["settings"].update(max_steps=200, checkpoint_every=5)
+    config["train"]["settings"].update(epochs=40, max_steps=200, checkpoint_every=5)  # 5 steps per epoch
     write_config(finished_run, config)
     losses = finished_run / "results" / EXP / "model" / "losses.csv"
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(finished_run)]

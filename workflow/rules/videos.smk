@@ -22,8 +22,6 @@ checkpoint split_video:
         "cyclegan-batch video split {input} {output} --seconds {params.seconds} > {log} 2>&1"
 
 
-# shadow: each segment job works in its own scratch folder, so concurrent segments of one video
-# never see (or clean up) each other's temporary files; only the declared outputs come back.
 rule translate_segment:
     input:
         segment="results/{exp}/segments/{video}/{seg}",
@@ -34,8 +32,6 @@ rule translate_segment:
         properties="results/{exp}/segments/{video}/translated/{seg}.json",
     log:
         "results/{exp}/logs/translate_segment/{video}/{seg}.log",
-    shadow:
-        "minimal"
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("translate")
@@ -46,7 +42,7 @@ rule translate_segment:
         direction=config["translate"]["direction"],
         batch_size=config["translate"]["batch_size"],
     shell:
-        "cyclegan-batch translate {input.segment} $(dirname {output.video}) --model {input.model}"
+        "cyclegan-batch translate {input.segment} {output.video} --model {input.model}"
         " --direction {params.direction} --batch-size {params.batch_size} {params.device} > {log} 2>&1"
 
 
