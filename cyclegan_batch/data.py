@@ -3,7 +3,8 @@
 An epoch is max(|A|, |B|) steps: A is visited in a shuffled order (wrapping when shorter), and
 B is drawn at random. Every random choice of an epoch (order, B draws, crop offsets, flips) comes
 from one generator seeded by (seed, epoch), so an epoch can be replayed or resumed mid-way exactly,
-whatever the number of DataLoader workers.
+whatever the number of DataLoader workers. Under DDP every rank computes the same epoch and takes its
+own disjoint slice of each step's draws (`rank_batches`).
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def epoch_draws(n_a: int, n_b: int, seed: int, epoch: int) -> list[Draw]:
     index_b = rng.integers(0, n_b, size=steps)
     aug = rng.integers(0, 2**63 - 1, size=steps)
     return [Draw(int(a), int(b), int(s)) for a, b, s in zip(order_a, index_b, aug, strict=True)]
+
+
+def rank_batches(draws: list[Draw], batch_size: int, world_size: int = 1, rank: int = 0) -> list[list[Draw]]:
+    """One rank's batches of an epoch: step s spans draws [s*N*b, (s+1)*N*b) and rank r takes the r-th b.
+
+    So N ranks with batch b see, step by step, exactly the images one process sees with batch N*b. The
+    last draws that do not fill a whole step are left out: max(|A|, |B|) // (N*b) steps per rank.
+    """
+    step = batch_size * world_size
+    first = rank * batch_size
+    return [draws[s + first : s + first + batch_size] for s in range(0, len(draws) - step + 1, step)]
 
 
 def collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:

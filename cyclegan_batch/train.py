@@ -6,6 +6,20 @@ One step, as in the paper and the authors' code:
               + lambda_identity * lambda_cycle * (|G(b) - b| + |F(a) - a|)
   D step: L_D_X = 0.5 * (LSGAN(D_X(real), 1) + LSGAN(D_X(pool(fake)), 0)) for X in A, B
 Here G = a_to_b, F = b_to_a; D_A judges domain A images, D_B domain B images.
+
+Several GPUs (`torchrun --nproc_per_node N -m cyclegan_batch train ...`, or `train --gpus N`): PyTorch
+DistributedDataParallel. The generator pair and the discriminator pair are each one DDP module, so each
+optimizer's single backward averages its gradients over the ranks; in the G step the discriminators run
+unwrapped and frozen (they get no gradient there). Each rank takes its own slice of every epoch's draws
+(data.rank_batches), so N ranks x batch b follow the schedule of one process with batch N*b, and an epoch
+is max(|A|, |B|) // (N*b) steps. The image pool is per rank: each rank's discriminators see fakes from
+its own history (all pools are saved in the checkpoint). Rank 0 alone writes the checkpoint, losses.csv
+(losses averaged over ranks, images/s over all ranks), samples, run.json and the model file; every rank
+resumes from that checkpoint, with the same number of ranks.
+
+Learning rate: the paper's 2e-4 is tuned for batch 1. The default keeps it fixed for any batch size
+and any number of ranks (an effective batch of N*b); users who want the common linear scaling rule
+pass `--set lr=...` themselves (e.g. 2e-4 * N * b, usually with warm-up; GANs often prefer less).
 """
 
 from __future__ import annotations
@@ -23,8 +37,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from cyclegan_batch import distributed
 from cyclegan_batch.atomic import atomic_output, atomic_write_text
 from cyclegan_batch.config import TrainConfig
 from cyclegan_batch.data import (
@@ -32,6 +48,7 @@ from cyclegan_batch.data import (
     collate,
     epoch_draws,
     find_domain_dirs,
+    rank_batches,
     readable_images,
     to_uint8,
 )
@@ -81,9 +98,11 @@ class ImagePool:
         return torch.stack(out)
 
     def state_dict(self) -> dict:
-        return {"images": [t.cpu() for t in self.images], "rng": self.rng.get_state()}
+        images = torch.stack(self.images).cpu() if self.images else torch.empty(0)
+        return {"images": images, "rng": self.rng.get_state()}
 
     def load_state_dict(self, state: dict, device: torch.device) -> None:
+        # `images` is one stacked tensor (or, in older checkpoints, a list): both iterate image by image
         self.images = [t.to(device) for t in state["images"]]
         self.rng.set_state(state["rng"])
 
@@ -97,6 +116,35 @@ class Networks:
 
     def named(self) -> dict[str, nn.Module]:
         return {"a_to_b": self.a_to_b, "b_to_a": self.b_to_a, "d_a": self.d_a, "d_b": self.d_b}
+
+
+class GeneratorPair(nn.Module):
+    """Every generator pass of the G step behind one forward: one DDP module, one all-reduce per backward."""
+
+    def __init__(self, a_to_b: ResnetGenerator, b_to_a: ResnetGenerator, identity: bool) -> None:
+        super().__init__()
+        self.a_to_b, self.b_to_a, self.identity = a_to_b, b_to_a, identity
+
+    def forward(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {"fake_b": self.a_to_b(real_a), "fake_a": self.b_to_a(real_b)}
+        out["rec_a"] = self.b_to_a(out["fake_b"])
+        out["rec_b"] = self.a_to_b(out["fake_a"])
+        if self.identity:  # G(b) should be b and F(a) should be a
+            out["same_b"], out["same_a"] = self.a_to_b(real_b), self.b_to_a(real_a)
+        return out
+
+
+class DiscriminatorPair(nn.Module):
+    """Both discriminators on real images and pooled fakes: the D step's one DDP module."""
+
+    def __init__(self, d_a: PatchDiscriminator, d_b: PatchDiscriminator) -> None:
+        super().__init__()
+        self.d_a, self.d_b = d_a, d_b
+
+    def forward(
+        self, real_a: torch.Tensor, fake_a: torch.Tensor, real_b: torch.Tensor, fake_b: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.d_a(real_a), self.d_a(fake_a), self.d_b(real_b), self.d_b(fake_b)
 
 
 def build_networks(cfg: TrainConfig, seed: int) -> Networks:
@@ -140,14 +188,18 @@ class Trainer:
         compile: bool = False,
         resume: bool = True,
         init_from: Path | None = None,
-        channels_last: bool = True,
+        channels_last: bool | None = None,
         progress: bool = True,
     ) -> None:
-        self.cfg, self.model_dir, self.progress = cfg, Path(model_dir), progress
+        self.cfg, self.model_dir = cfg, Path(model_dir)
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.progress = progress and self.rank == 0
         if self.model_dir.exists() and not self.model_dir.is_dir():
             raise UserError(f"model dir {self.model_dir} exists and is a file; pass a folder path")
-        self.device = pick_device(device)
+        self.device = distributed.rank_device(pick_device(device))
         self.precision = resolve_precision(precision, self.device)  # type: ignore[arg-type]
+        if channels_last is None:  # measured: pays on CUDA, not on CPUs (bench/RESULTS.md)
+            channels_last = self.device.type == "cuda"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
         dir_a, dir_b = find_domain_dirs(Path(data))
@@ -158,11 +210,12 @@ class Trainer:
             log.warning("skipping %s: %s", path, reason)
         self.dataset = UnpairedImages(files_a, files_b, cfg.load_size, cfg.crop_size, cfg.flip)
         self.n_a, self.n_b = len(files_a), len(files_b)
-        self.steps_per_epoch = max(self.n_a, self.n_b) // cfg.batch_size
+        self.steps_per_epoch = max(self.n_a, self.n_b) // (cfg.batch_size * self.world_size)
         if self.steps_per_epoch == 0:
+            ranks = f" x {self.world_size} ranks" if self.world_size > 1 else ""
             raise UserError(
-                f"batch_size={cfg.batch_size} is larger than the dataset ({max(self.n_a, self.n_b)} "
-                "images); lower --batch-size"
+                f"batch_size={cfg.batch_size}{ranks} is larger than the dataset ({max(self.n_a, self.n_b)} "
+                "images); lower --batch-size" + (" or the number of GPUs" if ranks else "")
             )
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
 
@@ -176,10 +229,14 @@ class Trainer:
         self.opt_g = make_adam(gen_params, cfg, self.device)
         self.opt_d = make_adam(dis_params, cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
-        self.pool_a = ImagePool(cfg.pool_size, cfg.seed + 1)
-        self.pool_b = ImagePool(cfg.pool_size, cfg.seed + 2)
+        pool_seed = cfg.seed + 1000 * self.rank  # per-rank pools make their own choices
+        self.pool_a = ImagePool(cfg.pool_size, pool_seed + 1)
+        self.pool_b = ImagePool(cfg.pool_size, pool_seed + 2)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.fixed_samples = self._fixed_samples()
+        n = self.nets
+        self.generators = self._distribute(GeneratorPair(n.a_to_b, n.b_to_a, cfg.lambda_identity > 0))
+        self.discriminators = self._distribute(DiscriminatorPair(n.d_a, n.d_b))
 
         self.forward = self._forward
         if compile:
@@ -189,6 +246,12 @@ class Trainer:
             log.info("resuming at epoch %d, step %d", self.epoch + 1, self.global_step)
 
     # ----------------------------------------------------------------------------------------- setup
+    def _distribute(self, module: nn.Module) -> nn.Module:
+        """DDP-wrapped under torchrun (rank 0's weights are broadcast here), the module itself otherwise."""
+        if self.world_size == 1:
+            return module
+        return DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
     def _init_generators(self, path: Path) -> None:
         pretrained = load_generators(path)
         if pretrained.info.spec != self.nets.a_to_b.spec:
@@ -213,22 +276,19 @@ class Trainer:
     ) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor]:
         """Generator losses (D frozen by the caller) and the fakes the discriminators train on."""
         cfg, n = self.cfg, self.nets
-        fake_b = n.a_to_b(real_a)
-        rec_a = n.b_to_a(fake_b)
-        fake_a = n.b_to_a(real_b)
-        rec_b = n.a_to_b(fake_a)
-        terms = {
-            "G_A": lsgan(n.d_b(fake_b), True),
-            "G_B": lsgan(n.d_a(fake_a), True),
-            "cycle_A": F.l1_loss(rec_a.float(), real_a) * cfg.lambda_cycle,
-            "cycle_B": F.l1_loss(rec_b.float(), real_b) * cfg.lambda_cycle,
+        out = self.generators(real_a, real_b)
+        terms = {  # the discriminators run unwrapped: frozen here, nothing of theirs to all-reduce
+            "G_A": lsgan(n.d_b(out["fake_b"]), True),
+            "G_B": lsgan(n.d_a(out["fake_a"]), True),
+            "cycle_A": F.l1_loss(out["rec_a"].float(), real_a) * cfg.lambda_cycle,
+            "cycle_B": F.l1_loss(out["rec_b"].float(), real_b) * cfg.lambda_cycle,
         }
         if cfg.lambda_identity > 0:
             w = cfg.lambda_identity * cfg.lambda_cycle
-            terms["idt_A"] = F.l1_loss(n.a_to_b(real_b).float(), real_b) * w
-            terms["idt_B"] = F.l1_loss(n.b_to_a(real_a).float(), real_a) * w
+            terms["idt_A"] = F.l1_loss(out["same_b"].float(), real_b) * w
+            terms["idt_B"] = F.l1_loss(out["same_a"].float(), real_a) * w
         loss = sum(terms.values())
-        return loss, terms, fake_a.detach(), fake_b.detach()
+        return loss, terms, out["fake_a"].detach(), out["fake_b"].detach()
 
     def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
         n = self.nets
@@ -246,8 +306,9 @@ class Trainer:
             d.requires_grad_(True)
         with autocast(self.device, self.precision):
             pool_a, pool_b = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
-            terms["D_A"] = 0.5 * (lsgan(n.d_a(real_a), True) + lsgan(n.d_a(pool_a), False))
-            terms["D_B"] = 0.5 * (lsgan(n.d_b(real_b), True) + lsgan(n.d_b(pool_b), False))
+            real_a_pred, fake_a_pred, real_b_pred, fake_b_pred = self.discriminators(real_a, pool_a, real_b, pool_b)
+            terms["D_A"] = 0.5 * (lsgan(real_a_pred, True) + lsgan(fake_a_pred, False))
+            terms["D_B"] = 0.5 * (lsgan(real_b_pred, True) + lsgan(fake_b_pred, False))
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(terms["D_A"] + terms["D_B"]).backward()
         self.scaler.step(self.opt_d)
@@ -257,8 +318,7 @@ class Trainer:
     # ----------------------------------------------------------------------------------------- loop
     def _batches(self, epoch: int, skip: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         draws = epoch_draws(self.n_a, self.n_b, self.cfg.seed, epoch)
-        bs = self.cfg.batch_size
-        batches = [draws[i : i + bs] for i in range(0, self.steps_per_epoch * bs, bs)][skip:]
+        batches = rank_batches(draws, self.cfg.batch_size, self.world_size, self.rank)[skip:]
         loader = DataLoader(
             batches,
             batch_size=None,
@@ -277,6 +337,11 @@ class Trainer:
                 group["lr"] = lr
         return lr
 
+    def _loss_values(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The step's loss terms as floats, averaged over the ranks (so every rank agrees on NaNs and logs)."""
+        stacked = distributed.mean_across_ranks(torch.stack([v.float() for v in terms.values()]))
+        return dict(zip(terms, stacked.tolist(), strict=True))
+
     def fit(self) -> None:
         cfg = self.cfg
         total_steps = cfg.total_epochs() * self.steps_per_epoch
@@ -284,7 +349,8 @@ class Trainer:
             total_steps = min(total_steps, cfg.max_steps)
         if self.global_step >= total_steps:
             log.info("training already complete (%d steps); pass --no-resume to start over", self.global_step)
-            self._write_model()
+            if self.rank == 0:
+                self._write_model()
             return
         started = time.perf_counter()
         window_start, window_steps = time.perf_counter(), 0
@@ -293,8 +359,7 @@ class Trainer:
             while self.global_step < total_steps:
                 lr = self._set_lr()
                 for real_a, real_b in self._batches(self.epoch, self.step_in_epoch):
-                    terms = self.train_step(real_a, real_b)
-                    values = {k: float(v) for k, v in terms.items()}
+                    values = self._loss_values(self.train_step(real_a, real_b))
                     if not all(math.isfinite(v) for v in values.values()):
                         bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
                         raise NonFiniteLoss(
@@ -309,10 +374,12 @@ class Trainer:
                     window_steps += 1
                     advance(status=" ".join(f"{k}={values[k]:.3f}" for k in ("G_A", "cycle_A", "D_A")))
                     if self.global_step % cfg.log_every == 0 or self.global_step == total_steps:
-                        rate = window_steps * cfg.batch_size / (time.perf_counter() - window_start)
-                        self._log_losses({k: v / window_steps for k, v in sums.items()}, lr, rate)
+                        images = window_steps * cfg.batch_size * self.world_size
+                        if self.rank == 0:
+                            rate = images / (time.perf_counter() - window_start)
+                            self._log_losses({k: v / window_steps for k, v in sums.items()}, lr, rate)
                         sums, window_start, window_steps = {}, time.perf_counter(), 0
-                    if self.global_step % cfg.sample_every == 0:
+                    if self.global_step % cfg.sample_every == 0 and self.rank == 0:
                         self._write_samples()
                     if self.global_step % cfg.checkpoint_every == 0:
                         self._checkpoint()
@@ -321,8 +388,9 @@ class Trainer:
                 if self.step_in_epoch >= self.steps_per_epoch:
                     self.epoch, self.step_in_epoch = self.epoch + 1, 0
                 self._checkpoint()
-        self._write_samples()
-        self._write_run_info(time.perf_counter() - started)
+        if self.rank == 0:
+            self._write_samples()
+            self._write_run_info(time.perf_counter() - started)
 
     # --------------------------------------------------------------------------------------- output
     def _log_losses(self, means: dict[str, float], lr: float, rate: float) -> None:
@@ -375,15 +443,28 @@ class Trainer:
     def _write_model(self) -> None:
         save_generators(self.model_dir / MODEL_FILE, self.nets.a_to_b, self.nets.b_to_a, self.model_info())
 
+    def _gathered_pools(self) -> list[dict]:
+        """Every rank's two pools, at rank 0 (a collective: every rank calls it)."""
+        gathered = {}
+        for name, pool in (("a", self.pool_a), ("b", self.pool_b)):
+            state = pool.state_dict()
+            images = distributed.gather_to_main(state["images"], self.device)
+            rngs = distributed.gather_to_main(state["rng"], self.device)
+            gathered[name] = [{"images": i, "rng": r} for i, r in zip(images, rngs, strict=True)]
+        return [{"a": a, "b": b} for a, b in zip(gathered["a"], gathered["b"], strict=True)]
+
     def _checkpoint(self) -> None:
-        """Everything a resume needs, atomically; then the generators file for inference."""
+        """Everything a resume needs, atomically; then the generators file for inference. Rank 0 writes."""
+        pools = self._gathered_pools()
+        if self.rank != 0:
+            return
         state = {
             "nets": {k: v.state_dict() for k, v in self.nets.named().items()},
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "pool_a": self.pool_a.state_dict(),
-            "pool_b": self.pool_b.state_dict(),
+            "pools": pools,  # one {"a", "b"} per rank
+            "world_size": self.world_size,
             "epoch": self.epoch,
             "step_in_epoch": self.step_in_epoch,
             "global_step": self.global_step,
@@ -407,13 +488,21 @@ class Trainer:
                 f"{self.model_dir} holds a run with different {', '.join(sorted(structural))}; "
                 "pass --no-resume to start over or use another model dir"
             )
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.world_size:
+            raise UserError(
+                f"{self.model_dir} holds a run trained by {saved_world} process(es), this is {self.world_size}; "
+                f"resume with --gpus {saved_world} (torchrun --nproc_per_node {saved_world}) or pass --no-resume"
+            )
         for name, net in self.nets.named().items():
             net.load_state_dict(state["nets"][name])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler.load_state_dict(state["scaler"])
-        self.pool_a.load_state_dict(state["pool_a"], self.device)
-        self.pool_b.load_state_dict(state["pool_b"], self.device)
+        # checkpoints from before DDP hold one process's pools as pool_a / pool_b
+        pools = state["pools"][self.rank] if "pools" in state else {"a": state["pool_a"], "b": state["pool_b"]}
+        self.pool_a.load_state_dict(pools["a"], self.device)
+        self.pool_b.load_state_dict(pools["b"], self.device)
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
 
@@ -422,6 +511,7 @@ class Trainer:
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "precision": self.precision,
+            "world_size": self.world_size,
             "steps": self.global_step,
             "epochs": self.epoch,
             "images": {"A": self.n_a, "B": self.n_b},

@@ -1,4 +1,4 @@
-"""`cyclegan-batch train DATA MODEL_DIR`."""
+"""`cyclegan-batch train DATA MODEL_DIR` (one process, or one per GPU under torchrun)."""
 
 from __future__ import annotations
 
@@ -45,9 +45,22 @@ def train(
     compile: Annotated[
         bool, typer.Option("--compile", help="torch.compile the step (slow start, faster steps).")
     ] = False,
+    gpus: Annotated[
+        int,
+        typer.Option(
+            help="Train on N GPUs of this machine with DDP: reruns this command under torchrun (one process "
+            "per GPU, each its own image pool; lr is not scaled, see --set lr=...). With --device cpu: N CPU "
+            "processes. Ignored when already started by torchrun.",
+            min=1,
+        ),
+    ] = 1,
     channels_last: Annotated[
-        bool, typer.Option(help="Channels-last memory format (faster convs on most hardware).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--channels-last/--no-channels-last",
+            help="Channels-last memory format. Default: on CUDA (faster convs), off on CPUs (no gain measured).",
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from MODEL_DIR/state/checkpoint.pt when present.")] = True,
     init_from: Annotated[
         Path | None, typer.Option(help="Start the generators from this model file (fine-tuning).")
@@ -57,11 +70,21 @@ def train(
     """Train CycleGAN on two folders of unpaired images; rerun the same command to resume.
 
     Example: `cyclegan-batch train results/demo/data results/demo/model --preset demo --epochs 5`
+
+    Several GPUs: `cyclegan-batch train DATA MODEL --gpus 4`, or `torchrun --nproc_per_node 4 -m
+    cyclegan_batch train DATA MODEL`. Each GPU trains on its own share of every epoch (max(|A|, |B|) //
+    (N x batch) steps per epoch) with its own image pool; rank 0 writes all outputs. Resume with the
+    same number of GPUs.
     """
+    from cyclegan_batch import distributed
     from cyclegan_batch.config import build_config
+    from cyclegan_batch.precision import pick_device
     from cyclegan_batch.train import NonFiniteLoss, Trainer
 
     setup_logging(quiet)
+    if gpus > 1 and not distributed.under_torchrun():
+        check_gpus(gpus, device)
+        distributed.relaunch_under_torchrun(gpus)
     overrides = dict(
         epochs=epochs,
         decay_epochs=decay_epochs,
@@ -73,32 +96,49 @@ def train(
         domain_names=[n.strip() for n in names.split(",")] if names else None,
     )
     cfg = build_config(preset, overrides, set_)
-    trainer = Trainer(
-        data,
-        model_dir,
-        cfg,
-        device=device,
-        precision=precision.value,
-        workers=workers,
-        compile=compile,
-        resume=resume,
-        init_from=init_from,
-        channels_last=channels_last,
-        progress=show_progress(quiet),
-    )
-    log.info(
-        "training %s -> %s on %s (%s): %d + %d images, %d steps/epoch, %d epochs",
-        cfg.domain_names[0],
-        cfg.domain_names[1],
-        trainer.device,
-        trainer.precision,
-        trainer.n_a,
-        trainer.n_b,
-        trainer.steps_per_epoch,
-        cfg.total_epochs(),
-    )
-    try:
-        trainer.fit()
-    except NonFiniteLoss as e:
-        raise UserError(str(e)) from None
+    with distributed.process_group(pick_device(device)):
+        setup_logging(quiet or not distributed.is_main())  # one voice: rank 0's
+        trainer = Trainer(
+            data,
+            model_dir,
+            cfg,
+            device=device,
+            precision=precision.value,
+            workers=workers,
+            compile=compile,
+            resume=resume,
+            init_from=init_from,
+            channels_last=channels_last,
+            progress=show_progress(quiet),
+        )
+        log.info(
+            "training %s -> %s on %s%s (%s): %d + %d images, %d steps/epoch, %d epochs",
+            cfg.domain_names[0],
+            cfg.domain_names[1],
+            trainer.device,
+            f" x {trainer.world_size} ranks" if trainer.world_size > 1 else "",
+            trainer.precision,
+            trainer.n_a,
+            trainer.n_b,
+            trainer.steps_per_epoch,
+            cfg.total_epochs(),
+        )
+        try:
+            trainer.fit()
+        except NonFiniteLoss as e:
+            raise UserError(str(e)) from None
     log.info("model written to %s", model_dir / "generators.safetensors")
+
+
+def check_gpus(gpus: int, device: str) -> None:
+    """--gpus N needs N CUDA devices, unless the user asked for N CPU processes with --device cpu."""
+    import torch
+
+    from cyclegan_batch.precision import pick_device
+
+    if pick_device(device).type == "cpu":
+        if device == "auto":
+            raise UserError(f"--gpus {gpus}: no CUDA device here; pass --device cpu to train with {gpus} CPU processes")
+        return
+    if torch.cuda.device_count() < gpus:
+        raise UserError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA device(s); lower --gpus")

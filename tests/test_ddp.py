@@ -1,0 +1,153 @@
+"""Training on several processes with DDP (gloo on CPU): ranks agree, N x b equals one process at N*b, resume.
+
+The rank processes run once per module (`ddp_runs`), each doing every scenario, because starting
+processes that import torch is the slow part on a shared CPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from conftest import run_cli, smooth_images, write_images
+from safetensors.torch import load_file
+
+from cyclegan_batch.config import build_config
+from cyclegan_batch.data import epoch_draws, rank_batches
+from cyclegan_batch.train import CHECKPOINT_FILE, MODEL_FILE, Trainer
+
+WORLD = 2
+FIXED_STEPS = 2  # steps on fixed data; each step's global batch is WORLD * FIXED_BATCH images per domain
+FIXED_BATCH = 2
+
+
+def make_trainer(data: Path, model_dir: Path, **overrides) -> Trainer:
+    cfg = build_config("tiny", overrides)
+    return Trainer(data, model_dir, cfg, device="cpu", precision="fp32", workers=0, progress=False)
+
+
+def fixed_data() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each step's global batch (A, B), the same in every process."""
+    g = torch.Generator().manual_seed(7)
+    shape = (WORLD * FIXED_BATCH, 3, 32, 32)
+    return [(torch.rand(shape, generator=g) * 2 - 1, torch.rand(shape, generator=g) * 2 - 1) for _ in range(FIXED_STEPS)]
+
+
+def fixed_data_trainer(data: Path, model_dir: Path, batch_size: int) -> Trainer:
+    """History pool off and no flips, so a step depends only on the weights and the batch."""
+    return make_trainer(data, model_dir, batch_size=batch_size, pool_size=0, flip=False)
+
+
+def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {f"{name}.{k}": v.clone() for name, net in trainer.nets.named().items() for k, v in net.state_dict().items()}
+
+
+def _rank_main(rank: int, work: Path) -> None:
+    """One rank: fixed-data steps on its share of each batch, then real training straight and resumed."""
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{work / 'rendezvous'}", rank=rank, world_size=WORLD)
+    try:
+        trainer = fixed_data_trainer(work / "data", work / "fixed", FIXED_BATCH)
+        mine = slice(rank * FIXED_BATCH, (rank + 1) * FIXED_BATCH)
+        for a, b in fixed_data():
+            trainer.train_step(a[mine], b[mine])
+        torch.save(weights(trainer), work / f"fixed_rank{rank}.pt")
+
+        real = dict(pool_size=3, log_every=2)  # a small pool, so its history (and its state) is used
+        straight = make_trainer(work / "data", work / "straight", epochs=3, **real)
+        straight.fit()
+        torch.save(weights(straight), work / f"straight_rank{rank}.pt")
+        make_trainer(work / "data", work / "split", epochs=1, **real).fit()
+        resumed = make_trainer(work / "data", work / "split", epochs=3, **real)
+        torch.save({"epoch": resumed.epoch, "step": resumed.global_step}, work / f"resumed_at_rank{rank}.pt")
+        resumed.fit()
+        torch.save(weights(resumed), work / f"split_rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("ddp")
+    write_images(work / "data" / "A", smooth_images(8, 40, seed=1))
+    write_images(work / "data" / "B", smooth_images(6, 40, seed=2))
+    mp.spawn(_rank_main, args=(work,), nprocs=WORLD)
+    return work
+
+
+def load(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)
+
+
+def max_weight_difference(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> float:
+    """Over the conv weights. Biases of convs followed by instance norm are left out: IN cancels them, so
+    their gradient is rounding noise, and Adam scales any gradient to a full lr-sized step."""
+    return max((x[k] - y[k]).abs().max().item() for k in x if k.endswith(".weight"))
+
+
+def test_rank_batches_split_each_step_of_the_single_process_schedule() -> None:
+    draws = epoch_draws(11, 7, seed=0, epoch=3)
+    single = rank_batches(draws, batch_size=4)
+    shards = [rank_batches(draws, batch_size=2, world_size=2, rank=r) for r in range(2)]
+    assert len(single) == len(shards[0]) == len(shards[1]) == 11 // 4
+    assert all(mine + theirs == whole for mine, theirs, whole in zip(*shards, single, strict=True))
+
+
+def test_ranks_hold_identical_weights_after_training(ddp_runs: Path) -> None:
+    # different data and different image pools on each rank, yet all-reduced gradients keep them equal
+    rank0, rank1 = load(ddp_runs / "straight_rank0.pt"), load(ddp_runs / "straight_rank1.pt")
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    rows = list(csv.DictReader((ddp_runs / "straight" / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]  # 8 images // 2 ranks = 4 steps/epoch, once each
+
+
+def test_two_ranks_step_like_one_process_with_twice_the_batch(ddp_runs: Path, tmp_path: Path) -> None:
+    single = fixed_data_trainer(ddp_runs / "data", tmp_path / "single", WORLD * FIXED_BATCH)
+    half = fixed_data_trainer(ddp_runs / "data", tmp_path / "half", FIXED_BATCH)
+    for a, b in fixed_data():
+        single.train_step(a, b)
+        half.train_step(a[:FIXED_BATCH], b[:FIXED_BATCH])  # rank 0's share alone: what no all-reduce would give
+    expected, ddp = weights(single), load(ddp_runs / "fixed_rank0.pt")
+    tolerance = 1e-5
+    assert max_weight_difference(ddp, expected) < tolerance
+    assert max_weight_difference(weights(half), expected) > 10 * tolerance  # the comparison can tell them apart
+
+
+def test_resume_under_ddp_continues_exactly(ddp_runs: Path) -> None:
+    for rank in range(WORLD):
+        assert load(ddp_runs / f"resumed_at_rank{rank}.pt") == {"epoch": 1, "step": 4}
+        straight, split = load(ddp_runs / f"straight_rank{rank}.pt"), load(ddp_runs / f"split_rank{rank}.pt")
+        assert all(torch.equal(straight[k], split[k]) for k in straight)
+    a, b = load_file(ddp_runs / "straight" / MODEL_FILE), load_file(ddp_runs / "split" / MODEL_FILE)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    state = torch.load(ddp_runs / "split" / CHECKPOINT_FILE, weights_only=True)
+    assert state["world_size"] == WORLD and len(state["pools"]) == WORLD
+
+
+def test_gpus_option_runs_torchrun_and_resumes(tiny_domains: Path, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    args = ["train", tiny_domains, model_dir, "--preset", "tiny", "--epochs", "2", "--workers", "0"]
+    args += ["--precision", "fp32", "--gpus", "2", "--device", "cpu", "--set", "log_every=1"]
+    first = run_cli(*args, "--max-steps", "2", timeout=300)
+    assert "x 2 ranks" in first.stderr and "3 steps/epoch" in first.stderr  # 6 images // 2 ranks
+    second = run_cli(*args, timeout=300)
+    assert "resuming at epoch 1, step 2" in second.stderr
+    steps = [int(r["step"]) for r in csv.DictReader((model_dir / "losses.csv").open())]
+    assert steps == [1, 2, 3, 4, 5, 6]  # one writer: no row twice
+    run = json.loads((model_dir / "run.json").read_text())
+    assert (run["world_size"], run["steps"]) == (2, 6)
+
+    alone = run_cli("train", tiny_domains, model_dir, "--preset", "tiny", "--epochs", "3", check=False)
+    assert alone.returncode == 1 and "trained by 2 process(es)" in alone.stderr
+    assert "Traceback" not in alone.stderr
+
+
+def test_gpus_without_gpus_names_the_fix(tiny_domains: Path, tmp_path: Path) -> None:
+    result = run_cli("train", tiny_domains, tmp_path / "model", "--preset", "tiny", "--gpus", "2", check=False)
+    assert result.returncode == 1
+    assert "no CUDA device here; pass --device cpu" in result.stderr and "Traceback" not in result.stderr
