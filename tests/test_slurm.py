@@ -23,8 +23,8 @@ CPU_RULES = {"build_demo", "prepare_data", "split_video", "join_video", "build_r
 
 
 @pytest.fixture(scope="module")
-def slurm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A running single-node SLURM; yields the environment that points clients at it."""
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A running single-node SLURM (configured at the default /etc/slurm, so clients find it)."""
     state = tmp_path_factory.mktemp("slurm")
     try:
         start = subprocess.run(
@@ -36,7 +36,7 @@ def slurm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
                 pytest.fail(f"CI must run the SLURM test, but {reason}")
             pytest.skip(reason)
         assert start.returncode == 0, start.stdout + start.stderr
-        yield {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
+        yield
     finally:
         subprocess.run([str(REPO / "tests/slurm/stop_slurm.sh"), str(state)], timeout=120)
 
@@ -59,7 +59,8 @@ def slurm_job_logs(workdir: Path) -> dict[str, list[Path]]:
     return logs
 
 
-def test_demo_dag_runs_through_slurm_like_a_local_run(slurm_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.usefixtures("slurm_cluster")
+def test_demo_dag_runs_through_slurm_like_a_local_run(tmp_path: Path) -> None:
     cluster, local = tmp_path / "cluster", tmp_path / "local"
     for workdir in (cluster, local):
         workdir.mkdir()
@@ -70,7 +71,7 @@ def test_demo_dag_runs_through_slurm_like_a_local_run(slurm_env: dict[str, str],
     cmd += ["--slurm-keep-successful-logs", "--configfile", str(cluster / "config.yaml")]
     # Own session and no stdin, as a user's detached cluster run (no stray terminal signals).
     proc = subprocess.run(
-        cmd, cwd=cluster, env=slurm_env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        cmd, cwd=cluster, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=900, start_new_session=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -78,11 +79,10 @@ def test_demo_dag_runs_through_slurm_like_a_local_run(slurm_env: dict[str, str],
     logs = slurm_job_logs(cluster)
     assert set(logs) == GPU_RULES | CPU_RULES, "every rule ran as a SLURM job"
     segments = list((cluster / "results" / "demo" / "segments").glob("*/segment_*"))
-    assert len(logs["translate_segment"]) == len(segments) > 3, "one SLURM job per video segment"
+    videos = demo_tiny_config()["translate"]["videos"]
+    assert len(logs["translate_segment"]) == len(segments) >= len(videos), "one SLURM job per video segment"
     for rule, rule_logs in logs.items():
-        job = subprocess.run(
-            ["scontrol", "show", "job", rule_logs[0].stem], env=slurm_env, capture_output=True, text=True
-        ).stdout
+        job = subprocess.run(["scontrol", "show", "job", rule_logs[0].stem], capture_output=True, text=True).stdout
         assert "JobState=COMPLETED" in job, (rule, job)
         assert ("TresPerJob=gres:gpu:1" in job) is (rule in GPU_RULES), f"{rule}: GPU request as profiles/slurm says"
 
