@@ -35,7 +35,8 @@ def fixed_data() -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Each step's global batch (A, B), the same in every process."""
     g = torch.Generator().manual_seed(7)
     shape = (WORLD * FIXED_BATCH, 3, 32, 32)
-    return [(torch.rand(shape, generator=g) * 2 - 1, torch.rand(shape, generator=g) * 2 - 1) for _ in range(FIXED_STEPS)]
+    images = [torch.rand(shape, generator=g) * 2 - 1 for _ in range(2 * FIXED_STEPS)]
+    return list(zip(images[::2], images[1::2], strict=True))
 
 
 def fixed_data_trainer(data: Path, model_dir: Path, batch_size: int) -> Trainer:
