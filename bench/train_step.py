@@ -1,11 +1,13 @@
 """Training steps/s of cyclegan-batch's trainer against a plain baseline, same device, same run.
 
 Baseline: the same math written plainly - fp32, eager, batch 1, contiguous tensors, default Adam.
-Trainer: `Trainer.train_step` with its defaults (precision auto, channels_last, fused Adam).
-Rounds alternate between the two so that background load hits both alike; medians are reported.
+Trainer: `Trainer.train_step` with its defaults (precision auto, channels_last on CUDA, fused Adam),
+at each of --batch-sizes, and also torch.compile'd with --compile.
+Rounds alternate between all variants so that background load hits them alike; medians are reported.
 
     python -m bench.train_step                # 128x128, the paper's networks (ngf=ndf=64, 9 blocks)
     python -m bench.train_step --size 64 --rounds 3 --steps 3
+    python -m bench.train_step --size 256 --batch-sizes 1,4 --compile   # on a GPU
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cyclegan_batch.config import build_config
+from cyclegan_batch.precision import pick_device
 from cyclegan_batch.train import ImagePool, Trainer, build_networks
 
 
@@ -61,13 +65,15 @@ def plain_step_fn(cfg, device: torch.device) -> Callable[[torch.Tensor, torch.Te
     return step
 
 
-def trainer_step_fn(cfg, data: Path, device: str) -> tuple[Callable[[torch.Tensor, torch.Tensor], None], str]:
-    trainer = Trainer(data, Path(tempfile.mkdtemp()), cfg, device=device, workers=0, progress=False)
+def trainer_step_fn(
+    cfg, data: Path, device: str, compile: bool = False
+) -> tuple[Callable[[torch.Tensor, torch.Tensor], None], Trainer]:
+    trainer = Trainer(data, Path(tempfile.mkdtemp()), cfg, device=device, workers=0, progress=False, compile=compile)
 
     def step(a: torch.Tensor, b: torch.Tensor) -> None:
         trainer.train_step(a, b)
 
-    return step, trainer.precision
+    return step, trainer
 
 
 def steps_per_second(step: Callable, a: torch.Tensor, b: torch.Tensor, steps: int) -> float:
@@ -81,47 +87,88 @@ def steps_per_second(step: Callable, a: torch.Tensor, b: torch.Tensor, steps: in
     return steps / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--ngf", type=int, default=64)
-    parser.add_argument("--blocks", type=int, default=9)
-    parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--device", default="auto")
-    args = parser.parse_args()
+class StepRate(NamedTuple):
+    name: str
+    batch: int
+    precision: str
+    steps_per_s: float  # median over the rounds
 
-    cfg = build_config(
-        "paper", dict(ngf=args.ngf, ndf=args.ngf, n_blocks=args.blocks, load_size=args.size, crop_size=args.size)
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--blocks", type=int, default=9)
+    p.add_argument("--steps", type=int, default=5, help="steps per timed round")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--batch-sizes", default="1", help="the trainer's batch sizes, comma-separated (baseline: 1)")
+    p.add_argument("--compile", action="store_true", help="also the trainer with torch.compile (slow warm-up)")
+    p.add_argument("--device", default="auto")
+    return p
+
+
+def paper_config(args: argparse.Namespace, batch_size: int = 1):
+    return build_config(
+        "paper",
+        dict(
+            ngf=args.ngf,
+            ndf=args.ngf,
+            n_blocks=args.blocks,
+            load_size=args.size,
+            crop_size=args.size,
+            batch_size=batch_size,
+        ),
     )
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if args.device == "auto" else args.device)
-    )
+
+
+def run(args: argparse.Namespace) -> list[StepRate]:
+    """The plain baseline first, then the trainer at each batch size (and compiled), in alternating rounds."""
+    device = pick_device(args.device)
+    batch_sizes = [int(b) for b in str(args.batch_sizes).split(",")]
+    variants: list[tuple[str, int, str, Callable]] = [("plain", 1, "fp32", plain_step_fn(paper_config(args), device))]
     with tempfile.TemporaryDirectory() as tmp:
         for domain in "AB":
             (Path(tmp) / domain).mkdir()
-            Image.fromarray(np.zeros((args.size, args.size, 3), np.uint8)).save(Path(tmp) / domain / "0.png")
-        ours, precision = trainer_step_fn(cfg, Path(tmp), str(device))
-        plain = plain_step_fn(cfg, device)
-        a = torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1
-        b = torch.rand(1, 3, args.size, args.size, device=device) * 2 - 1
-        for fn in (plain, ours):  # warm-up: allocator, oneDNN/cuDNN kernel selection
-            steps_per_second(fn, a, b, 2)
-        rates: dict[str, list[float]] = {"plain": [], "ours": []}
+            for i in range(max(batch_sizes)):  # the trainer needs a dataset of at least one batch
+                Image.fromarray(np.zeros((args.size, args.size, 3), np.uint8)).save(Path(tmp) / domain / f"{i}.png")
+        for compile in (False, True) if args.compile else (False,):
+            for bs in batch_sizes:
+                step, trainer = trainer_step_fn(paper_config(args, bs), Path(tmp), str(device), compile)
+                layout = "channels_last" if trainer.memory_format == torch.channels_last else "NCHW"
+                name = f"cyclegan-batch ({trainer.precision}, {layout}, fused Adam{', compiled' if compile else ''})"
+                variants.append((name, bs, trainer.precision, step))
+        inputs = {
+            bs: tuple(torch.rand(bs, 3, args.size, args.size, device=device) * 2 - 1 for _ in "ab")
+            for bs in {1, *batch_sizes}
+        }
+        for _, bs, _, fn in variants:  # warm-up: allocator, oneDNN/cuDNN kernel selection, compilation
+            steps_per_second(fn, *inputs[bs], 2)
+        rates: list[list[float]] = [[] for _ in variants]
         for _ in range(args.rounds):
-            rates["plain"].append(steps_per_second(plain, a, b, args.steps))
-            rates["ours"].append(steps_per_second(ours, a, b, args.steps))
-    base, fast = statistics.median(rates["plain"]), statistics.median(rates["ours"])
+            for (_, bs, _, fn), samples in zip(variants, rates, strict=True):
+                samples.append(steps_per_second(fn, *inputs[bs], args.steps))
+    return [
+        StepRate(name, bs, precision, statistics.median(samples))
+        for (name, bs, precision, _), samples in zip(variants, rates, strict=True)
+    ]
+
+
+def main() -> None:
+    args = parser().parse_args()
+    rates = run(args)
+    device = pick_device(args.device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(
-        f"train step, {args.size}x{args.size}, ngf={args.ngf}, {args.blocks} blocks, batch 1, {name}, "
-        f"{torch.get_num_threads()} threads"
+        f"train step, {args.size}x{args.size}, ngf={args.ngf}, {args.blocks} blocks, {name}, "
+        f"{torch.get_num_threads()} threads, median of {args.rounds} rounds of {args.steps} steps"
     )
-    print(f"  plain (fp32, eager, default Adam): {base:7.3f} steps/s  (median of {args.rounds})")
-    print(f"  cyclegan-batch ({precision}, channels_last, fused Adam): {fast:7.3f} steps/s")
-    print(f"  ratio: {fast / base:.2f}x")
+    base = rates[0].steps_per_s
+    for r in rates:
+        label = "plain (fp32, eager, default Adam)" if r.name == "plain" else r.name
+        print(
+            f"  {label:<58} batch {r.batch:>2}: {r.steps_per_s:7.3f} steps/s  {r.steps_per_s * r.batch:7.3f} images/s"
+            f"  {r.steps_per_s * r.batch / base:5.2f}x images/s"
+        )
 
 
 if __name__ == "__main__":

@@ -90,16 +90,19 @@ def ratios(rate: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline
     return f"{rate[ours] / rate[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=64)
-    parser.add_argument("--size", type=int, default=256, help="side of the square test images")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", type=int, default=64)
+    p.add_argument("--size", type=int, default=256, help="side of the square test images")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
+    return p
 
+
+def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], str, torch.device]:
+    """Images/s and CPU ms/image of every variant by name, the precision used, and the device."""
     torch.manual_seed(0)
     spec = GeneratorSpec()
     model = Generators(ResnetGenerator(spec), ResnetGenerator(spec), ModelInfo(spec))
@@ -134,9 +137,14 @@ def main() -> None:
         if not args.skip_naive:
             naive_net = model.a_to_b.to(device, memory_format=torch.contiguous_format)  # plain NCHW
             measure("naive", lambda: naive_recipe(naive_net, images, work / "naive"))
+    return rate, cpu, precision, device
 
+
+def main() -> None:
+    args = parser().parse_args()
+    rate, cpu, precision, device = run(args)
     print(
-        f"{len(images)} images of {args.size}x{args.size}, paper generator, precision {precision} on {device}, "
+        f"{args.images} images of {args.size}x{args.size}, paper generator, precision {precision} on {device}, "
         f"batch {args.batch_size}, median of {args.repeats}"
     )
     # Wall-clock ratios swing with other users' load on a shared CPU; CPU-time ratios (ms/image) do not.

@@ -90,16 +90,19 @@ def ratios(fps: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline:
     return f"{fps[ours] / fps[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--size", default="320x180", help="WxH of the synthetic clip")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=100)
+    p.add_argument("--size", default="320x180", help="WxH of the synthetic clip")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
+    return p
 
+
+def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], str, torch.device, int]:
+    """Frames/s and CPU ms/frame of every variant by name, the precision, the device and the frame count."""
     torch.manual_seed(0)
     model = Generators(ResnetGenerator(GeneratorSpec()), ResnetGenerator(GeneratorSpec()), ModelInfo(GeneratorSpec()))
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,9 +135,14 @@ def main() -> None:
             naive_net = model.a_to_b.to(translator.device, memory_format=torch.contiguous_format)  # plain NCHW
             runs = iter(range(args.repeats))
             measure("naive", lambda: naive_recipe(naive_net, src, work / f"naive_{next(runs)}"))
+    return results, cpu, precision, translator.device, n
 
+
+def main() -> None:
+    args = parser().parse_args()
+    results, cpu, precision, device, n = run(args)
     print(
-        f"{n} frames of {args.size}, paper generator, precision {precision} on {translator.device}, "
+        f"{n} frames of {args.size}, paper generator, precision {precision} on {device}, "
         f"batch {args.batch_size}, median of {args.repeats}"
     )
     for name, fps in results.items():
