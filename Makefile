@@ -18,9 +18,11 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check cyclegan_batch tests bench
+	$(BIN)/snakefmt --check Snakefile workflow
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
 
 test: lint
-	$(BIN)/python -m pytest -q
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q --durations=15
 
 demo: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all
