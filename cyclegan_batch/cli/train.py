@@ -32,7 +32,10 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Epochs at constant lr.")] = None,
     decay_epochs: Annotated[int | None, typer.Option(help="Epochs of linear lr decay to 0 after those.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps in total (0 = no limit).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per step from each domain (paper: 1).")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Images per step from each domain, per GPU (paper: 1). lr is not scaled: --set lr=..."),
+    ] = None,
     crop_size: Annotated[int | None, typer.Option(help="Training crop in pixels (multiple of 4).")] = None,
     load_size: Annotated[int | None, typer.Option(help="Shorter side is resized to this before cropping.")] = None,
     names: Annotated[
