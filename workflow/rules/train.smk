@@ -10,6 +10,9 @@ rule train_model:
     output:
         model="results/{exp}/model/generators.safetensors",
         run="results/{exp}/model/run.json",
+        # Declared so that a rerun starts from an empty state/ (no checkpoint or temporary file
+        # of a killed run), matching --no-resume.
+        state=directory("results/{exp}/model/state"),
         losses=report(
             "results/{exp}/model/losses.csv",
             caption="../report/training_curves.rst",
