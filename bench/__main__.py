@@ -3,6 +3,7 @@
     python -m bench                   # full run: GPU sizes on CUDA, smaller ones on a CPU
     python -m bench --quick           # a smoke run of everything at toy sizes (a few minutes on a CPU)
     python -m bench --only train,video --device cuda
+    python -m bench --compile         # also the trainer under torch.compile (minutes of compiling per shape)
 
 Rows, each measured in this run with its own baseline (see each module's docstring):
 - train (bench/train_step.py): the trainer's steps/s and images/s at batch 1 and above, against a plain
@@ -30,7 +31,7 @@ from cyclegan_batch.precision import pick_device, resolve_precision
 # Arguments of each benchmark's own command line, by device type and --quick.
 PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
     ("cuda", False): {
-        "train": [["--size", "256", "--steps", "20", "--rounds", "5", "--batch-sizes", "1,4", "--compile"]],
+        "train": [["--size", "256", "--steps", "20", "--rounds", "5", "--batch-sizes", "1,4"]],
         "images": [["--images", "64", "--size", "256", "--batch-size", "16", "--repeats", "3"]],
         "video": [
             ["--frames", "100", "--size", "256x256", "--batch-size", "8"],
@@ -136,10 +137,15 @@ def render(rows: list[Row], peaks: dict[str, float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.splitlines()[0],
+        epilog="example: python -m bench --quick   (the full run: python -m bench, or make bench)",
+    )
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks that everything runs")
     parser.add_argument("--only", default="train,images,video", help="comma-separated subset of train,images,video")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    parser.add_argument("--compile", action="store_true", help="train rows also with torch.compile (slow start)")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
     if unknown := set(kinds) - {"train", "images", "video"}:
@@ -164,7 +170,7 @@ def main() -> None:
         for argv in plan[kind]:
             print(f"running {kind} {' '.join(argv)}", flush=True)
             if kind == "train":
-                rows += train_rows(argv, str(device))
+                rows += train_rows([*argv, *(["--compile"] if args.compile else [])], str(device))
             else:
                 more_rows, more_notes = translation_rows(kind, argv, str(device))
                 rows, notes = rows + more_rows, notes + more_notes
