@@ -102,7 +102,7 @@ def test_resume_mid_epoch_after_sigkill(tiny_domains: Path, tmp_path: Path) -> N
         "--preset",
         "tiny",
         "--epochs",
-        "40",
+        "20",
         "--precision",
         "fp32",
         "--workers",
