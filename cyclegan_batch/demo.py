@@ -140,7 +140,8 @@ def write_video(video: DemoVideo, frames: list[np.ndarray], path: Path) -> None:
                 codec="libx264",
                 macro_block_size=1,
                 pix_fmt_out="yuv444p" if video.width % 2 or video.height % 2 else "yuv420p",
-                output_params=["-r", video.fps, "-crf", "18", "-shortest"],
+                # a keyframe every second, so `video split` can cut the demo videos into segments
+                output_params=["-r", video.fps, "-crf", "18", "-g", str(round(eval_rate(video.fps))), "-shortest"],
                 audio_path=str(audio) if audio else None,
                 audio_codec="aac" if audio else None,
                 ffmpeg_log_level="error",

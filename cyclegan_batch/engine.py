@@ -174,7 +174,10 @@ class Translator:
 
     def to_device(self, frames: np.ndarray) -> torch.Tensor:
         """N x H x W x 3 uint8 -> N x 3 x H x W float in [-1, 1] on the device (pinned, async copy on CUDA)."""
-        t = torch.from_numpy(np.ascontiguousarray(frames))
+        frames = np.ascontiguousarray(frames)
+        if not frames.flags.writeable:  # decoded images are read-only views; torch warns on wrapping those
+            frames = frames.copy()
+        t = torch.from_numpy(frames)
         if self.device.type == "cuda":
             t = t.pin_memory()
         t = t.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)

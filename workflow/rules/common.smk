@@ -88,18 +88,19 @@ MODEL = "results/{exp}/model/generators.safetensors"
 IMAGE_SETS = config["translate"]["images"]
 VIDEOS = config["translate"]["videos"]
 USES_GPU = config["device"].startswith("cuda")
+TRAIN_GPUS = config["train"]["gpus"] if USES_GPU else 1
 
 # Device and precision change the numbers (bf16 vs fp32, CUDA kernels), so they are params of
 # the rules that compute: changing them reruns those. `auto` stays `auto` across machines.
 DEVICE_OPTIONS = f"--device {config['device']} --precision {config['precision']}"
 
 
-def stage_resources(stage: str, gpu: bool = False) -> dict:
+def stage_resources(stage: str, gpus: int = 0) -> dict:
     """Scheduler requests of one stage from config; `gpu` only where the stage uses the device."""
     job = config["resources"][stage]
     requests = {"mem_mb": job["mem_mb"], "runtime": job["runtime"]}
-    if gpu and USES_GPU:
-        requests["gpu"] = 1
+    if gpus and USES_GPU:
+        requests["gpu"] = gpus
     return requests
 
 

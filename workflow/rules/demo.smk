@@ -42,7 +42,7 @@ rule score_demo:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("translate")
     resources:
-        **stage_resources("translate", gpu=True),
+        **stage_resources("translate", gpus=1),
     params:
         device=DEVICE_OPTIONS,
     shell:

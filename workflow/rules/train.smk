@@ -30,13 +30,14 @@ rule train_model:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("train")
     resources:
-        **stage_resources("train", gpu=True),
+        **stage_resources("train", gpus=TRAIN_GPUS),
     params:
         device=DEVICE_OPTIONS,
         preset=config["train"]["preset"],
         settings=train_settings(),
         init_from=" ".join(f"--init-from {shlex.quote(p)}" for p in init_model()),
+        gpus=TRAIN_GPUS,
     shell:
         "cyclegan-batch train results/{wildcards.exp}/data results/{wildcards.exp}/model"
         " --preset {params.preset} {params.settings} {params.init_from} --no-resume"
-        " --workers {threads} {params.device} > {log} 2>&1"
+        " --gpus {params.gpus} --workers {threads} {params.device} > {log} 2>&1"

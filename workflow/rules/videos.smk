@@ -36,7 +36,7 @@ rule translate_segment:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("translate")
     resources:
-        **stage_resources("translate", gpu=True),
+        **stage_resources("translate", gpus=1),
     params:
         device=DEVICE_OPTIONS,
         direction=config["translate"]["direction"],
