@@ -18,10 +18,7 @@ on training) in the default precision (`auto`: bf16 on this AMX CPU). Measured o
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.timing import median_seconds, model_only, ratios
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
@@ -59,35 +57,6 @@ def naive_recipe(generator: torch.nn.Module, images: list[Path], out: Path) -> N
             y = generator(x.to(device).float() / 127.5 - 1.0)[0]
             pixels = ((y.permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().cpu().numpy()
             Image.fromarray(pixels).save(out / path.name)
-
-
-def model_only(translator: Translator, images: np.ndarray, batch_size: int) -> None:
-    for start in range(0, len(images), batch_size):
-        translator.translate(images[start : start + batch_size])
-    if translator.device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process, all threads: robust to other users' load on a shared CPU."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall-clock and CPU seconds of `run` over `repeats` runs."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), cpu_seconds()
-        run()
-        walls.append(time.perf_counter() - start)
-        cpus.append(cpu_seconds() - start_cpu)
-    return statistics.median(walls), statistics.median(cpus)
-
-
-def ratios(rate: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline: str) -> str:
-    """Speed of `ours` over `baseline`: by wall-clock images/s and by CPU time per image."""
-    return f"{rate[ours] / rate[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
 
 
 def parser() -> argparse.ArgumentParser:

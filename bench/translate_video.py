@@ -17,11 +17,8 @@ on training) in the default precision (`auto`). Measured on one synthetic clip (
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.timing import median_seconds, model_only, ratios
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.video import FrameReader, ffmpeg_exe, probe
 from cyclegan_batch.modelfile import Generators, ModelInfo
@@ -59,35 +57,6 @@ def naive_recipe(generator: torch.nn.Module, src: Path, work: Path) -> None:
             Image.fromarray(out).save(frames_out / png.name)
     encode = ["-framerate", "25", "-i", str(frames_out / "%06d.png"), "-c:v", "libx264", "-pix_fmt", "yuv420p"]
     subprocess.run([ffmpeg, "-v", "error", *encode, str(work / "naive.mp4")], check=True)
-
-
-def model_only(translator: Translator, frames: np.ndarray, batch_size: int) -> None:
-    for start in range(0, len(frames), batch_size):
-        translator.translate(frames[start : start + batch_size])
-    if translator.device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (ffmpeg): robust to other users' load."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall-clock and CPU seconds of `run` over `repeats` runs."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), cpu_seconds()
-        run()
-        walls.append(time.perf_counter() - start)
-        cpus.append(cpu_seconds() - start_cpu)
-    return statistics.median(walls), statistics.median(cpus)
-
-
-def ratios(fps: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline: str) -> str:
-    """Speed of `ours` over `baseline`: by wall-clock frames/s and by CPU time per frame."""
-    return f"{fps[ours] / fps[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
 
 
 def parser() -> argparse.ArgumentParser:

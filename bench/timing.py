@@ -1,0 +1,43 @@
+"""Timing helpers shared by the translation benchmarks: wall clock and CPU time, medians, ratios."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from cyclegan_batch.engine import Translator
+
+
+def model_only(translator: Translator, frames: np.ndarray, batch_size: int) -> None:
+    """The network alone over decoded frames already in memory: the ceiling a pipeline is measured against."""
+    for start in range(0, len(frames), batch_size):
+        translator.translate(frames[start : start + batch_size])
+    if translator.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (ffmpeg): robust to other users' load."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds of `run` over `repeats` runs."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), cpu_seconds()
+        run()
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - start_cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def ratios(rate: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline: str) -> str:
+    """Speed of `ours` over `baseline`: by wall-clock items/s and by CPU time per item."""
+    return f"{rate[ours] / rate[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
