@@ -28,6 +28,15 @@ def atomic_output(path: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def remove_stale_parts(folder: Path) -> int:
+    """Delete temporary files a killed writer left in `folder` (not recursive); returns how many."""
+    stale = list(Path(folder).glob(".*.part*")) if Path(folder).is_dir() else []
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return len(stale)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

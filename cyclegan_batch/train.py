@@ -41,7 +41,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from cyclegan_batch import distributed
-from cyclegan_batch.atomic import atomic_output, atomic_write_text
+from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts
 from cyclegan_batch.config import TrainConfig
 from cyclegan_batch.data import (
     UnpairedImages,
@@ -241,6 +241,9 @@ class Trainer:
         self.forward = self._forward
         if compile:
             self.forward = torch.compile(self._forward)
+        if self.rank == 0:  # a run killed mid-write leaves temporary files; no writer is running now
+            for folder in (self.model_dir, self.model_dir / "state", self.model_dir / "samples"):
+                remove_stale_parts(folder)
         if resume and (self.model_dir / CHECKPOINT_FILE).is_file():
             self._load_checkpoint()
             log.info("resuming at epoch %d, step %d", self.epoch + 1, self.global_step)

@@ -121,6 +121,7 @@ def test_resume_mid_epoch_after_sigkill(tiny_domains: Path, tmp_path: Path) -> N
     killed_at = read_info(model_dir / MODEL_FILE).step
     assert killed_at >= 14 and killed_at % 7 == 0 and killed_at < 120
 
+    (model_dir / "state" / ".checkpoint.dead.part.pt").write_bytes(b"half a checkpoint")  # as a kill mid-save leaves
     result = run_cli(*args[:-1])
     assert f"resuming at epoch {killed_at // 6 + 1}, step {killed_at}" in result.stderr
     assert read_info(model_dir / MODEL_FILE).step == 120
