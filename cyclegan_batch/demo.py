@@ -30,6 +30,7 @@ PHOTOS = (
     "motorcycle_right.png",
 )
 BUNDLED_MODEL = "assets/demo.safetensors"
+STRIP_ROWS = 4
 
 
 def skimage_photo(name: str) -> np.ndarray:
@@ -193,8 +194,13 @@ def bundled_model() -> Path | None:
     return path if path.is_file() else None
 
 
-def score_heldout(heldout: Path, model: Path, *, device: str = "auto", precision: str = "fp32") -> dict:
-    """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true."""
+def score_heldout(
+    heldout: Path, model: Path, *, device: str = "auto", precision: str = "fp32", strip: Path | None = None
+) -> dict:
+    """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true.
+
+    `strip`: also write a before/after picture there, columns a | G(a) | style(a) for the first crops.
+    """
     from skimage.metrics import peak_signal_noise_ratio
 
     from cyclegan_batch.engine import Translator
@@ -205,12 +211,16 @@ def score_heldout(heldout: Path, model: Path, *, device: str = "auto", precision
     if not inputs:
         raise UserError(f"{heldout}/A has no PNG crops; build them with `cyclegan-batch demo OUT`")
     translator = Translator.from_file(model, direction="AtoB", device=device, precision=precision, cycle=False)
-    model_db, identity_db = [], []
+    model_db, identity_db, rows = [], [], []
     for path in inputs:
         a, truth = load_rgb(path), load_rgb(heldout / "B_true" / path.name)
         fake = translator.translate(a[None]).outputs[0]
+        if strip is not None and len(rows) < STRIP_ROWS:
+            rows.append(np.concatenate([a, fake, truth], axis=1))
         model_db.append(peak_signal_noise_ratio(truth, fake, data_range=255))
         identity_db.append(peak_signal_noise_ratio(truth, a, data_range=255))
+    if strip is not None:
+        save_png(np.concatenate(rows, axis=0), strip)
     psnr_model, psnr_identity = float(np.mean(model_db)), float(np.mean(identity_db))
     return {
         "images": len(inputs),

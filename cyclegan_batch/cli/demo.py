@@ -43,6 +43,7 @@ def demo_score(
     precision: Precision = PrecisionChoice.fp32,
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    strip: Annotated[Path | None, typer.Option(help="Also write a PNG: rows of input | G(input) | true style.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """How close G(a) comes to the true style on held-out crops, next to doing nothing (a itself).
@@ -56,7 +57,7 @@ def demo_score(
     model = model or bundled_model()
     if model is None:
         raise UserError("no --model given and this install has no bundled demo model; pass --model")
-    scores = score_heldout(heldout, model, device=device, precision=precision.value)
+    scores = score_heldout(heldout, model, device=device, precision=precision.value, strip=strip)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return

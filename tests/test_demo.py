@@ -1,0 +1,94 @@
+"""The embedded demo: deterministic domains and videos, the bundled model, its score and fine-tuning from it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from cyclegan_batch.config import build_config
+from cyclegan_batch.demo import VIDEOS, bundled_model, golden_hour
+from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.media.video import probe
+from cyclegan_batch.modelfile import read_info
+from cyclegan_batch.train import Trainer
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.png"))
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    run_cli("demo", out, "--count", "12", "--quiet")
+    return out
+
+
+def test_demo_domains_are_unpaired_and_deterministic(demo_dir: Path, tmp_path: Path) -> None:
+    counts = {d: len(list((demo_dir / d).glob("*.png"))) for d in ("A", "B", "heldout/A", "heldout/B_true")}
+    assert counts == {"A": 12, "B": 12, "heldout/A": 24, "heldout/B_true": 24}
+    again, other = tmp_path / "again", tmp_path / "other"
+    run_cli("demo", again, "--count", "12", "--no-videos", "--quiet")
+    run_cli("demo", other, "--count", "12", "--no-videos", "--seed", "1", "--quiet")
+    assert digest(again) == digest(demo_dir)
+    assert digest(other) != digest(demo_dir)
+    # B is the style applied to *other* crops: no B image is the style of an A image.
+    styled_a = {golden_hour(load_rgb(p)).tobytes() for p in (demo_dir / "A").glob("*.png")}
+    assert not styled_a & {load_rgb(p).tobytes() for p in (demo_dir / "B").glob("*.png")}
+    # held-out pairs are exact: B_true = style(A)
+    pair = sorted((demo_dir / "heldout/A").glob("*.png"))[0]
+    assert np.array_equal(golden_hour(load_rgb(pair)), load_rgb(demo_dir / "heldout/B_true" / pair.name))
+
+
+def test_demo_videos_have_their_rates_sizes_and_audio(demo_dir: Path) -> None:
+    for video in VIDEOS:
+        info = probe(demo_dir / "videos" / f"{video.name}.mp4")
+        assert (info.width, info.height, info.fps) == (video.width, video.height, Fraction(video.fps))
+        assert abs(info.duration_s - video.seconds) < 1.5 / float(info.fps)
+        assert bool(info.audio) == video.audio
+
+
+def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path) -> None:
+    model = bundled_model()
+    assert model is not None and model.stat().st_size < 10_000_000
+    info = read_info(model)
+    demo = build_config("demo")
+    assert (info.spec.ngf, info.spec.n_blocks, info.spec.upsample) == (demo.ngf, demo.n_blocks, demo.upsample)
+    scores = json.loads(run_cli("demo-score", demo_dir / "heldout", "--json", "--quiet").stdout)
+    assert scores["images"] == 24
+    assert scores["gain_db"] >= 3.0, scores  # the shipped model's recorded gain is in the README
+
+
+def test_fine_tuning_starts_from_the_bundled_weights(demo_dir: Path, tmp_path: Path) -> None:
+    def first_cycle_loss(init_from: Path | None, model_dir: Path) -> float:
+        trainer = Trainer(
+            demo_dir,
+            model_dir,
+            build_config("demo"),
+            device="cpu",
+            precision="fp32",
+            workers=0,
+            progress=False,
+            init_from=init_from,
+        )
+        a, b = trainer.fixed_samples
+        terms = trainer.train_step(a.cpu(), b.cpu())
+        return float(terms["cycle_A"] + terms["cycle_B"])
+
+    warm = first_cycle_loss(bundled_model(), tmp_path / "warm")
+    fresh = first_cycle_loss(None, tmp_path / "fresh")
+    assert warm < 0.5 * fresh, (warm, fresh)
+
+
+def test_translate_without_model_uses_the_bundled_one_and_says_so(demo_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("translate", demo_dir / "heldout" / "A" / "0000.png", tmp_path / "out", "--no-cycle", cwd=tmp_path)
+    assert "demo.safetensors" in result.stderr
+    assert load_rgb(tmp_path / "out" / "0000.png").shape == load_rgb(demo_dir / "heldout" / "A" / "0000.png").shape
