@@ -246,6 +246,8 @@ class Trainer:
                 remove_stale_parts(folder)
         if resume and (self.model_dir / CHECKPOINT_FILE).is_file():
             self._load_checkpoint()
+            if self.rank == 0:
+                self._forget_losses_after_checkpoint()
             log.info("resuming at epoch %d, step %d", self.epoch + 1, self.global_step)
 
     # ----------------------------------------------------------------------------------------- setup
@@ -396,6 +398,18 @@ class Trainer:
             self._write_run_info(time.perf_counter() - started)
 
     # --------------------------------------------------------------------------------------- output
+    def _forget_losses_after_checkpoint(self) -> None:
+        """Drop losses.csv rows a killed run logged after its last checkpoint: the resume logs those steps again."""
+        path = self.model_dir / "losses.csv"
+        if not path.is_file():
+            return
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [row for row in rows[1:] if int(row[1]) <= self.global_step]
+        if len(kept) < len(rows):
+            with atomic_output(path) as tmp, tmp.open("w", newline="") as f:
+                csv.writer(f).writerows(kept)
+
     def _log_losses(self, means: dict[str, float], lr: float, rate: float) -> None:
         path = self.model_dir / "losses.csv"
         new = not path.exists()
