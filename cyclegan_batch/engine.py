@@ -28,7 +28,7 @@ from torch import nn
 
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.modelfile import Generators, load_generators
-from cyclegan_batch.precision import autocast, pick_device, resolve_precision
+from cyclegan_batch.precision import DTYPES, pick_device, resolve_precision
 
 MULTIPLE = 4  # two stride-2 downsamplings
 MIN_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 scale, which needs 2 pixels there
@@ -161,9 +161,12 @@ class Translator:
             raise UserError(f"--tile {tile}: use auto, 0 (never) or a side of at least {MIN_TILE}", ExitCode.USAGE)
         self.info = model.info
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # Inference keeps the weights themselves in the compute dtype: autocast would re-cast every weight on
+        # every call (measured: pure bf16 ran the paper generator 1.4x faster than bf16 autocast on an AMX CPU).
+        self.dtype = DTYPES[self.precision]
         forward, backward = (model.a_to_b, model.b_to_a) if a_to_b else (model.b_to_a, model.a_to_b)
-        self.forward = forward.to(self.device, memory_format=self.memory_format).eval()
-        self.backward = backward.to(self.device, memory_format=self.memory_format).eval() if cycle else None
+        self.forward = forward.to(self.device, self.dtype, memory_format=self.memory_format).eval()
+        self.backward = backward.to(self.device, self.dtype, memory_format=self.memory_format).eval() if cycle else None
         self.tile = tile if tile == "auto" else tile - tile % MULTIPLE
         self.memory_budget = memory_budget or int(free_memory(self.device) * MEMORY_FRACTION)
 
@@ -218,8 +221,7 @@ class Translator:
 
     def _run_whole(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        with autocast(self.device, self.precision):
-            y = net(pad_to_multiple(x))
+        y = net(pad_to_multiple(x.to(self.dtype)))
         return y[..., :h, :w].float()
 
     def _run_tiled(self, net: torch.nn.Module, x: torch.Tensor, side: int) -> torch.Tensor:
