@@ -41,3 +41,15 @@ def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, floa
 def ratios(rate: dict[str, float], cpu_ms: dict[str, float], ours: str, baseline: str) -> str:
     """Speed of `ours` over `baseline`: by wall-clock items/s and by CPU time per item."""
     return f"{rate[ours] / rate[baseline]:5.2f}x wall, {cpu_ms[baseline] / cpu_ms[ours]:5.2f}x CPU time"
+
+
+def print_comparison(rate: dict[str, float], cpu_ms: dict[str, float]) -> None:
+    """(a) ours against the naive recipe, (b) pipeline efficiency against the model alone.
+
+    Wall-clock ratios swing with other users' load on a shared CPU; CPU-time ratios do not.
+    """
+    if "naive" in rate:
+        print(f"(a) ours --no-cycle vs naive     {ratios(rate, cpu_ms, 'ours --no-cycle', 'naive')}  (same work)")
+        print(f"    ours (with cycle) vs naive   {ratios(rate, cpu_ms, 'ours', 'naive')}  (twice the network work)")
+    print(f"(b) efficiency --no-cycle        {ratios(rate, cpu_ms, 'ours --no-cycle', 'model only --no-cycle')}")
+    print(f"    efficiency (with cycle)      {ratios(rate, cpu_ms, 'ours', 'model only')}")

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.timing import median_seconds, model_only, ratios
+from bench.timing import median_seconds, model_only, print_comparison
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
@@ -116,12 +116,7 @@ def main() -> None:
         f"{args.images} images of {args.size}x{args.size}, paper generator, precision {precision} on {device}, "
         f"batch {args.batch_size}, median of {args.repeats}"
     )
-    # Wall-clock ratios swing with other users' load on a shared CPU; CPU-time ratios (ms/image) do not.
-    if "naive" in rate:
-        print(f"(a) ours --no-cycle vs naive     {ratios(rate, cpu, 'ours --no-cycle', 'naive')}  (same work)")
-        print(f"    ours (with cycle) vs naive   {ratios(rate, cpu, 'ours', 'naive')}  (twice the network work)")
-    print(f"(b) efficiency --no-cycle        {ratios(rate, cpu, 'ours --no-cycle', 'model only --no-cycle')}")
-    print(f"    efficiency (with cycle)      {ratios(rate, cpu, 'ours', 'model only')}")
+    print_comparison(rate, cpu)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.timing import median_seconds, model_only, ratios
+from bench.timing import median_seconds, model_only, print_comparison
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.video import FrameReader, ffmpeg_exe, probe
 from cyclegan_batch.modelfile import Generators, ModelInfo
@@ -116,12 +116,7 @@ def main() -> None:
     )
     for name, fps in results.items():
         print(f"  {name:<24} {fps:8.2f} frames/s  {cpu[name]:8.0f} CPU ms/frame")
-    # Wall-clock ratios swing with other users' load on a shared CPU; CPU-time ratios (ms/frame) do not.
-    if "naive" in results:
-        print(f"(a) ours --no-cycle vs naive     {ratios(results, cpu, 'ours --no-cycle', 'naive')}  (same work)")
-        print(f"    ours (with cycle) vs naive   {ratios(results, cpu, 'ours', 'naive')}  (twice the network work)")
-    print(f"(b) efficiency --no-cycle        {ratios(results, cpu, 'ours --no-cycle', 'model only --no-cycle')}")
-    print(f"    efficiency (with cycle)      {ratios(results, cpu, 'ours', 'model only')}")
+    print_comparison(results, cpu)
 
 
 if __name__ == "__main__":
