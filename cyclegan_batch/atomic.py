@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +29,27 @@ def atomic_output(path: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+STALE_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part(\.[^.]+)?$")  # temp_path_for's names
+
+
 def remove_stale_parts(folder: Path) -> int:
-    """Delete temporary files a killed writer left in `folder` (not recursive); returns how many."""
-    stale = list(Path(folder).glob(".*.part*")) if Path(folder).is_dir() else []
-    for path in stale:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-    return len(stale)
+    """Delete the temporary files killed writers left anywhere under `folder`; returns how many.
+
+    Only for a folder no other process is writing into (use `remove_stale_parts_of` for one output).
+    """
+    removed = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            if STALE_PART.match(name):
+                Path(parent, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def remove_stale_parts_of(path: Path) -> None:
+    """Delete the temporary files a killed writer of `path` left beside it (other outputs' stay)."""
+    for part in path.parent.glob(f".{path.stem}.????????.part{path.suffix}"):
+        part.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -241,9 +241,8 @@ class Trainer:
         self.forward = self._forward
         if compile:
             self.forward = torch.compile(self._forward)
-        if self.rank == 0:  # a run killed mid-write leaves temporary files; no writer is running now
-            for folder in (self.model_dir, self.model_dir / "state", self.model_dir / "samples"):
-                remove_stale_parts(folder)
+        if self.rank == 0 and self.model_dir.is_dir():  # a run killed mid-write leaves temporary files
+            remove_stale_parts(self.model_dir)
         if resume and (self.model_dir / CHECKPOINT_FILE).is_file():
             self._load_checkpoint()
             if self.rank == 0:

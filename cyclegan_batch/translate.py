@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import os
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from cyclegan_batch.atomic import atomic_output, atomic_write_text
+from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts
 from cyclegan_batch.engine import Tile, Translator, resolve_direction
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, ImageLoadError, is_image_path, load_rgb
@@ -51,7 +50,6 @@ CSV_COLUMNS = ("input", "output", "status", "reason", "width", "height", "l1", "
 CSV_NAME = "cycle.csv"
 JOURNAL_NAME = ".cycle.journal.jsonl"  # rows finished so far; folded into cycle.csv at the end
 RECONSTRUCTED = "reconstructed"
-STALE_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part(\.[^.]+)?$")  # atomic_output's temporary names
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -360,17 +358,6 @@ def _is_done(job: ImageJob, previous: dict[str, str], out_rel: Path, cycle: bool
         return False
     newer_than_ns = max(newer_than_ns, job.src.stat().st_mtime_ns)
     return _is_fresh(job.dst, newer_than_ns) and _is_fresh(job.reconstruction, newer_than_ns)
-
-
-def remove_stale_parts(out_dir: Path) -> int:
-    """Delete the temporary files a killed run left (atomic_output's hidden `.name.xxxxxxxx.part.ext`)."""
-    removed = 0
-    for folder, _, files in os.walk(out_dir):
-        for name in files:
-            if STALE_PART.match(name):
-                Path(folder, name).unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 def open_translator(options: TranslateOptions) -> tuple[Translator, Path]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cyclegan_batch.atomic import atomic_output, atomic_write_text, temp_path_for
+from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.video import (
     EncodeSettings,
@@ -258,10 +258,9 @@ def _run_pipeline(
 
 
 def remove_stale_parts(dst: Path) -> None:
-    """Temporary files a killed run left for this output (same folder, same name pattern as atomic_output)."""
+    """Temporary files a killed run left for this output and its sidecars (other videos' stay)."""
     for name in (dst, cycle_csv_path(dst), sidecar_path(dst)):
-        for part in name.parent.glob(f".{name.stem}.????????.part{name.suffix}"):
-            part.unlink(missing_ok=True)
+        remove_stale_parts_of(name)
 
 
 def translate_video(

@@ -17,6 +17,7 @@ from conftest import run_cli, smooth_images, write_images
 from PIL import Image
 from safetensors.torch import load_file
 
+from cyclegan_batch.atomic import temp_path_for
 from cyclegan_batch.config import build_config
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.modelfile import load_generators, read_info
@@ -123,7 +124,7 @@ def test_resume_mid_epoch_after_sigkill(tiny_domains: Path, tmp_path: Path) -> N
     killed_at = read_info(model_dir / MODEL_FILE).step
     assert killed_at >= 14 and (killed_at % 7 == 0 or killed_at % 6 == 0) and killed_at < 120  # checkpoints
 
-    (model_dir / "state" / ".checkpoint.dead.part.pt").write_bytes(b"half a checkpoint")  # as a kill mid-save leaves
+    temp_path_for(model_dir / CHECKPOINT_FILE).write_bytes(b"half a checkpoint")  # as a kill mid-save leaves
     result = run_cli(*args[:-1])
     assert f"resuming at epoch {killed_at // 6 + 1}, step {killed_at}" in result.stderr
     assert read_info(model_dir / MODEL_FILE).step == 120
