@@ -48,6 +48,7 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".jpe": {"quality": 95}, ".webp": {"quality": 95}}
 CSV_COLUMNS = ("input", "output", "status", "reason", "width", "height", "l1", "psnr", "ssim")
 CSV_NAME = "cycle.csv"
+RUN_NAME = "run.json"  # what produced OUT: the input root (the report finds inputs by it), model, options
 JOURNAL_NAME = ".cycle.journal.jsonl"  # rows finished so far; folded into cycle.csv at the end
 RECONSTRUCTED = "reconstructed"
 
@@ -484,6 +485,16 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
         f" (ignored {scan.ignored} other files)" if scan.ignored else "",
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    run = {
+        "input": str(src.resolve()),
+        "model": str(model_path.resolve()),
+        "direction": options.direction,
+        "cycle": options.cycle,
+        "save_reconstruction": options.save_reconstruction,
+    }
+    run_text = json.dumps(run, indent=2)
+    if not (out_dir / RUN_NAME).is_file() or (out_dir / RUN_NAME).read_text() != run_text:  # reruns touch nothing
+        atomic_write_text(out_dir / RUN_NAME, run_text)
     if removed := remove_stale_parts(out_dir):
         log.info("removed %d unfinished temporary files left by an interrupted run", removed)
     table = CycleTable(out_dir)

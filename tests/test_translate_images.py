@@ -144,7 +144,8 @@ def test_folder_tree_is_mirrored_one_to_one(tmp_path: Path, constant_model: Path
     src = build_tree(tmp_path / "in")
     out = src / "translated"  # inside IN: must not be scanned on the rerun
     assert cli("translate", src, out, "--model", constant_model, "--precision", "fp32", "-q") == 0
-    assert files_under(out) == {*TREE, "cycle.csv"}
+    assert files_under(out) == {*TREE, "cycle.csv", "run.json"}
+    assert json.loads((out / "run.json").read_text())["input"] == str(src.resolve())  # the report finds inputs by it
     rows = read_csv(out)
     assert set(rows) == set(TREE)
     for rel, (_, w, h, fmt) in TREE.items():
@@ -159,7 +160,7 @@ def test_folder_tree_is_mirrored_one_to_one(tmp_path: Path, constant_model: Path
     for rel in ("a.png", "sub/d.png", "e.png", "tiny.png", "one.png"):  # lossless formats: exactly G's colour
         assert (load_rgb(out / rel) == G_COLOUR).all(), rel
     assert cli("translate", src, out, "--model", constant_model, "-q") == 0  # rerun: OUT not taken as input
-    assert files_under(out) == {*TREE, "cycle.csv"}
+    assert files_under(out) == {*TREE, "cycle.csv", "run.json"}
 
 
 def test_cycle_metrics_of_constant_generators_are_known(tmp_path: Path, constant_model: Path) -> None:
@@ -316,7 +317,7 @@ def test_rerun_skips_up_to_date_outputs_and_redoes_stale_ones(tmp_path: Path, ra
     assert cli("translate", src, out, *args) == 0
     third = mtimes(out)
     assert cli("translate", src, out, *args, "--overwrite") == 0
-    assert all(v != third[k] for k, v in mtimes(out).items())
+    assert all(v != third[k] for k, v in mtimes(out).items() if k != "run.json")  # run.json: same settings
     assert read_csv(out) == rows  # same model weights: same numbers
 
 
@@ -346,7 +347,7 @@ def test_sigkill_mid_run_then_rerun_gives_the_complete_set(tmp_path: Path, rando
     assert rerun.returncode == 0, rerun.stderr
     assert f"skipping {done_before} images" in rerun.stderr or f"skipping {done_before - 1} images" in rerun.stderr
     expected = {f"d{i % 3}/{i:02d}.png" for i in range(24)}
-    assert files_under(out) == expected | {"cycle.csv"}  # no temporaries, no journal
+    assert files_under(out) == expected | {"cycle.csv", "run.json"}  # no temporaries, no journal
     rows = read_csv(out)
     assert set(rows) == expected and all(r["status"] == "ok" and r["l1"] for r in rows.values())
     for rel in expected:
@@ -376,7 +377,7 @@ def test_broken_inputs_are_recorded_and_the_batch_goes_on(tmp_path: Path, random
     assert "over the limit" in reasons["big.png"] and "empty" in reasons["empty.png"]
     assert "not an image" in reasons["text.jpg"] and "truncated" in reasons["truncated.png"]
     assert reasons["clip.mp4"].startswith("not a file ffmpeg can read")  # 64 zero bytes: video.py says why
-    assert files_under(out) == {"good.png", "cycle.csv"}
+    assert files_under(out) == {"good.png", "cycle.csv", "run.json"}
     assert (src / "good.png").read_bytes() == good
 
     capsys.readouterr()
