@@ -19,7 +19,6 @@ Nothing here ever unpickles: safetensors holds only raw tensors and a JSON heade
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from cyclegan_batch import __version__
+from cyclegan_batch.atomic import atomic_output
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
 
@@ -98,17 +98,6 @@ class Generators:
     info: ModelInfo
 
 
-def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    """safetensors.save_file to a temporary name in the same folder, then rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_generators(
     path: Path,
     a_to_b: torch.nn.Module,
@@ -121,7 +110,8 @@ def save_generators(
         for prefix, net in zip(PREFIXES, (a_to_b, b_to_a), strict=True)
         for name, t in net.state_dict().items()
     }
-    atomic_save_file(tensors, Path(path), info.to_metadata(dtype))
+    with atomic_output(Path(path)) as tmp:
+        save_file(tensors, str(tmp), metadata=info.to_metadata(dtype))
 
 
 def read_info(path: Path) -> ModelInfo:
