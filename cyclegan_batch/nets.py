@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Upsample = Literal["transpose", "resize-conv"]
@@ -28,8 +29,27 @@ class GeneratorSpec:
         return asdict(self)
 
 
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+class InstanceNorm2d(nn.InstanceNorm2d):
+    """Instance norm without affine parameters or running statistics, computed fast on CPUs.
+
+    On a CPU, stock instance norm reshapes to one batch-norm over N*C channels, which copies a
+    channels-last tensor to NCHW and back; that copy was half of the paper generator's time in bf16
+    (measured on a 2-core AMX CPU, 4x320x180). Group norm with one group per channel computes the same
+    statistics with native channels-last kernels, ~5x faster there. Elsewhere (CUDA) the stock path
+    is kept until measured. A subclass, so hooks and isinstance checks see an ordinary InstanceNorm2d.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, affine=False, track_running_stats=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu":
+            return F.group_norm(x, self.num_features, eps=self.eps)
+        return super().forward(x)
+
+
+def _norm(channels: int) -> InstanceNorm2d:
+    return InstanceNorm2d(channels)
 
 
 class ResnetBlock(nn.Module):

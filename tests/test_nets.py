@@ -7,6 +7,7 @@ import torch
 
 from cyclegan_batch.nets import (
     GeneratorSpec,
+    InstanceNorm2d,
     PatchDiscriminator,
     ResnetGenerator,
     count_parameters,
@@ -52,3 +53,16 @@ def test_init_is_normal_002_and_norm_has_no_parameters() -> None:
     assert abs(weights.mean().item()) < 0.002
     norms = [m for m in g.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
     assert norms and all(not m.affine and not m.track_running_stats for m in norms)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_fast_instance_norm_equals_the_stock_one(memory_format: torch.memory_format) -> None:
+    x = (torch.randn(3, 16, 20, 28) * 3 + 1).contiguous(memory_format=memory_format)
+    x.requires_grad_(True)
+    ours = InstanceNorm2d(16)(x)
+    stock = torch.nn.functional.instance_norm(x, eps=1e-5)
+    torch.testing.assert_close(ours, stock, atol=1e-5, rtol=1e-5)
+    weight = torch.randn_like(stock)  # a loss whose gradient does not vanish through the normalization
+    (g_ours,) = torch.autograd.grad((ours * weight).sum(), x)
+    (g_stock,) = torch.autograd.grad((stock * weight).sum(), x)
+    torch.testing.assert_close(g_ours, g_stock, atol=1e-4, rtol=1e-4)
