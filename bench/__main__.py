@@ -45,13 +45,13 @@ PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
     },
     ("cpu", False): {
         "train": [["--size", "128", "--steps", "2", "--rounds", "3", "--batch-sizes", "1,2"]],
-        "images": [["--images", "16", "--size", "128", "--batch-size", "4", "--repeats", "1"]],
-        "video": [["--frames", "24", "--size", "320x180", "--batch-size", "8"]],
+        "images": [["--images", "16", "--size", "128", "--repeats", "1"]],
+        "video": [["--frames", "24", "--size", "320x180"]],
     },
     ("cpu", True): {
         "train": [["--size", "64", "--steps", "1", "--rounds", "2", "--batch-sizes", "1,2"]],
-        "images": [["--images", "4", "--size", "64", "--batch-size", "4", "--repeats", "1"]],
-        "video": [["--frames", "8", "--size", "128x72", "--batch-size", "4"]],
+        "images": [["--images", "4", "--size", "64", "--repeats", "1"]],
+        "video": [["--frames", "8", "--size", "128x72"]],
     },
 }
 

@@ -10,11 +10,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from cyclegan_batch.engine import Translator
+from cyclegan_batch.engine import BatchSize, Translator
 
 
-def model_only(translator: Translator, frames: np.ndarray, batch_size: int) -> None:
+def batch_size_arg(text: str) -> BatchSize:
+    """--batch-size: "auto" (the tool's default, per device and frame size) or a number."""
+    return "auto" if text == "auto" else int(text)
+
+
+def model_only(translator: Translator, frames: np.ndarray, batch_size: BatchSize) -> None:
     """The network alone over decoded frames already in memory: the ceiling a pipeline is measured against."""
+    batch_size = translator.batch_size_for(frames.shape[1], frames.shape[2], batch_size)
     for start in range(0, len(frames), batch_size):
         translator.translate(frames[start : start + batch_size])
     if translator.device.type == "cuda":

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.timing import median_seconds, model_only, print_comparison
+from bench.timing import batch_size_arg, median_seconds, model_only, print_comparison
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.video import FrameReader, ffmpeg_exe, probe
 from cyclegan_batch.modelfile import Generators, ModelInfo
@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=100)
     p.add_argument("--size", default="320x180", help="WxH of the synthetic clip")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=batch_size_arg, default="auto", help="auto: the tool's default")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--skip-naive", action="store_true", help="only ours vs model-only (e.g. big sizes)")
@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], s
 
         for cycle in (False, True):
             translator = Translator(model, device=args.device, cycle=cycle)
+            # Resolved (auto -> a number) so that every variant and the report use the same batch.
+            args.batch_size = translator.batch_size_for(frames.shape[1], frames.shape[2], args.batch_size)
             model_only(translator, frames[: args.batch_size], args.batch_size)  # warm-up (oneDNN/cuDNN plans)
             suffix = "" if cycle else " --no-cycle"
             measure(f"model only{suffix}", lambda t=translator: model_only(t, frames, args.batch_size))

@@ -31,13 +31,14 @@ import numpy as np
 from PIL import Image
 
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts
-from cyclegan_batch.engine import Tile, Translator, resolve_direction
+from cyclegan_batch.engine import MAX_BATCH, BatchSize, Tile, Translator, resolve_direction
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, ImageLoadError, is_image_path, load_rgb
 from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError, is_video_file
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import load_generators
 from cyclegan_batch.progress import progress_bar
+from cyclegan_batch.threads import opencv_sequential
 from cyclegan_batch.video import VideoOptions, translate_video
 
 log = logging.getLogger("cyclegan_batch")
@@ -125,7 +126,7 @@ class ImageResult:
 
 @dataclass
 class PipelineSettings:
-    batch_size: int = 4
+    batch_size: BatchSize = "auto"  # per image size, see Translator.batch_size_for
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))  # decode threads, and encode threads
     max_side: int | None = None  # downscale larger images to this longer side before translating
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -214,7 +215,12 @@ def translate_images(
     """
     settings = settings or PipelineSettings()
     stats = stats if stats is not None else PipelineStats()
-    depth = 2 * settings.batch_size + settings.workers
+    most = MAX_BATCH if settings.batch_size == "auto" else settings.batch_size
+    depth = 2 * most + settings.workers
+
+    def batch_limit(shape: tuple[int, ...]) -> int:
+        return translator.batch_size_for(shape[0], shape[1], settings.batch_size)
+
     decode_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="decode")
     encode_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="encode")
     encoding: deque[Future[ImageResult]] = deque()
@@ -240,24 +246,25 @@ def translate_images(
     def add_wait(seconds: float) -> None:
         stats.wait_decode_s += seconds
 
-    try:
-        for item in _prefetch(decode_pool, lambda job: _decode(job, settings), jobs, depth, add_wait):
-            if item.pixels is None:
-                yield ImageResult(item.job, error=item.error)
-                continue
-            bucket = buckets.setdefault(item.pixels.shape, [])
-            bucket.append(item)
-            if len(bucket) == settings.batch_size:
-                translate_batch(buckets.pop(item.pixels.shape))
-            elif sum(map(len, buckets.values())) >= 2 * settings.batch_size:  # mixed sizes: run the oldest
-                translate_batch(buckets.pop(next(iter(buckets))))
-            yield from finished(depth)
-        for shape in list(buckets):
-            translate_batch(buckets.pop(shape))
-        yield from finished(0)
-    finally:
-        decode_pool.shutdown(cancel_futures=True)
-        encode_pool.shutdown(cancel_futures=True)
+    with opencv_sequential():  # the pools measure several images at once
+        try:
+            for item in _prefetch(decode_pool, lambda job: _decode(job, settings), jobs, depth, add_wait):
+                if item.pixels is None:
+                    yield ImageResult(item.job, error=item.error)
+                    continue
+                bucket = buckets.setdefault(item.pixels.shape, [])
+                bucket.append(item)
+                if len(bucket) == batch_limit(item.pixels.shape):
+                    translate_batch(buckets.pop(item.pixels.shape))
+                elif sum(map(len, buckets.values())) >= 2 * most:  # mixed sizes: run the oldest
+                    translate_batch(buckets.pop(next(iter(buckets))))
+                yield from finished(depth)
+            for shape in list(buckets):
+                translate_batch(buckets.pop(shape))
+            yield from finished(0)
+        finally:
+            decode_pool.shutdown(cancel_futures=True)
+            encode_pool.shutdown(cancel_futures=True)
 
 
 # ---------------------------------------------------------------- cycle.csv and its journal

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
-from cyclegan_batch.engine import Translator
+from cyclegan_batch.engine import BatchSize, Translator
 from cyclegan_batch.media.video import (
     EncodeSettings,
     FrameReader,
@@ -45,6 +45,7 @@ from cyclegan_batch.media.video import (
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.progress import progress_bar
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
+from cyclegan_batch.threads import opencv_sequential
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -269,7 +270,7 @@ def translate_video(
     dst: Path,
     *,
     settings: EncodeSettings | None = None,
-    batch_size: int = 8,
+    batch_size: BatchSize = "auto",
     frames_dir: Path | None = None,
     overwrite: bool = False,
     progress: bool = False,
@@ -287,6 +288,7 @@ def translate_video(
     if info.vfr:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
     reader = FrameReader(src, info)
+    batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if pix_fmt_for(info.width, info.height) != "yuv420p":
         log.info(
@@ -295,7 +297,7 @@ def translate_video(
     writer = FrameWriter(video_only, info.width, info.height, info.fps, settings)
     sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
     try:
-        with progress_bar(src.name, info.frames, "frames", progress) as advance:
+        with progress_bar(src.name, info.frames, "frames", progress) as advance, opencv_sequential():
             _run_pipeline(translator, reader, sink, batch_size, advance)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")

@@ -287,6 +287,18 @@ def test_cli_tile_option(tmp_path: Path, random_model: Path) -> None:
     assert cli("translate", src, tmp_path / "bad", *base, "--tile", "huge") == 2
 
 
+def test_auto_batch_size_follows_a_pixel_budget_on_cpu(tmp_path: Path, random_model: Path) -> None:
+    translator = Translator.from_file(random_model, device="cpu", cycle=False)
+    assert translator.batch_size_for(180, 320) == 1  # big frames: one per call stays in cache
+    assert translator.batch_size_for(128, 128) == 6
+    assert translator.batch_size_for(16, 16) == 8  # capped
+    assert translator.batch_size_for(180, 320, 3) == 3  # a number given is kept
+    src = tmp_path / "one.png"
+    Image.fromarray(smooth(40, 40, 3)).save(src)
+    for bad in ("0", "many"):
+        assert cli("translate", src, tmp_path / "out", "--model", random_model, "--batch-size", bad, "-q") == 2
+
+
 # ------------------------------------------------------------------ reruns, kills
 
 

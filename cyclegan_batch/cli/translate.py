@@ -28,16 +28,28 @@ class FormatChoice(StrEnum):
     webp = "webp"
 
 
-def parse_tile(text: str) -> int | str:
-    """`auto`, `off`/`0`, or a tile side in pixels."""
+def _auto_or_int(text: str) -> int | str | None:
+    """ "auto", a non-negative integer, or None for anything else."""
     text = text.strip().lower()
     if text == "auto":
         return "auto"
-    if text in ("off", "0"):
-        return 0
-    if text.isdigit():
-        return int(text)
-    raise UserError(f"--tile {text!r}: use auto, off, or a tile side in pixels such as 1024", ExitCode.USAGE)
+    return int(text) if text.isdigit() else None
+
+
+def parse_tile(text: str) -> int | str:
+    """`auto`, `off`/`0`, or a tile side in pixels."""
+    value = 0 if text.strip().lower() == "off" else _auto_or_int(text)
+    if value is None:
+        raise UserError(f"--tile {text!r}: use auto, off, or a tile side in pixels such as 1024", ExitCode.USAGE)
+    return value
+
+
+def parse_batch_size(text: str) -> int | str:
+    """`auto` or a positive number of images."""
+    value = _auto_or_int(text)
+    if value is None or value == 0:
+        raise UserError(f"--batch-size {text!r}: use auto or a number of images such as 4", ExitCode.USAGE)
+    return value
 
 
 @app.command()
@@ -73,7 +85,13 @@ def translate(
         bool,
         typer.Option("--save-reconstruction", help="Also write F(G(x)) under OUT/reconstructed/, same relative paths."),
     ] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Same-size images per model call.")] = 4,
+    batch_size: Annotated[
+        str,
+        typer.Option(
+            help="Same-size images or frames per model call. auto: 8 on a GPU; on a CPU about 100,000 pixels "
+            "per call (1 frame of 320x180, 6 of 128x128), measured fastest there."
+        ),
+    ] = "auto",
     workers: Annotated[
         int | None, typer.Option(min=1, help="Decode threads, and as many encode threads (default: up to 4).")
     ] = None,
@@ -115,7 +133,7 @@ def translate(
     from cyclegan_batch.video import VideoOptions
 
     setup_logging(quiet)
-    pipeline = PipelineSettings(batch_size=batch_size, max_side=max_side, max_pixels=max_pixels)
+    pipeline = PipelineSettings(batch_size=parse_batch_size(batch_size), max_side=max_side, max_pixels=max_pixels)
     if workers is not None:
         pipeline.workers = workers
     options = TranslateOptions(
