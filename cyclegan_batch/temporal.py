@@ -22,8 +22,11 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _sample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+Maps = tuple[np.ndarray, np.ndarray]  # cv2.remap's fixed-point maps (1/32 pixel): ~1.7x faster than float maps
+
+
+def _sample(image: np.ndarray, maps: Maps) -> np.ndarray:
+    return cv2.remap(image, *maps, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _squared_norm(flow: np.ndarray) -> np.ndarray:
@@ -35,8 +38,7 @@ def _squared_norm(flow: np.ndarray) -> np.ndarray:
 class Warp:
     """Where each pixel of frame t was in frame t-1, and which pixels can be trusted."""
 
-    map_x: np.ndarray
-    map_y: np.ndarray
+    maps: Maps
     valid: np.ndarray  # bool H x W: inside the frame and not occluded
 
     def error(self, previous: np.ndarray, current: np.ndarray) -> float | None:
@@ -44,7 +46,7 @@ class Warp:
         if not self.valid.any():
             return None
         # uint8 absdiff and a masked mean: exact (remap of uint8 is uint8) and ~4x faster than float NumPy.
-        diff = cv2.absdiff(current, _sample(previous, self.map_x, self.map_y))
+        diff = cv2.absdiff(current, _sample(previous, self.maps))
         channel_means = cv2.mean(diff, mask=self.valid.view(np.uint8))[: diff.shape[2]]
         return float(np.mean(channel_means) / 255.0)
 
@@ -67,11 +69,12 @@ class FlowEstimator:
         forward = self._dis.calc(prev_gray, cur_gray, None)  # t-1 -> t
         xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         map_x, map_y = xs + backward[..., 0], ys + backward[..., 1]
-        forward_there = _sample(forward, map_x, map_y)
+        maps = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+        forward_there = _sample(forward, maps)
         round_trip = backward + forward_there
         consistent = _squared_norm(round_trip) < 0.01 * (_squared_norm(backward) + _squared_norm(forward_there)) + 0.5
         inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-        return Warp(map_x, map_y, consistent & inside)
+        return Warp(maps, consistent & inside)
 
 
 def warping_errors(
