@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import resource
 import statistics
 import time
@@ -14,8 +15,12 @@ from cyclegan_batch.engine import BatchSize, Translator
 
 
 def batch_size_arg(text: str) -> BatchSize:
-    """--batch-size: "auto" (the tool's default, per device and frame size) or a number."""
-    return "auto" if text == "auto" else int(text)
+    """--batch-size: "auto" (the tool's default, per device and frame size) or a positive number."""
+    if text == "auto":
+        return "auto"
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto or a positive number")
+    return int(text)
 
 
 def model_only(translator: Translator, frames: np.ndarray, batch_size: BatchSize) -> None:

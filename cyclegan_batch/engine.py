@@ -44,11 +44,11 @@ MIN_TILE = 32
 Tile = int | Literal["auto"]  # tile side in pixels; 0 = never tile; "auto" = only when a frame would not fit
 BatchSize = int | Literal["auto"]  # frames per model call; "auto" = `Translator.batch_size_for` decides
 
-MAX_BATCH = 8
+AUTO_MAX_BATCH = 8
 # On a CPU the cores are already busy inside one frame, so batching pays only for small frames, and big
-# batches fall out of cache: paper generator, bf16, 2 AMX cores, frames/s at batch 1 vs 8: 19.4 vs 15.1 at
-# 320x180, 16.1 vs 12.2 at 256x256, 4.1 vs 2.5 at 640x360, but 52 vs 72 at 128x128. About this many
-# pixels per call was best at every size.
+# batches fall out of cache. Paper generator, bf16, 2 AMX cores, frames/s at batch 1/2/4/8: 320x180
+# 19.4/17.6/17.9/15.1, 256x256 16.1/17.4/14.8/12.2, 640x360 4.1/3.8/3.3/2.5, 128x128 52/59/70/72.
+# A budget of ~100k pixels per call is within ~10 % of the best batch at each of these sizes.
 CPU_BATCH_PIXELS = 100_000
 
 
@@ -204,12 +204,18 @@ class Translator:
         return t.float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
     def batch_size_for(self, height: int, width: int, requested: BatchSize = "auto") -> int:
-        """Frames of this size per model call: `requested`, or for "auto" 8 on a GPU and ~CPU_BATCH_PIXELS on a CPU."""
-        if requested != "auto":
+        """Frames of this size per model call: `requested`, or for "auto" up to 8 on a GPU (as many as
+        fit the memory budget) and ~CPU_BATCH_PIXELS worth on a CPU."""
+        if isinstance(requested, int) and requested >= 1:
             return requested
-        if self.device.type != "cpu":
-            return MAX_BATCH
-        return max(1, min(MAX_BATCH, CPU_BATCH_PIXELS // (height * width)))
+        if requested != "auto":
+            raise ValueError(f"batch size {requested!r}: use a positive integer or 'auto'")
+        pixels = height * width
+        if self.device.type == "cpu":
+            fits = CPU_BATCH_PIXELS // pixels
+        else:
+            fits = self.memory_budget // self.pass_bytes(pixels)
+        return max(1, min(AUTO_MAX_BATCH, fits))
 
     def pass_bytes(self, pixels: int) -> int:
         """Estimated peak device memory of one generator pass over `pixels` pixels."""

@@ -1,21 +1,37 @@
-"""Thread settings for the pipelines, which already spread decode, encode and metrics over thread pools."""
+"""OpenCV's thread pool while a pipeline on the CPU already spreads decode, encode and metrics over threads."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import cv2
 
+_lock = threading.Lock()
+_users = 0  # pipelines inside opencv_sequential() right now; OpenCV's setting is process-wide
+_saved_threads = 0
+
 
 @contextlib.contextmanager
-def opencv_sequential() -> Iterator[None]:
-    """OpenCV's own thread pool off while inside: the pipelines measure several frames at once in their
-    worker threads, so per-call threads only contend with the model (the video warping term took
-    6.5 CPU ms per 320x180 frame with OpenCV's default threads, 4.4 with them off, on 2 cores)."""
-    previous = cv2.getNumThreads()
-    cv2.setNumThreads(0)  # 0: run every OpenCV function sequentially in the calling thread
+def opencv_sequential(active: bool = True) -> Iterator[None]:
+    """OpenCV's own threads off while inside (when `active`): with the model on the CPU, the pipelines'
+    worker threads already measure several frames at once, so per-call threads only contend with the
+    model (the video warping term took 6.5 CPU ms per 320x180 frame with OpenCV's threads, 4.4 without,
+    on 2 cores). Nested and concurrent uses count references; the last one out restores the setting."""
+    global _users, _saved_threads
+    if not active:
+        yield
+        return
+    with _lock:
+        if _users == 0:
+            _saved_threads = cv2.getNumThreads()
+            cv2.setNumThreads(0)  # 0: every OpenCV function runs sequentially in its calling thread
+        _users += 1
     try:
         yield
     finally:
-        cv2.setNumThreads(previous)
+        with _lock:
+            _users -= 1
+            if _users == 0:
+                cv2.setNumThreads(_saved_threads)

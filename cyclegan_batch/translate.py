@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts
-from cyclegan_batch.engine import MAX_BATCH, BatchSize, Tile, Translator, resolve_direction
+from cyclegan_batch.engine import BatchSize, Tile, Translator, resolve_direction
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, ImageLoadError, is_image_path, load_rgb
 from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError, is_video_file
@@ -215,7 +215,9 @@ def translate_images(
     """
     settings = settings or PipelineSettings()
     stats = stats if stats is not None else PipelineStats()
-    most = MAX_BATCH if settings.batch_size == "auto" else settings.batch_size
+    # Decoded images held ahead of the model. For auto, 4 (the old default) bounds memory when big images
+    # go one per call, and still holds a full bucket of 8 small ones.
+    most = settings.batch_size if isinstance(settings.batch_size, int) else 4
     depth = 2 * most + settings.workers
 
     def batch_limit(shape: tuple[int, ...]) -> int:
@@ -246,7 +248,7 @@ def translate_images(
     def add_wait(seconds: float) -> None:
         stats.wait_decode_s += seconds
 
-    with opencv_sequential():  # the pools measure several images at once
+    with opencv_sequential(translator.device.type == "cpu"):
         try:
             for item in _prefetch(decode_pool, lambda job: _decode(job, settings), jobs, depth, add_wait):
                 if item.pixels is None:

@@ -297,7 +297,8 @@ def translate_video(
     writer = FrameWriter(video_only, info.width, info.height, info.fps, settings)
     sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
     try:
-        with progress_bar(src.name, info.frames, "frames", progress) as advance, opencv_sequential():
+        on_cpu = translator.device.type == "cpu"
+        with progress_bar(src.name, info.frames, "frames", progress) as advance, opencv_sequential(on_cpu):
             _run_pipeline(translator, reader, sink, batch_size, advance)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")

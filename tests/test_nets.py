@@ -57,6 +57,12 @@ def test_init_is_normal_002_and_norm_has_no_parameters() -> None:
 
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 def test_fast_instance_norm_equals_the_stock_one(memory_format: torch.memory_format) -> None:
+    bf16 = (torch.randn(2, 16, 12, 20) * 3).to(torch.bfloat16).contiguous(memory_format=memory_format)
+    ours_bf16 = InstanceNorm2d(16)(bf16).float()
+    torch.testing.assert_close(ours_bf16, torch.nn.functional.instance_norm(bf16.float()), atol=0.04, rtol=0.02)
+    unbatched = torch.randn(16, 8, 8)  # C x H x W: falls back to the stock op, which accepts it
+    torch.testing.assert_close(InstanceNorm2d(16)(unbatched), torch.nn.InstanceNorm2d(16)(unbatched))
+
     x = (torch.randn(3, 16, 20, 28) * 3 + 1).contiguous(memory_format=memory_format)
     x.requires_grad_(True)
     ours = InstanceNorm2d(16)(x)

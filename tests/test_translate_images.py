@@ -293,6 +293,13 @@ def test_auto_batch_size_follows_a_pixel_budget_on_cpu(tmp_path: Path, random_mo
     assert translator.batch_size_for(128, 128) == 6
     assert translator.batch_size_for(16, 16) == 8  # capped
     assert translator.batch_size_for(180, 320, 3) == 3  # a number given is kept
+    with pytest.raises(ValueError):
+        translator.batch_size_for(180, 320, 0)
+    # On a GPU, auto sends 8 unless fewer fit the memory budget.
+    budget = translator.pass_bytes(4 * 320 * 180)
+    gpu = Translator.from_file(random_model, device="cpu", cycle=False, memory_budget=budget)
+    gpu.device = torch.device("cuda")
+    assert gpu.batch_size_for(180, 320) == 4 and gpu.batch_size_for(32, 32) == 8
     src = tmp_path / "one.png"
     Image.fromarray(smooth(40, 40, 3)).save(src)
     for bad in ("0", "many"):

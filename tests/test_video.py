@@ -239,6 +239,9 @@ def test_warping_error_sees_added_flicker() -> None:
     for previous, current in zip(pairs, pairs[1:], strict=False):
         warp_in, warp_out = warping_errors(flow, previous, current)
         assert warp_in < 0.02 and warp_out > 0.2  # the +-40 flicker is 0.31 on the [0, 1] scale
+    warp = flow.warp(frames[0], frames[1])
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[:2]]  # single-channel frames measure too
+    assert warp is not None and warp.error(*grey) < 0.02
 
 
 def test_killed_run_leaves_no_output_and_a_rerun_completes(tmp_path: Path, model_file: Path) -> None:

@@ -152,6 +152,7 @@ def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
     config["train"]["preset"] = "huge"
     config["translate"]["segment_seconds"] = 0
     config["resources"]["train"]["gpus"] = 2
+    config["translate"]["batch_size"] = 0
     write_config(tmp_path, config)
     proc = run_snakemake(tmp_path, "--dry-run", check=False)
     output = proc.stdout + proc.stderr  # snakemake 9 logs errors to stdout
@@ -163,6 +164,8 @@ def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
         "train.preset: 'huge' is not one of ['paper', 'demo', 'tiny']",
         "translate.segment_seconds: 0 is less than or equal to the minimum of 0",
         "resources.train: Additional properties are not allowed ('gpus' was unexpected)",
+        "translate.batch_size: 0 is not valid under any of the given schemas (Images or frames per forward pass, "
+        "a positive integer or auto",
     ):
         assert expected in output
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -12,6 +12,9 @@ from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:  # the engine imports torch; --help stays fast without it
+    from cyclegan_batch.engine import BatchSize, Tile
 
 
 class ContainerChoice(StrEnum):
@@ -28,15 +31,15 @@ class FormatChoice(StrEnum):
     webp = "webp"
 
 
-def _auto_or_int(text: str) -> int | str | None:
-    """ "auto", a non-negative integer, or None for anything else."""
+def _auto_or_int(text: str) -> int | Literal["auto"] | None:
+    """`auto`, a non-negative integer, or None for anything else."""
     text = text.strip().lower()
     if text == "auto":
         return "auto"
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None
 
 
-def parse_tile(text: str) -> int | str:
+def parse_tile(text: str) -> Tile:
     """`auto`, `off`/`0`, or a tile side in pixels."""
     value = 0 if text.strip().lower() == "off" else _auto_or_int(text)
     if value is None:
@@ -44,7 +47,7 @@ def parse_tile(text: str) -> int | str:
     return value
 
 
-def parse_batch_size(text: str) -> int | str:
+def parse_batch_size(text: str) -> BatchSize:
     """`auto` or a positive number of images."""
     value = _auto_or_int(text)
     if value is None or value == 0:

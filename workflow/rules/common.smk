@@ -35,9 +35,11 @@ def config_errors(config: dict, schema_path: Path) -> list[str]:
         key=lambda e: list(map(str, e.absolute_path)),
     ):
         key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        # A regex mismatch says little; the key's description names the allowed values.
+        # A regex or "any of" mismatch says little; the key's description names the allowed values.
         hint = (
-            f" ({error.schema['description']})" if error.validator == "pattern" else ""
+            f" ({error.schema['description']})"
+            if error.validator in ("pattern", "oneOf")
+            else ""
         )
         lines.append(f"{key}: {error.message}{hint}")
     return lines
