@@ -19,6 +19,7 @@ Nothing here ever unpickles: safetensors holds only raw tensors and a JSON heade
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,13 @@ def save_generators(
     }
     with atomic_output(Path(path)) as tmp:
         save_file(tensors, str(tmp), metadata=info.to_metadata(dtype))
+        os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600 files; a model is made to be shared
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_info(path: Path) -> ModelInfo:

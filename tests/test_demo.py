@@ -64,7 +64,7 @@ def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path
     assert (info.spec.ngf, info.spec.n_blocks, info.spec.upsample) == (demo.ngf, demo.n_blocks, demo.upsample)
     scores = json.loads(run_cli("demo-score", demo_dir / "heldout", "--json", "--quiet").stdout)
     assert scores["images"] == 24
-    assert scores["gain_db"] >= 3.0, scores  # the shipped model's recorded gain is in the README
+    assert scores["gain_db"] >= 6.0, scores  # the shipped model's recorded gain (+6.58 dB) is in the README
 
 
 def test_fine_tuning_starts_from_the_bundled_weights(demo_dir: Path, tmp_path: Path) -> None:

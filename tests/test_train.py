@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -75,6 +76,9 @@ def test_outputs_and_model_file_rebuild_the_generators(tiny_domains: Path, tmp_p
     assert grid.size == (3 * 32, 2 * 3 * 32)  # real | fake | rec, three samples per domain
     info = read_info(model_dir / MODEL_FILE)
     assert (info.spec.ngf, info.spec.n_blocks, info.crop_size, info.step, info.epoch) == (8, 2, 32, 12, 2)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (model_dir / MODEL_FILE).stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any output
     loaded = load_generators(model_dir / MODEL_FILE)
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     trainer.nets.a_to_b.eval()
