@@ -30,23 +30,31 @@ class GeneratorSpec:
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
-    """Instance norm without affine parameters or running statistics, computed fast on CPUs.
+    """Instance norm without affine parameters or running statistics, fast on channels-last CPU tensors.
 
     On a CPU, stock instance norm reshapes to one batch-norm over N*C channels, which copies a
     channels-last tensor to NCHW and back; that copy was half of the paper generator's time in bf16
     (measured on a 2-core AMX CPU, 4x320x180). Group norm with one group per channel computes the same
-    statistics with native channels-last kernels, ~5x faster there; NCHW training steps gained ~10 %
-    too. Elsewhere (CUDA) the stock path is kept until measured. A subclass, so hooks and isinstance
-    checks see an ordinary InstanceNorm2d.
+    statistics with native channels-last kernels, ~5x faster there (the inference engine runs
+    channels-last). NCHW tensors (CPU training) keep the stock op: its per-channel sums do not depend
+    on the batch size, which DDP's equivalence relies on (2 ranks x batch b = 1 process x 2b; group
+    norm's kernel moved the weights by 6e-5 there). CUDA keeps the stock op until measured. A subclass,
+    so hooks and isinstance checks see an ordinary InstanceNorm2d.
     """
 
     def __init__(self, channels: int) -> None:
         super().__init__(channels, affine=False, track_running_stats=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dim() == 4 and x.shape[1] == self.num_features:
+        if (
+            x.device.type == "cpu"
+            and x.dim() == 4
+            and x.shape[1] == self.num_features
+            and x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous()  # both hold for 1x1 maps: nothing to gain there
+        ):
             return F.group_norm(x, self.num_features, eps=self.eps)
-        return super().forward(x)  # unbatched or malformed input: the stock checks and messages
+        return super().forward(x)
 
 
 def _norm(channels: int) -> InstanceNorm2d:
