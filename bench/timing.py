@@ -7,11 +7,13 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from cyclegan_batch.engine import BatchSize, Translator
+from cyclegan_batch.threads import torch_threads_shared_by
 
 
 def batch_size_arg(text: str) -> BatchSize:
@@ -23,11 +25,18 @@ def batch_size_arg(text: str) -> BatchSize:
     return int(text)
 
 
-def model_only(translator: Translator, frames: np.ndarray, batch_size: BatchSize) -> None:
-    """The network alone over decoded frames already in memory: the ceiling a pipeline is measured against."""
-    batch_size = translator.batch_size_for(frames.shape[1], frames.shape[2], batch_size)
-    for start in range(0, len(frames), batch_size):
-        translator.translate(frames[start : start + batch_size])
+def model_only(translator: Translator, frames: np.ndarray, batch_size: BatchSize, concurrent: bool = False) -> None:
+    """The network alone over decoded frames already in memory: the ceiling a pipeline is measured against.
+
+    `concurrent`: as many model calls at once as the video pipeline makes (`Translator.concurrent_calls`),
+    so that its efficiency measures the work around the model, not a different way of running it.
+    """
+    height, width = frames.shape[1:3]
+    batch_size = translator.batch_size_for(height, width, batch_size)
+    calls = translator.concurrent_calls(height, width, batch_size) if concurrent else 1
+    batches = [frames[start : start + batch_size] for start in range(0, len(frames), batch_size)]
+    with torch_threads_shared_by(calls), ThreadPoolExecutor(calls) as pool:
+        list(pool.map(translator.translate, batches))
     if translator.device.type == "cuda":
         torch.cuda.synchronize()
 

@@ -217,6 +217,15 @@ class Translator:
             fits = self.memory_budget // self.pass_bytes(pixels)
         return max(1, min(AUTO_MAX_BATCH, fits))
 
+    def concurrent_calls(self, height: int, width: int, batch_size: int) -> int:
+        """How many model calls on frames of this size may run at once: 2 on a CPU with 2+ threads (each
+        call with half the threads: paper generator, 320x180, 2 cores, 2 calls x 1 thread ran 1.2x the
+        frames/s of 1 call x 2 threads), when two passes fit the memory budget and need no tiling (tiling
+        hooks the shared network); else 1. The network is shared: inference reads its weights only."""
+        two_passes = 2 * self.pass_bytes(height * width * batch_size)
+        fits = two_passes <= self.memory_budget and self.tile_side(height, width) == 0
+        return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 and fits else 1
+
     def pass_bytes(self, pixels: int) -> int:
         """Estimated peak device memory of one generator pass over `pixels` pixels."""
         return (BYTES_PER_PIXEL_PER_NGF * self.info.spec.ngf + IO_BYTES_PER_PIXEL) * pixels

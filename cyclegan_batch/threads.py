@@ -1,4 +1,4 @@
-"""OpenCV's thread pool while a pipeline on the CPU already spreads decode, encode and metrics over threads."""
+"""Thread settings for the pipelines, which already spread decode, model calls, encode and metrics over threads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import cv2
+import torch
 
 _lock = threading.Lock()
 _users = 0  # pipelines inside opencv_sequential() right now; OpenCV's setting is process-wide
@@ -35,3 +36,16 @@ def opencv_sequential(active: bool = True) -> Iterator[None]:
             _users -= 1
             if _users == 0:
                 cv2.setNumThreads(_saved_threads)
+
+
+@contextlib.contextmanager
+def torch_threads_shared_by(calls: int) -> Iterator[None]:
+    """Torch's intra-op threads split between `calls` concurrent model calls while inside (a process-wide
+    setting, restored after): one call's OpenMP threads then never wait on a core the other holds."""
+    before = torch.get_num_threads()
+    if calls > 1:
+        torch.set_num_threads(max(1, before // calls))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -45,7 +45,7 @@ from cyclegan_batch.media.video import (
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.progress import progress_bar
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
-from cyclegan_batch.threads import opencv_sequential
+from cyclegan_batch.threads import opencv_sequential, torch_threads_shared_by
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -207,11 +207,19 @@ class _FrameSink:
 
 
 def _run_pipeline(
-    translator: Translator, reader: FrameReader, sink: _FrameSink, batch_size: int, advance: Callable
+    translator: Translator,
+    reader: FrameReader,
+    sink: _FrameSink,
+    batch_size: int,
+    advance: Callable,
+    model_calls: int = 1,
 ) -> None:
-    """Decode, translate and encode concurrently; raise the first stage's error."""
+    """Decode, translate and encode concurrently; raise the first stage's error.
+
+    `model_calls` batches are translated at once, by as many threads; results reach the encoder in order.
+    """
     stop = threading.Event()
-    frames, results = _Pipe(2 * batch_size, stop), _Pipe(2, stop)
+    frames, results = _Pipe(2 * batch_size * model_calls, stop), _Pipe(2, stop)
 
     def decode() -> None:
         for frame in reader:
@@ -227,23 +235,33 @@ def _run_pipeline(
         finally:
             sink.finish()
 
-    def translate_batch(batch: list[np.ndarray]) -> None:
+    def translate_batch(batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         inputs = np.stack(batch)
         result = translator.translate(inputs)
-        results.put((inputs, result.outputs, result.reconstructions))
+        return inputs, result.outputs, result.reconstructions
+
+    in_flight: deque[Future] = deque()  # in frame order
+
+    def submit(batch: list[np.ndarray]) -> None:
+        in_flight.append(model_pool.submit(translate_batch, batch))
+        while len(in_flight) > model_calls:
+            results.put(in_flight.popleft().result())
 
     stages = [_Stage(decode, stop, "decode"), _Stage(encode, stop, "encode")]
     for stage in stages:
         stage.start()
+    model_pool = ThreadPoolExecutor(model_calls, thread_name_prefix="model")
     try:
         batch: list[np.ndarray] = []
         for frame in frames:
             batch.append(frame)
             if len(batch) == batch_size:
-                translate_batch(batch)
+                submit(batch)
                 batch = []
         if batch:
-            translate_batch(batch)
+            submit(batch)
+        while in_flight:
+            results.put(in_flight.popleft().result())
         results.put(_END)
     except _Stopped:
         pass
@@ -251,6 +269,7 @@ def _run_pipeline(
         stop.set()
         raise
     finally:
+        model_pool.shutdown(cancel_futures=True)
         for stage in stages:
             stage.join()
     for stage in stages:
@@ -298,8 +317,13 @@ def translate_video(
     sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
     try:
         on_cpu = translator.device.type == "cpu"
-        with progress_bar(src.name, info.frames, "frames", progress) as advance, opencv_sequential(on_cpu):
-            _run_pipeline(translator, reader, sink, batch_size, advance)
+        calls = translator.concurrent_calls(info.height, info.width, batch_size)
+        with (
+            progress_bar(src.name, info.frames, "frames", progress) as advance,
+            opencv_sequential(on_cpu),
+            torch_threads_shared_by(calls),
+        ):
+            _run_pipeline(translator, reader, sink, batch_size, advance, calls)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
         writer.close()

@@ -20,7 +20,8 @@ import torch
 from conftest import run_cli
 
 from cyclegan_batch.engine import Translator
-from cyclegan_batch.media.video import EncodeSettings, VideoError, ffmpeg_exe, probe
+from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.media.video import EncodeSettings, FrameReader, VideoError, ffmpeg_exe, probe
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
@@ -220,6 +221,21 @@ def test_encoder_failure_stops_the_pipeline_and_leaves_nothing(tmp_path: Path, t
     with pytest.raises(VideoError, match="encod"):
         translate_video(translator, src, tmp_path / "out" / "clip.webm", settings=bad, batch_size=2)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_concurrent_model_calls_keep_frame_order(
+    tmp_path: Path, translator: Translator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_video(tmp_path / "clip.mp4", frames=9, audio=None)  # testsrc: every frame differs
+    monkeypatch.setattr(translator, "concurrent_calls", lambda *size: 2)
+    translate_video(translator, src, tmp_path / "out.mp4", batch_size=2, frames_dir=tmp_path / "frames")
+    reader = FrameReader(src, probe(src))
+    expected = [translator.translate(frame[None]).outputs[0].astype(int) for frame in reader]
+    reader.close()
+    written = [load_rgb(tmp_path / "frames" / f"{i:06d}.png").astype(int) for i in range(9)]
+    for i, frame in enumerate(written):
+        distances = [np.abs(frame - e).mean() for e in expected]
+        assert int(np.argmin(distances)) == i and distances[i] < 0.5
 
 
 def test_frames_dir_holds_every_translated_frame(tmp_path: Path, translator: Translator) -> None:
