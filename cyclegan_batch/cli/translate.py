@@ -119,7 +119,7 @@ def translate(
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
-    """Translate an image or a folder of images into the other domain; cycle error per image in OUT/cycle.csv.
+    """Translate images, videos, or a folder of both into the other domain; cycle error in OUT/cycle.csv.
 
     Files that cannot be read are recorded in cycle.csv (status failed, with the reason) and the batch goes
     on (exit code 3). A rerun skips outputs that are newer than their input and the model.
