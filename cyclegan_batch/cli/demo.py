@@ -63,5 +63,5 @@ def demo_score(
         return
     typer.echo(
         f"PSNR vs true style on {scores['images']} held-out crops: model {scores['psnr_model']:.2f} dB, "
-        f"identity {scores['psnr_identity']:.2f} dB, gain {scores['gain_db']:+.2f} dB"
+        f"identity {scores['psnr_identity']:.2f} dB, gain {scores['gain_db']:+.2f} dB ({scores['model']})"
     )
