@@ -42,9 +42,11 @@ def opencv_sequential(active: bool = True) -> Iterator[None]:
 def torch_threads_shared_by(calls: int) -> Iterator[None]:
     """Torch's intra-op threads split between `calls` concurrent model calls while inside (a process-wide
     setting, restored after): one call's OpenMP threads then never wait on a core the other holds."""
+    if calls <= 1:  # nothing to split: leave the process-wide setting alone
+        yield
+        return
     before = torch.get_num_threads()
-    if calls > 1:
-        torch.set_num_threads(max(1, before // calls))
+    torch.set_num_threads(max(1, before // calls))
     try:
         yield
     finally:
