@@ -33,13 +33,12 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     """Instance norm without affine parameters or running statistics, fast on channels-last CPU tensors.
 
     On a CPU, stock instance norm reshapes to one batch-norm over N*C channels, which copies a
-    channels-last tensor to NCHW and back; that copy was half of the paper generator's time in bf16
-    (measured on a 2-core AMX CPU, 4x320x180). Group norm with one group per channel computes the same
-    statistics with native channels-last kernels, ~5x faster there (the inference engine runs
-    channels-last). NCHW tensors (CPU training) keep the stock op: its per-channel sums do not depend
-    on the batch size, which DDP's equivalence relies on (2 ranks x batch b = 1 process x 2b; group
-    norm's kernel moved the weights by 6e-5 there). CUDA keeps the stock op until measured. A subclass,
-    so hooks and isinstance checks see an ordinary InstanceNorm2d.
+    channels-last tensor to NCHW and back (half of the bf16 generator's time; bench/RESULTS.md). Group
+    norm with one group per channel computes the same statistics with native channels-last kernels (the
+    inference engine runs channels-last). NCHW tensors (CPU training) keep the stock op: its per-channel
+    sums do not depend on the batch size, which DDP's equivalence relies on (2 ranks x batch b = 1 process
+    x 2b). CUDA keeps the stock op until measured. A subclass, so hooks and isinstance checks see an
+    ordinary InstanceNorm2d.
     """
 
     def __init__(self, channels: int) -> None:
@@ -53,8 +52,31 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             and x.is_contiguous(memory_format=torch.channels_last)
             and not x.is_contiguous()  # both hold for 1x1 maps: nothing to gain there
         ):
-            return F.group_norm(x, self.num_features, eps=self.eps)
+            return channels_last_instance_norm(x, self.eps)
         return super().forward(x)
+
+
+# Group norm's CPU kernel takes the variance in one pass, E[x^2] - E[x]^2, which cancels when a channel's
+# mean is large against its spread (flat skies, fades, titles): its error grows with (mean/std)^2. Below
+# this ratio of mean^2 to variance the one-pass result stays within 2e-4 of a float64 reference.
+_ONE_PASS_MAX_MEAN_SQ_OVER_VAR = 25.0
+_SHIFT_STRIDE = 4  # the shift is the mean of every 4th row and column: 1/16 of the pixels is plenty
+
+
+def channels_last_instance_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Per-channel instance norm of an N x C x H x W tensor through group norm, exact where the data is flat.
+
+    The fast one-pass statistics are checked on their own output: where some channel's mean is large
+    against its spread, the tensor is normalized again around a cheap estimate of each channel's mean,
+    which removes the cancellation (normalization ignores a per-channel shift). Ordinary activations
+    never pay for the second pass.
+    """
+    n, c, h, w = x.shape
+    out, mean, rstd = torch.native_group_norm(x, None, None, n, c, h * w, c, eps)
+    if float((mean * rstd).square().max()) <= _ONE_PASS_MAX_MEAN_SQ_OVER_VAR:
+        return out
+    shift = x[:, :, ::_SHIFT_STRIDE, ::_SHIFT_STRIDE].mean((2, 3), keepdim=True)
+    return F.group_norm(x - shift, c, eps=eps)
 
 
 def _norm(channels: int) -> InstanceNorm2d:
