@@ -74,7 +74,8 @@ def generator_speed(height: int, width: int, rounds: int, calls: int) -> None:
                         generator(x)
                     seconds[name].append((time.perf_counter() - start) / calls)
     ms = {name: statistics.median(values) * 1e3 for name, values in seconds.items()}
-    print(f"paper generator, 1x3x{height}x{width} bf16 channels-last, {torch.get_num_threads()} threads, median ms/frame")
+    threads = torch.get_num_threads()
+    print(f"paper generator, 1x3x{height}x{width} bf16 channels-last, {threads} threads, median ms/frame")
     for name, value in ms.items():
         print(f"  {name:22} {value:8.1f} ms   {ms['stock'] / value:5.2f}x stock")
 
