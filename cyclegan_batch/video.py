@@ -341,6 +341,7 @@ def translate_video(
     _publish(
         dst,
         lambda tmp: finish_with_audio(video_only, src, info, tmp, settings.container),
+        src,
         info,
         sink.csv_text(),
         warnings,
@@ -350,13 +351,18 @@ def translate_video(
     return VideoResult("ok", reader.frames_read, info.width, info.height, warnings)
 
 
-def _publish(dst: Path, produce: Callable[[Path], str], info: VideoInfo, csv_text: str, warnings: list[str]) -> None:
-    """Write the video via `produce(tmp) -> audio note`, then its two sidecars, then rename the video."""
+def _publish(
+    dst: Path, produce: Callable[[Path], str], src: Path, info: VideoInfo, csv_text: str, warnings: list[str]
+) -> None:
+    """Write the video via `produce(tmp) -> audio note`, then its two sidecars, then rename the video.
+
+    The sidecar names the input video by its absolute path, so the report shows input frames beside the output.
+    """
     with atomic_output(dst) as tmp:
         audio = produce(tmp)
         out_info = probe(tmp)
         sidecar = {
-            "input": info.summary(),
+            "input": {**info.summary(), "path": str(src.resolve())},
             "output": {**out_info.summary(), "audio_carried": audio},
             "warnings": warnings,
         }
@@ -400,7 +406,7 @@ def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool
     info = probe(original)
     container = dst.suffix.lstrip(".").lower()
     csv_text, warnings = _merged_csv(segments, float(info.fps))
-    _publish(dst, lambda tmp: join(segments, original, info, tmp, container), info, csv_text, warnings)
+    _publish(dst, lambda tmp: join(segments, original, info, tmp, container), original, info, csv_text, warnings)
     for warning in warnings:
         log.warning("%s: %s", dst.name, warning)
     return VideoResult("ok", info.frames, info.width, info.height, warnings)

@@ -6,6 +6,7 @@ Runs use the repository's Snakefile with a tiny config in a temporary working di
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -235,6 +236,18 @@ def test_whole_dag_writes_every_output(finished_run: Path) -> None:
     segments = sorted((run / "segments" / "clip").glob("segment_*"))
     assert len(segments) == 2, "0.5 s segments of a 1 s video with a keyframe every 0.5 s"
     assert (run / "report" / "index.html").is_file() and (run / "report" / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_workflow_report_shows_the_input_frames_of_each_video(finished_run: Path) -> None:
+    """The report finds each input video through its sidecar: the original, for a video joined from segments."""
+    run = finished_run / "results" / EXP
+    sidecar = json.loads((run / "translated" / "videos" / "clip.mp4.json").read_text())
+    assert Path(sidecar["input"]["path"]) == (finished_run / "raw" / "clip.mp4").resolve()
+    page = (run / "report" / "index.html").read_text()
+    assert "input video not" not in page
+    inputs = sorted((run / "report" / "index_assets").glob("video*-in.jpg"))
+    assert inputs, "the worst-frame galleries show input frames"
 
 
 @pytest.mark.slow
