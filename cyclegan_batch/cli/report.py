@@ -68,7 +68,9 @@ def report(
 
     Example: `cyclegan-batch report results/demo results/demo/report/index.html --fail-above l1=0.2`
     """
-    from cyclegan_batch.report import parse_gates, read_run, write_report
+    from cyclegan_batch.report_gates import parse_gates
+    from cyclegan_batch.report_page import write_report
+    from cyclegan_batch.report_read import read_run
 
     setup_logging(quiet)
     if out_html.suffix.lower() not in (".html", ".htm"):

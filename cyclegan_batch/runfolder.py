@@ -1,0 +1,54 @@
+"""The names of the files between the stages: one home that every writer and reader imports.
+
+The workflow's rules import it too (workflow/rules/common.smk), so a path is spelled once. What the files
+hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<exp>/`:
+
+    data/manifest.jsonl                       prepare
+    model/generators.safetensors              train (+ losses.csv, run.json, samples/, state/)
+    translated/images/<set>/cycle.csv         translate (+ run.json, reconstructed/)
+    translated/videos/<name>.mp4              translate or join (+ <name>.mp4.cycle.csv, <name>.mp4.json)
+    report/index.html                         report (+ summary.json, index_assets/)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# prepare
+MANIFEST = "manifest.jsonl"
+
+# train: inside MODEL_DIR
+MODEL_FILE = "generators.safetensors"
+CHECKPOINT_FILE = "state/checkpoint.pt"
+LOSSES_CSV = "losses.csv"
+SAMPLES_DIR = "samples"
+RUN_JSON = "run.json"  # also written by translate into each image set's output folder
+
+# translate
+CYCLE_CSV = "cycle.csv"  # an image set's per-image table
+RECONSTRUCTED_DIR = "reconstructed"
+IMAGE_CYCLE_COLUMNS = ("input", "output", "status", "reason", "width", "height", "l1", "psnr", "ssim")
+VIDEO_CYCLE_SUFFIX = ".cycle.csv"  # <video><suffix>: one row per frame
+VIDEO_SIDECAR_SUFFIX = ".json"  # <video><suffix>: properties in vs out
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif"})
+
+# report
+REPORT_SUMMARY = "summary.json"
+
+# the workflow run folder
+DATA_DIR = "data"
+MODEL_DIR = "model"
+IMAGES_DIR = "translated/images"
+VIDEOS_DIR = "translated/videos"
+
+
+def video_cycle_csv(video: Path) -> Path:
+    return video.with_name(video.name + VIDEO_CYCLE_SUFFIX)
+
+
+def video_sidecar(video: Path) -> Path:
+    return video.with_name(video.name + VIDEO_SIDECAR_SUFFIX)
+
+
+def model_file(run_dir: Path) -> Path:
+    return run_dir / MODEL_DIR / MODEL_FILE
