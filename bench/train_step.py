@@ -27,7 +27,8 @@ from PIL import Image
 
 from cyclegan_batch.config import build_config
 from cyclegan_batch.precision import pick_device
-from cyclegan_batch.train import ImagePool, Trainer, build_networks
+from cyclegan_batch.step import ImagePool, build_networks
+from cyclegan_batch.train import Trainer
 
 
 def plain_step_fn(cfg, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], None]:
@@ -71,7 +72,7 @@ def trainer_step_fn(
     trainer = Trainer(data, Path(tempfile.mkdtemp()), cfg, device=device, workers=0, progress=False, compile=compile)
 
     def step(a: torch.Tensor, b: torch.Tensor) -> None:
-        trainer.train_step(a, b)
+        trainer.step.train_step(a, b)
 
     return step, trainer
 
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> list[StepRate]:
         for compile in (False, True) if args.compile else (False,):
             for bs in batch_sizes:
                 step, trainer = trainer_step_fn(paper_config(args, bs), Path(tmp), str(device), compile)
-                layout = "channels_last" if trainer.memory_format == torch.channels_last else "NCHW"
+                layout = "channels_last" if trainer.step.memory_format == torch.channels_last else "NCHW"
                 name = f"cyclegan-batch ({trainer.precision}, {layout}, fused Adam{', compiled' if compile else ''})"
                 variants.append((name, bs, trainer.precision, step))
         inputs = {

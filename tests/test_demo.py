@@ -80,7 +80,7 @@ def test_fine_tuning_starts_from_the_bundled_weights(demo_dir: Path, tmp_path: P
             init_from=init_from,
         )
         a, b = trainer.fixed_samples
-        terms = trainer.train_step(a.cpu(), b.cpu())
+        terms = trainer.step.train_step(a.cpu(), b.cpu())
         return float(terms["cycle_A"] + terms["cycle_B"])
 
     warm = first_cycle_loss(bundled_model(), tmp_path / "warm")

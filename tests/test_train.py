@@ -22,7 +22,10 @@ from cyclegan_batch.atomic import temp_path_for
 from cyclegan_batch.config import build_config
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.modelfile import load_generators, read_info
-from cyclegan_batch.train import CHECKPOINT_FILE, LOSS_COLUMNS, MODEL_FILE, ImagePool, Trainer
+from cyclegan_batch.runfolder import CHECKPOINT_FILE, MODEL_FILE
+from cyclegan_batch.step import ImagePool
+from cyclegan_batch.train import Trainer
+from cyclegan_batch.train_outputs import LOSS_COLUMNS
 
 
 def tiny_trainer(data: Path, model_dir: Path, **overrides) -> Trainer:
@@ -81,8 +84,8 @@ def test_outputs_and_model_file_rebuild_the_generators(tiny_domains: Path, tmp_p
     assert (model_dir / MODEL_FILE).stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any output
     loaded = load_generators(model_dir / MODEL_FILE)
     x = torch.rand(1, 3, 32, 32) * 2 - 1
-    trainer.nets.a_to_b.eval()
-    assert torch.allclose(loaded.a_to_b(x), trainer.nets.a_to_b(x), atol=1e-6)
+    trainer.step.nets.a_to_b.eval()
+    assert torch.allclose(loaded.a_to_b(x), trainer.step.nets.a_to_b(x), atol=1e-6)
 
 
 def test_resume_is_bit_identical(tiny_domains: Path, tmp_path: Path) -> None:
@@ -215,9 +218,9 @@ def test_init_from_starts_with_the_given_generators(tiny_domains: Path, tmp_path
     expected = load_generators(source / MODEL_FILE)
     for name in ("a_to_b", "b_to_a"):
         want = getattr(expected, name).state_dict()
-        got = getattr(warm.nets, name).state_dict()
+        got = getattr(warm.step.nets, name).state_dict()
         assert all(torch.equal(want[k], got[k]) for k in want)
-        assert not torch.equal(getattr(fresh.nets, name).state_dict()[k := next(iter(want))], want[k])
+        assert not torch.equal(getattr(fresh.step.nets, name).state_dict()[k := next(iter(want))], want[k])
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
 from cyclegan_batch.errors import UserError
@@ -130,7 +131,7 @@ def train(
             trainer.fit()
         except NonFiniteLoss as e:
             raise UserError(str(e)) from None
-    log.info("model written to %s", model_dir / "generators.safetensors")
+    log.info("model written to %s", model_dir / runfolder.MODEL_FILE)
 
 
 def check_gpus(gpus: int, device: str) -> None:
