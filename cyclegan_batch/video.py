@@ -313,7 +313,7 @@ def translate_video(
         log.info(
             "%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, settings.codec
         )
-    writer = FrameWriter(video_only, info.width, info.height, info.fps, settings)
+    writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
     sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
     try:
         on_cpu = translator.device.type == "cpu"

@@ -21,7 +21,8 @@ from conftest import run_cli
 
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
-from cyclegan_batch.media.video import EncodeSettings, FrameReader, VideoError, ffmpeg_exe, probe
+from cyclegan_batch.media.picture import Picture
+from cyclegan_batch.media.video import EncodeSettings, FrameReader, FrameWriter, VideoError, ffmpeg_exe, probe, split
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
@@ -179,6 +180,91 @@ def test_split_translate_join_equals_single_pass(tmp_path: Path, model_file: Pat
     assert joined.audio == ["aac"]
     rows = read_rows(tmp_path / "joined.mp4.cycle.csv")
     assert [int(r["frame"]) for r in rows] == list(range(45))
+
+
+ANAMORPHIC_TAGS = {"color_primaries": "bt709", "color_transfer": "bt709", "color_matrix": "bt709", "color_range": "tv"}
+
+
+def make_anamorphic(path: Path, frames: int = 6, extra: tuple[str, ...] = ()) -> Path:
+    """176x144 with 128:117 pixels (PAL 4:3 CIF) and a declared BT.709 colour description.
+
+    setparams, not -color_primaries/-color_trc: this ffmpeg takes primaries and transfer from the frames."""
+    tags = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+    return make_video(
+        path, size="176x144", frames=frames, audio="aac", extra=("-vf", f"setsar=128/117:max=1000,{tags}", *extra)
+    )
+
+
+def stream_line(path: Path) -> str:
+    """ffmpeg's own description of the video stream, e.g. `yuv420p(tv, bt709, progressive), 176x144 [SAR 128:117 ...`"""
+    stderr = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", f"file:{path}"], capture_output=True, text=True).stderr
+    return next(line for line in stderr.splitlines() if "Video:" in line)
+
+
+def assert_shown_as_anamorphic_bt709(path: Path) -> None:
+    line = stream_line(path)
+    assert "[SAR 128:117 DAR 1408:1053]" in line and "(tv, bt709, progressive)" in line, line
+    sidecar = json.loads(path.with_name(path.name + ".json").read_text())
+    assert sidecar["output"]["sar"] == sidecar["input"]["sar"] == "128:117"
+    assert {key: sidecar["output"][key] for key in ANAMORPHIC_TAGS} == ANAMORPHIC_TAGS
+
+
+def test_anamorphic_pixels_and_colour_description_are_kept(tmp_path: Path, model_file: Path) -> None:
+    src = make_anamorphic(tmp_path / "pal cif.mp4")
+    assert "[SAR 128:117" in stream_line(src) and "(tv, bt709, progressive)" in stream_line(src)
+    run_cli("translate", src, tmp_path / "out", "--model", model_file)
+    assert_shown_as_anamorphic_bt709(tmp_path / "out" / "pal cif.mp4")
+
+
+def test_anamorphic_video_through_split_translate_join(tmp_path: Path, translator: Translator) -> None:
+    src = make_anamorphic(tmp_path / "pal.mkv", frames=12, extra=("-g", "4"))
+    segments = split(src, tmp_path / "segments", 0.2)
+    assert len(segments) >= 2 and all(probe(s).picture == probe(src).picture for s in segments)
+    for segment in segments:
+        translate_video(translator, segment, tmp_path / "translated" / segment.name)
+    join_video(tmp_path / "translated", src, tmp_path / "joined.mkv")
+    assert_shown_as_anamorphic_bt709(tmp_path / "joined.mkv")
+    assert decoded_frames(tmp_path / "joined.mkv") == 12
+
+
+@pytest.mark.parametrize(
+    ("picture", "expected_yuv"),
+    [  # limited-range Y'CbCr of RGB (200, 100, 50) by each matrix's coefficients (full range: 0-255)
+        (Picture(matrix="bt709", range="tv"), (117, 96, 174)),
+        (Picture(matrix="smpte170m", range="tv"), (123, 91, 175)),
+        (Picture(matrix="smpte170m", range="pc"), (124, 86, 182)),
+    ],
+)
+def test_encoder_converts_with_the_declared_matrix_and_range(tmp_path: Path, picture: Picture, expected_yuv) -> None:
+    dst = tmp_path / "flat.mkv"
+    writer = FrameWriter(dst, 32, 32, Fraction(25), EncodeSettings(codec="libx264", crf=0, container="mkv"), picture)
+    for _ in range(2):
+        writer.write(np.full((32, 32, 3), (200, 100, 50), np.uint8))
+    writer.close()
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            f"file:{dst}",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv444p",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert np.abs(np.frombuffer(raw, np.uint8)[:: 32 * 32].astype(int) - expected_yuv).max() <= 1
+    info = probe(dst)
+    assert (info.picture.matrix, info.picture.range) == (picture.matrix, picture.range)
+    frame = next(iter(reader := FrameReader(dst, info)))
+    reader.close()
+    assert np.abs(frame.astype(int) - (200, 100, 50)).max() <= 2  # decoded back with the same matrix and range
 
 
 @pytest.mark.parametrize(
