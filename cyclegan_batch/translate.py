@@ -41,12 +41,12 @@ from cyclegan_batch.media.images import (
     load_rgb_alpha,
     shrink_rgba,
 )
-from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError, is_video_file
+from cyclegan_batch.media.video import VideoError, is_video_file
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import load_generators
 from cyclegan_batch.progress import progress_bar
 from cyclegan_batch.threads import opencv_sequential
-from cyclegan_batch.video import VideoOptions, translate_video
+from cyclegan_batch.video import OUTPUT_CONTAINERS, VideoOptions, translate_video
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -488,7 +488,7 @@ def translate_one_video(src: Path, dst: Path, options: TranslateOptions, progres
 def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
     """Translate the image `src`, or every image under the folder `src`, into `out_dir` + cycle.csv."""
     src, out_dir = Path(src), Path(out_dir)
-    if src.is_file() and is_video_file(src) and out_dir.suffix.lower().lstrip(".") in CONTAINER_FORMATS:
+    if src.is_file() and is_video_file(src) and out_dir.suffix.lower().lstrip(".") in OUTPUT_CONTAINERS:
         return translate_one_video(src, out_dir, options, progress)
     if out_dir.resolve() == src.resolve():
         raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)

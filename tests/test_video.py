@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_cli
+from PIL import Image, ImageSequence
 
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
@@ -26,7 +27,8 @@ from cyclegan_batch.media.video import EncodeSettings, FrameReader, FrameWriter,
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
-from cyclegan_batch.video import CSV_COLUMNS, join_video, translate_video
+from cyclegan_batch.translate import TranslateOptions, translate_path
+from cyclegan_batch.video import CSV_COLUMNS, VideoOptions, join_video, translate_video
 
 SPEC = GeneratorSpec(ngf=8, n_blocks=2)
 
@@ -134,6 +136,58 @@ def test_animated_gif_and_one_frame_video(tmp_path: Path, translator: Translator
         translate_video(translator, src, dst)
         assert decoded_frames(dst) == decoded_frames(src)
         assert probe(dst).fps == probe(src).fps
+
+
+GIF_DURATIONS_MS = (40, 120, 70, 200, 30, 500)
+
+
+def make_gif(path: Path, loop: int | None = 2) -> Path:
+    """A Pillow GIF: smooth, distinct frames (Pillow merges equal neighbours), durations that vary, a loop count."""
+    rng = np.random.default_rng(0)
+    frames = [cv2.resize(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8), (40, 30)) for _ in GIF_DURATIONS_MS]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    loop_arg = {} if loop is None else {"loop": loop}
+    images[0].save(path, save_all=True, append_images=images[1:], duration=list(GIF_DURATIONS_MS), **loop_arg)
+    return path
+
+
+def gif_frames(path: Path) -> tuple[list[np.ndarray], list[int], int | None]:
+    """Frames (RGB), per-frame durations (ms) and loop count of a GIF, as Pillow (and browsers) read them."""
+    with Image.open(path) as img:
+        assert img.format == "GIF"
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(img):
+            frames.append(np.asarray(frame.convert("RGB")))
+            durations.append(frame.info["duration"])
+        return frames, durations, img.info.get("loop")
+
+
+def test_animated_gif_stays_a_gif_with_its_durations_and_loop(tmp_path: Path, model_file: Path) -> None:
+    make_gif(tmp_path / "in" / "wave.gif")
+    run_cli("translate", tmp_path / "in", tmp_path / "out", "--model", model_file, "--frames-dir", tmp_path / "frames")
+    frames, durations, loop = gif_frames(tmp_path / "out" / "wave.gif")
+    assert (len(frames), durations, loop) == (6, list(GIF_DURATIONS_MS), 2)
+    translated = [load_rgb(tmp_path / "frames" / "wave" / f"{i:06d}.png").astype(int) for i in range(6)]
+    for i, frame in enumerate(frames):  # each translated frame, in order, within the 256-colour palette's error
+        distances = [np.abs(frame - t).mean() for t in translated]
+        assert int(np.argmin(distances)) == i and distances[i] < 10, (i, distances)
+    assert len(read_rows(tmp_path / "out" / "wave.gif.cycle.csv")) == 6
+    assert read_rows(tmp_path / "out" / "cycle.csv")[0]["output"] == "wave.gif"
+    options = TranslateOptions(model=model_file, precision="fp32", video=VideoOptions(container="mp4"))
+    translate_path(tmp_path / "in", tmp_path / "as mp4", options)  # --container still chooses
+    assert decoded_frames(tmp_path / "as mp4" / "wave.mp4") == 6
+
+
+def test_gif_keeps_equal_neighbour_frames_and_no_loop(tmp_path: Path, translator: Translator) -> None:
+    held = tmp_path / "held.gif"  # five equal frames: their translations are equal too, and must stay five
+    ffmpeg("-f", "lavfi", "-i", "color=c=teal:size=32x24:rate=5", "-frames:v", "5", "-c:v", "gif", "-loop", "-1", held)
+    assert gif_frames(held)[1:] == ([200] * 5, None)
+    translate_video(translator, held, tmp_path / "out.gif")
+    assert gif_frames(tmp_path / "out.gif")[1:] == ([200] * 5, None)
+    plain = make_gif(tmp_path / "once.gif", loop=None)
+    translate_video(translator, plain, tmp_path / "once_out.gif")
+    assert gif_frames(tmp_path / "once_out.gif")[1:] == (list(GIF_DURATIONS_MS), None)
 
 
 def test_audio_the_container_refuses_is_reencoded_and_logged(
@@ -383,7 +437,7 @@ def test_translate_folder_of_videos_images_and_bad_files(tmp_path: Path, model_f
     rows = {r["input"]: r for r in read_rows(tmp_path / "out" / "cycle.csv")}
     assert rows["-lead dash.mp4"]["status"] == rows["sub/anim.gif"]["status"] == rows["still.png"]["status"] == "ok"
     assert (
-        rows["sub/anim.gif"]["output"] == "sub/anim.mp4" and decoded_frames(tmp_path / "out" / "sub" / "anim.mp4") == 4
+        rows["sub/anim.gif"]["output"] == "sub/anim.gif" and decoded_frames(tmp_path / "out" / "sub" / "anim.gif") == 4
     )
     assert rows["voice.mp4"]["reason"] == "no video stream"
     assert rows["broken.mkv"]["reason"].startswith("not a file ffmpeg can read")

@@ -375,8 +375,9 @@ def mux_audio(video: Path, source: Path, dst: Path, container: str) -> str:
 
 
 def finish_with_audio(video_only: Path, source: Path, source_info: VideoInfo, dst: Path, container: str) -> str:
-    """Turn the encoded `video_only` file into `dst` (the temporary name), adding the source's audio."""
-    if not source_info.audio:
+    """Turn the encoded `video_only` file into `dst` (the temporary name), adding the source's audio
+    (a GIF holds none: translate_video warns that it is left out)."""
+    if not source_info.audio or container == "gif":
         os.replace(video_only, dst)
         return "none"
     try:
