@@ -291,7 +291,8 @@ def test_csv_metrics_equal_a_reference_on_saved_reconstructions(tmp_path: Path, 
     rows = read_csv(out)
     checked = 0
     for rel in TREE:
-        x, rec = load_rgb(src / rel), load_rgb(out / "reconstructed" / Path(rel).with_suffix(".png"))
+        # the colour (RGBA's own, not over white); the reconstruction carries the input's alpha too
+        x, rec = load_rgb_alpha(src / rel)[0], load_rgb_alpha(out / "reconstructed" / Path(rel).with_suffix(".png"))[0]
         if min(x.shape[:2]) < 3:  # no SSIM window fits
             continue
         l1, psnr, ssim = reference_metrics(x, rec)
