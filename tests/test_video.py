@@ -190,6 +190,17 @@ def test_gif_keeps_equal_neighbour_frames_and_no_loop(tmp_path: Path, translator
     assert gif_frames(tmp_path / "once_out.gif")[1:] == (list(GIF_DURATIONS_MS), None)
 
 
+def test_any_video_becomes_a_gif_on_time(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(tmp_path / "ntsc.mp4", rate="30000/1001", frames=10, audio="aac")
+    result = translate_video(translator, src, tmp_path / "ntsc.gif")
+    frames, durations, loop = gif_frames(tmp_path / "ntsc.gif")
+    assert len(frames) == 10 and set(durations) == {30, 40} and loop == 0  # 1/100 s steps, looping forever
+    assert (
+        sum(durations) == 10 * round(100 * 10 / (30000 / 1001))
+        and "a GIF holds no audio: aac left out" in result.warnings
+    )
+
+
 def test_audio_the_container_refuses_is_reencoded_and_logged(
     tmp_path: Path, translator: Translator, caplog: pytest.LogCaptureFixture
 ) -> None:
