@@ -292,6 +292,16 @@ def test_anamorphic_video_through_split_translate_join(tmp_path: Path, translato
     assert decoded_frames(tmp_path / "joined.mkv") == 12
 
 
+def test_a_colour_matrix_ffmpeg_cannot_convert_is_a_clear_reason(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(
+        tmp_path / "ycgco.mkv", frames=3, audio=None, extra=("-vf", "format=yuv444p,setparams=colorspace=ycgco")
+    )
+    assert "ycgco" in stream_line(src)  # tagged after conversion, so the file itself is fine
+    with pytest.raises(VideoError, match="colour matrix ycgco: ffmpeg cannot convert it to RGB"):
+        translate_video(translator, src, tmp_path / "out.mkv")
+    assert not (tmp_path / "out.mkv").exists()
+
+
 @pytest.mark.parametrize(
     ("picture", "expected_yuv"),
     [  # limited-range Y'CbCr of RGB (200, 100, 50) by each matrix's coefficients (full range: 0-255)

@@ -20,6 +20,9 @@ UNSAID = frozenset({"unknown", "reserved", "unspecified"})
 # The output is always YUV: for an RGB-coded input (matrix `gbr`: GIF, RGB codecs) neither its matrix nor
 # its range (full, as RGB always is) describes the output, so both are left to the encoder's defaults.
 RGB_MATRICES = frozenset({"gbr"})
+# The matrices this ffmpeg converts between YUV and RGB (tried both ways); with the others (YCgCo, ICtCp,
+# BT.2020 constant luminance, chroma-derived...) it decodes no frame to RGB.
+CONVERTIBLE_MATRICES = frozenset({"bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "bt2020nc"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Picture:
             "color_matrix": self.matrix,
             "color_range": self.range,
         }
+
+    def convertible(self) -> bool:
+        return self.matrix is None or self.matrix in CONVERTIBLE_MATRICES
 
     def filters(self) -> list[str]:
         """Filters for the encoder's RGB input: set the SAR and tag the frames, so ffmpeg's conversion to

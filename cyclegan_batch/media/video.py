@@ -229,6 +229,8 @@ class FrameReader:
     """Decoded RGB24 frames of `path` as H x W x 3 uint8 arrays, streamed from an ffmpeg process."""
 
     def __init__(self, path: Path, info: VideoInfo) -> None:
+        if not info.picture.convertible():
+            raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
         self.shape = (info.height, info.width, 3)
         self.frames_read = 0
         # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader
