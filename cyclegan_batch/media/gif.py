@@ -36,10 +36,10 @@ def read_timing(path: Path) -> GifTiming | None:
     """The frame durations and loop count stored in the GIF at `path`; None if Pillow cannot read it."""
     try:
         with Image.open(path) as img:
-            durations = tuple(int(frame.info.get("duration", 0)) for frame in ImageSequence.Iterator(img))
-            return GifTiming(durations, img.info.get("loop"))
-    except (OSError, ValueError, EOFError, SyntaxError):
-        return None
+            loop = img.info.get("loop")  # the NETSCAPE block comes before the first frame
+            return GifTiming(tuple(int(frame.info.get("duration", 0)) for frame in ImageSequence.Iterator(img)), loop)
+    except (OSError, ValueError, EOFError, SyntaxError, Image.DecompressionBombError):
+        return None  # the caller times the frames by the rate ffmpeg found
 
 
 class GifWriter:
