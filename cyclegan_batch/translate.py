@@ -1,7 +1,7 @@
 """Translate an image, or every image under a folder, and measure how well each one cycles back.
 
     decode threads --bounded--> main thread: same-size batches -> Translator --bounded--> encode threads
-    (load_rgb, --max-side)                                                             (atomic write, metrics)
+    (colour + alpha, --max-side)                                                       (atomic write, metrics)
 
 `translate_path` is the whole verb: scan IN, skip what is already done, run the pipeline, write
 OUT/cycle.csv (columns in docs/interfaces.md). `translate_images` is the pipeline alone, for any list of
@@ -33,13 +33,20 @@ from PIL import Image
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts
 from cyclegan_batch.engine import BatchSize, Tile, Translator, resolve_direction
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, ImageLoadError, is_image_path, load_rgb
-from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError, is_video_file
+from cyclegan_batch.media.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageLoadError,
+    holds_alpha,
+    is_image_path,
+    load_rgb_alpha,
+    shrink_rgba,
+)
+from cyclegan_batch.media.video import VideoError, is_video_file
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import load_generators
 from cyclegan_batch.progress import progress_bar
 from cyclegan_batch.threads import opencv_sequential
-from cyclegan_batch.video import VideoOptions, translate_video
+from cyclegan_batch.video import OUTPUT_CONTAINERS, VideoOptions, translate_video
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -153,25 +160,30 @@ class _Decoded:
     job: ImageJob
     pixels: np.ndarray | None = None
     error: str | None = None
+    alpha: np.ndarray | None = None  # carried unchanged to the output; the model sees the colour only
 
 
 def _decode(job: ImageJob, settings: PipelineSettings) -> _Decoded:
-    try:
-        pixels = load_rgb(job.src, max_pixels=settings.max_pixels)
+    try:  # an output without alpha (JPEG...) gets the input composited over white, as a viewer shows it
+        pixels, alpha = load_rgb_alpha(job.src, keep_alpha=holds_alpha(job.dst), max_pixels=settings.max_pixels)
     except ImageLoadError as e:
         return _Decoded(job, error=str(e))
     h, w = pixels.shape[:2]
     if settings.max_side and max(h, w) > settings.max_side:
         scale = settings.max_side / max(h, w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-    return _Decoded(job, pixels)
+        if alpha is None:
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        else:
+            pixels, alpha = shrink_rgba(pixels, alpha, size)
+    return _Decoded(job, pixels, alpha=alpha)
 
 
-def save_image(pixels: np.ndarray, path: Path) -> None:
-    """Write an RGB uint8 image atomically, in the format its suffix names."""
+def save_image(pixels: np.ndarray, path: Path, alpha: np.ndarray | None = None) -> None:
+    """Write an RGB uint8 image (RGBA with `alpha`) atomically, in the format its suffix names."""
+    img = Image.fromarray(pixels) if alpha is None else Image.fromarray(np.dstack([pixels, alpha]), "RGBA")
     with atomic_output(path) as tmp:
-        Image.fromarray(pixels).save(tmp, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
+        img.save(tmp, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
 
 
 def _encode(item: _Decoded, output: np.ndarray, reconstruction: np.ndarray | None) -> ImageResult:
@@ -179,8 +191,8 @@ def _encode(item: _Decoded, output: np.ndarray, reconstruction: np.ndarray | Non
     h, w = item.pixels.shape[:2]
     try:
         if item.job.reconstruction is not None and reconstruction is not None:
-            save_image(reconstruction, item.job.reconstruction)
-        save_image(output, item.job.dst)  # last: its presence means the image is complete
+            save_image(reconstruction, item.job.reconstruction, item.alpha)
+        save_image(output, item.job.dst, item.alpha)  # last: its presence means the image is complete
     except (OSError, ValueError) as e:
         return ImageResult(item.job, w, h, error=f"cannot write {item.job.dst.name}: {e}")
     metrics = cycle_metrics(item.pixels, reconstruction) if reconstruction is not None else None
@@ -476,7 +488,7 @@ def translate_one_video(src: Path, dst: Path, options: TranslateOptions, progres
 def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
     """Translate the image `src`, or every image under the folder `src`, into `out_dir` + cycle.csv."""
     src, out_dir = Path(src), Path(out_dir)
-    if src.is_file() and is_video_file(src) and out_dir.suffix.lower().lstrip(".") in CONTAINER_FORMATS:
+    if src.is_file() and is_video_file(src) and out_dir.suffix.lower().lstrip(".") in OUTPUT_CONTAINERS:
         return translate_one_video(src, out_dir, options, progress)
     if out_dir.resolve() == src.resolve():
         raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)

@@ -30,7 +30,9 @@ import numpy as np
 
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
 from cyclegan_batch.engine import BatchSize, Translator
+from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
 from cyclegan_batch.media.video import (
+    CONTAINER_FORMATS,
     EncodeSettings,
     FrameReader,
     FrameWriter,
@@ -50,6 +52,7 @@ from cyclegan_batch.threads import opencv_sequential, torch_threads_shared_by
 log = logging.getLogger("cyclegan_batch")
 
 CSV_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out")
+OUTPUT_CONTAINERS = (*CONTAINER_FORMATS, "gif")  # GIF is written by media/gif.py, the others by ffmpeg
 _END = object()  # end of a stream of queue items
 
 
@@ -65,16 +68,17 @@ def sidecar_path(video: Path) -> Path:
 class VideoOptions:
     """How `translate` writes videos: container (the output suffix), codec, quality, optional frame images."""
 
-    container: str = "mp4"
+    container: str | None = None  # None: an animated GIF stays a GIF, any other video becomes mp4
     codec: str | None = None  # None: H.264, or VP9 in WebM
     crf: int = 18
     frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
 
     def output_name(self, rel: Path) -> Path:
-        return rel.with_suffix(f".{self.container}")
+        container = self.container or ("gif" if rel.suffix.lower() == ".gif" else "mp4")
+        return rel.with_suffix(f".{container}")
 
     def settings(self) -> EncodeSettings:
-        return EncodeSettings.for_container(self.container, self.codec, self.crf)
+        return EncodeSettings.for_container(self.container or "mp4", self.codec, self.crf)
 
 
 @dataclass
@@ -304,16 +308,19 @@ def translate_video(
     remove_stale_parts(dst)
     info = probe(src)
     warnings: list[str] = []
-    if info.vfr:
+    gif = dst.suffix.lower() == ".gif"
+    container, codec = ("gif", "gif") if gif else (settings.container, settings.codec)
+    if info.vfr and not gif:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
     reader = FrameReader(src, info)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
-    if pix_fmt_for(info.width, info.height) != "yuv420p":
-        log.info(
-            "%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, settings.codec
-        )
-    writer = FrameWriter(video_only, info.width, info.height, info.fps, settings)
+    if gif:
+        writer: FrameWriter | GifWriter = GifWriter(video_only, _gif_timing(src, info, warnings))
+    else:
+        if pix_fmt_for(info.width, info.height) != "yuv420p":
+            log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
+        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
     sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
     try:
         on_cpu = translator.device.type == "cpu"
@@ -340,7 +347,7 @@ def translate_video(
         )
     _publish(
         dst,
-        lambda tmp: finish_with_audio(video_only, src, info, tmp, settings.container),
+        lambda tmp: finish_with_audio(video_only, src, info, tmp, container),
         src,
         info,
         sink.csv_text(),
@@ -349,6 +356,20 @@ def translate_video(
     for warning in warnings:
         log.warning("%s: %s", src.name, warning)
     return VideoResult("ok", reader.frames_read, info.width, info.height, warnings)
+
+
+def _gif_timing(src: Path, info: VideoInfo, warnings: list[str]) -> GifTiming:
+    """A GIF input's own frame durations and loop count; for other inputs, its frame rate, looping forever."""
+    if info.audio:
+        warnings.append(f"a GIF holds no audio: {', '.join(info.audio)} left out")
+    stored = read_timing(src) if src.suffix.lower() == ".gif" else None
+    if stored is not None and len(stored.durations_ms) == info.frames:
+        return stored
+    if stored is not None:
+        warnings.append(
+            f"Pillow reads {len(stored.durations_ms)} frames, ffmpeg {info.frames}: durations from the frame rate"
+        )
+    return GifTiming.of_rate(info.fps, info.frames, stored.loop if stored is not None else 0)
 
 
 def _publish(

@@ -23,7 +23,7 @@ from cyclegan_batch import translate as translate_module
 from cyclegan_batch.cli import app, main
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.media.images import load_rgb, load_rgb_alpha
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator, init_weights
@@ -158,7 +158,7 @@ def test_folder_tree_is_mirrored_one_to_one(tmp_path: Path, constant_model: Path
             str(h),
         )
     for rel in ("a.png", "sub/d.png", "e.png", "tiny.png", "one.png"):  # lossless formats: exactly G's colour
-        assert (load_rgb(out / rel) == G_COLOUR).all(), rel
+        assert (load_rgb_alpha(out / rel)[0] == G_COLOUR).all(), rel
     assert cli("translate", src, out, "--model", constant_model, "-q") == 0  # rerun: OUT not taken as input
     assert files_under(out) == {*TREE, "cycle.csv", "run.json"}
 
@@ -169,7 +169,7 @@ def test_cycle_metrics_of_constant_generators_are_known(tmp_path: Path, constant
     assert cli("translate", src, out, "--model", constant_model, "--precision", "fp32", "-q") == 0
     rows = read_csv(out)
     for rel in TREE:
-        x = load_rgb(src / rel)  # the shared colour rule: RGBA over white, grayscale and palette to RGB
+        x = load_rgb_alpha(src / rel)[0]  # the colour: RGBA's own (not over white), grayscale and palette to RGB
         expected_l1 = np.abs(x.astype(float) - np.array(F_COLOUR)).mean() / 255
         assert float(rows[rel]["l1"]) == pytest.approx(expected_l1, rel=1e-5), rel
 
@@ -199,6 +199,61 @@ def test_format_max_side_no_cycle_and_name_collisions(tmp_path: Path, constant_m
     assert (rows["wide.png"]["status"], rows["wide.png"]["l1"], rows["wide.png"]["ssim"]) == ("ok", "", "")
     assert rows["same.jpg"]["status"] == "ok" and (out / "same.webp").is_file()
     assert rows["same.png"]["status"] == "failed" and "same.webp" in rows["same.png"]["reason"]
+
+
+# ------------------------------------------------------------------ transparency
+
+
+def transparent_inputs(root: Path) -> dict[str, np.ndarray]:
+    """Images with transparency (RGBA and LA with alpha ramps, palettes with a see-through index); their alpha."""
+    h, w = 18, 26
+    ramp = np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
+    palette = Image.fromarray(smooth(h, w, 2)).quantize(16)
+    images = {
+        "rgba.png": Image.fromarray(np.dstack([smooth(h, w, 0), ramp]), "RGBA"),
+        "ramp.tif": Image.fromarray(np.dstack([smooth(h, w, 1), ramp[::-1]]), "RGBA"),
+        "la.png": Image.fromarray(np.dstack([smooth(h, w, 3, channels=1), ramp[:, ::-1]]), "LA"),
+        "pal.png": palette,
+        "indexed.gif": palette,
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    alphas = {}
+    for name, img in images.items():
+        img.save(root / name, **({"transparency": 3} if img.mode == "P" else {}))
+        with Image.open(root / name) as saved:
+            alphas[name] = np.asarray(saved.convert("RGBA"))[..., 3]
+        assert (alphas[name] == 0).any() and (alphas[name] == 255).any(), name
+    return alphas
+
+
+def test_alpha_is_carried_through_unchanged_and_metrics_are_on_the_colour(tmp_path: Path, constant_model: Path) -> None:
+    alphas = transparent_inputs(tmp_path / "in")
+    for args in ((), ("--format", "webp")):
+        out = tmp_path / ("out" + "".join(args))
+        assert (
+            cli("translate", tmp_path / "in", out, "--model", constant_model, "--precision", "fp32", *args, "-q") == 0
+        )
+        rows = read_csv(out)
+        for name, alpha in alphas.items():
+            with Image.open(out / rows[name]["output"]) as img:
+                rgba = np.asarray(img.convert("RGBA"))
+            assert np.array_equal(rgba[..., 3], alpha), (name, args)
+            error = np.abs(rgba[..., :3][alpha > 0].astype(int) - G_COLOUR).max()  # the colour is translated
+            assert error <= (3 if args else 0), (name, args)  # WebP at quality 95 is lossy, its alpha lossless
+            colour = np.asarray(Image.open(tmp_path / "in" / name).convert("RGBA"))[..., :3]  # not over white
+            expected_l1 = np.abs(colour.astype(float) - np.array(F_COLOUR)).mean() / 255
+            assert float(rows[name]["l1"]) == pytest.approx(expected_l1, rel=1e-5), (name, args)
+
+
+def test_jpeg_output_composites_transparency_over_white(tmp_path: Path, constant_model: Path) -> None:
+    transparent_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    assert cli("translate", tmp_path / "in" / "rgba.png", out, "--model", constant_model, "--format", "jpg", "-q") == 0
+    with Image.open(out / "rgba.jpg") as img:
+        assert img.mode == "RGB"
+    over_white = load_rgb(tmp_path / "in" / "rgba.png")  # what the model saw: a JPEG holds no alpha
+    expected_l1 = np.abs(over_white.astype(float) - np.array(F_COLOUR)).mean() / 255
+    assert float(read_csv(out)["rgba.png"]["l1"]) == pytest.approx(expected_l1, rel=1e-4)
 
 
 # ------------------------------------------------------------------ metrics against references
@@ -236,7 +291,8 @@ def test_csv_metrics_equal_a_reference_on_saved_reconstructions(tmp_path: Path, 
     rows = read_csv(out)
     checked = 0
     for rel in TREE:
-        x, rec = load_rgb(src / rel), load_rgb(out / "reconstructed" / Path(rel).with_suffix(".png"))
+        # the colour (RGBA's own, not over white); the reconstruction carries the input's alpha too
+        x, rec = load_rgb_alpha(src / rel)[0], load_rgb_alpha(out / "reconstructed" / Path(rel).with_suffix(".png"))[0]
         if min(x.shape[:2]) < 3:  # no SSIM window fits
             continue
         l1, psnr, ssim = reference_metrics(x, rec)

@@ -18,14 +18,17 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_cli
+from PIL import Image, ImageSequence
 
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
-from cyclegan_batch.media.video import EncodeSettings, FrameReader, VideoError, ffmpeg_exe, probe
+from cyclegan_batch.media.picture import Picture
+from cyclegan_batch.media.video import EncodeSettings, FrameReader, FrameWriter, VideoError, ffmpeg_exe, probe, split
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
-from cyclegan_batch.video import CSV_COLUMNS, join_video, translate_video
+from cyclegan_batch.translate import TranslateOptions, translate_path
+from cyclegan_batch.video import CSV_COLUMNS, VideoOptions, join_video, translate_video
 
 SPEC = GeneratorSpec(ngf=8, n_blocks=2)
 
@@ -135,6 +138,69 @@ def test_animated_gif_and_one_frame_video(tmp_path: Path, translator: Translator
         assert probe(dst).fps == probe(src).fps
 
 
+GIF_DURATIONS_MS = (40, 120, 70, 200, 30, 500)
+
+
+def make_gif(path: Path, loop: int | None = 2) -> Path:
+    """A Pillow GIF: smooth, distinct frames (Pillow merges equal neighbours), durations that vary, a loop count."""
+    rng = np.random.default_rng(0)
+    frames = [cv2.resize(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8), (40, 30)) for _ in GIF_DURATIONS_MS]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    loop_arg = {} if loop is None else {"loop": loop}
+    images[0].save(path, save_all=True, append_images=images[1:], duration=list(GIF_DURATIONS_MS), **loop_arg)
+    return path
+
+
+def gif_frames(path: Path) -> tuple[list[np.ndarray], list[int], int | None]:
+    """Frames (RGB), per-frame durations (ms) and loop count of a GIF, as Pillow (and browsers) read them."""
+    with Image.open(path) as img:
+        assert img.format == "GIF"
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(img):
+            frames.append(np.asarray(frame.convert("RGB")))
+            durations.append(frame.info["duration"])
+        return frames, durations, img.info.get("loop")
+
+
+def test_animated_gif_stays_a_gif_with_its_durations_and_loop(tmp_path: Path, model_file: Path) -> None:
+    make_gif(tmp_path / "in" / "wave.gif")
+    run_cli("translate", tmp_path / "in", tmp_path / "out", "--model", model_file, "--frames-dir", tmp_path / "frames")
+    frames, durations, loop = gif_frames(tmp_path / "out" / "wave.gif")
+    assert (len(frames), durations, loop) == (6, list(GIF_DURATIONS_MS), 2)
+    translated = [load_rgb(tmp_path / "frames" / "wave" / f"{i:06d}.png").astype(int) for i in range(6)]
+    for i, frame in enumerate(frames):  # each translated frame, in order, within the 256-colour palette's error
+        distances = [np.abs(frame - t).mean() for t in translated]
+        assert int(np.argmin(distances)) == i and distances[i] < 10, (i, distances)
+    assert len(read_rows(tmp_path / "out" / "wave.gif.cycle.csv")) == 6
+    assert read_rows(tmp_path / "out" / "cycle.csv")[0]["output"] == "wave.gif"
+    options = TranslateOptions(model=model_file, precision="fp32", video=VideoOptions(container="mp4"))
+    translate_path(tmp_path / "in", tmp_path / "as mp4", options)  # --container still chooses
+    assert decoded_frames(tmp_path / "as mp4" / "wave.mp4") == 6
+
+
+def test_gif_keeps_equal_neighbour_frames_and_no_loop(tmp_path: Path, translator: Translator) -> None:
+    held = tmp_path / "held.gif"  # five equal frames: their translations are equal too, and must stay five
+    ffmpeg("-f", "lavfi", "-i", "color=c=teal:size=32x24:rate=5", "-frames:v", "5", "-c:v", "gif", "-loop", "-1", held)
+    assert gif_frames(held)[1:] == ([200] * 5, None)
+    translate_video(translator, held, tmp_path / "out.gif")
+    assert gif_frames(tmp_path / "out.gif")[1:] == ([200] * 5, None)
+    plain = make_gif(tmp_path / "once.gif", loop=None)
+    translate_video(translator, plain, tmp_path / "once_out.gif")
+    assert gif_frames(tmp_path / "once_out.gif")[1:] == (list(GIF_DURATIONS_MS), None)
+
+
+def test_any_video_becomes_a_gif_on_time(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(tmp_path / "ntsc.mp4", rate="30000/1001", frames=10, audio="aac")
+    result = translate_video(translator, src, tmp_path / "ntsc.gif")
+    frames, durations, loop = gif_frames(tmp_path / "ntsc.gif")
+    assert len(frames) == 10 and set(durations) == {30, 40} and loop == 0  # 1/100 s steps, looping forever
+    assert (
+        sum(durations) == 10 * round(100 * 10 / (30000 / 1001))
+        and "a GIF holds no audio: aac left out" in result.warnings
+    )
+
+
 def test_audio_the_container_refuses_is_reencoded_and_logged(
     tmp_path: Path, translator: Translator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -179,6 +245,101 @@ def test_split_translate_join_equals_single_pass(tmp_path: Path, model_file: Pat
     assert joined.audio == ["aac"]
     rows = read_rows(tmp_path / "joined.mp4.cycle.csv")
     assert [int(r["frame"]) for r in rows] == list(range(45))
+
+
+ANAMORPHIC_TAGS = {"color_primaries": "bt709", "color_transfer": "bt709", "color_matrix": "bt709", "color_range": "tv"}
+
+
+def make_anamorphic(path: Path, frames: int = 6, extra: tuple[str, ...] = ()) -> Path:
+    """176x144 with 128:117 pixels (PAL 4:3 CIF) and a declared BT.709 colour description.
+
+    setparams, not -color_primaries/-color_trc: this ffmpeg takes primaries and transfer from the frames."""
+    tags = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+    return make_video(
+        path, size="176x144", frames=frames, audio="aac", extra=("-vf", f"setsar=128/117:max=1000,{tags}", *extra)
+    )
+
+
+def stream_line(path: Path) -> str:
+    """ffmpeg's own description of the video stream, e.g. `yuv420p(tv, bt709, progressive), 176x144 [SAR 128:117 ...`"""
+    stderr = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", f"file:{path}"], capture_output=True, text=True).stderr
+    return next(line for line in stderr.splitlines() if "Video:" in line)
+
+
+def assert_shown_as_anamorphic_bt709(path: Path) -> None:
+    line = stream_line(path)
+    assert "[SAR 128:117 DAR 1408:1053]" in line and "(tv, bt709, progressive)" in line, line
+    sidecar = json.loads(path.with_name(path.name + ".json").read_text())
+    assert sidecar["output"]["sar"] == sidecar["input"]["sar"] == "128:117"
+    assert {key: sidecar["output"][key] for key in ANAMORPHIC_TAGS} == ANAMORPHIC_TAGS
+
+
+def test_anamorphic_pixels_and_colour_description_are_kept(tmp_path: Path, model_file: Path) -> None:
+    src = make_anamorphic(tmp_path / "pal cif.mp4")
+    assert "[SAR 128:117" in stream_line(src) and "(tv, bt709, progressive)" in stream_line(src)
+    run_cli("translate", src, tmp_path / "out", "--model", model_file)
+    assert_shown_as_anamorphic_bt709(tmp_path / "out" / "pal cif.mp4")
+
+
+def test_anamorphic_video_through_split_translate_join(tmp_path: Path, translator: Translator) -> None:
+    src = make_anamorphic(tmp_path / "pal.mkv", frames=12, extra=("-g", "4"))
+    segments = split(src, tmp_path / "segments", 0.2)
+    assert len(segments) >= 2 and all(probe(s).picture == probe(src).picture for s in segments)
+    for segment in segments:
+        translate_video(translator, segment, tmp_path / "translated" / segment.name)
+    join_video(tmp_path / "translated", src, tmp_path / "joined.mkv")
+    assert_shown_as_anamorphic_bt709(tmp_path / "joined.mkv")
+    assert decoded_frames(tmp_path / "joined.mkv") == 12
+
+
+def test_a_colour_matrix_ffmpeg_cannot_convert_is_a_clear_reason(tmp_path: Path, translator: Translator) -> None:
+    src = make_video(
+        tmp_path / "ycgco.mkv", frames=3, audio=None, extra=("-vf", "format=yuv444p,setparams=colorspace=ycgco")
+    )
+    assert "ycgco" in stream_line(src)  # tagged after conversion, so the file itself is fine
+    with pytest.raises(VideoError, match="colour matrix ycgco: ffmpeg cannot convert it to RGB"):
+        translate_video(translator, src, tmp_path / "out.mkv")
+    assert not (tmp_path / "out.mkv").exists()
+
+
+@pytest.mark.parametrize(
+    ("picture", "expected_yuv"),
+    [  # limited-range Y'CbCr of RGB (200, 100, 50) by each matrix's coefficients (full range: 0-255)
+        (Picture(matrix="bt709", range="tv"), (117, 96, 174)),
+        (Picture(matrix="smpte170m", range="tv"), (123, 91, 175)),
+        (Picture(matrix="smpte170m", range="pc"), (124, 86, 182)),
+    ],
+)
+def test_encoder_converts_with_the_declared_matrix_and_range(tmp_path: Path, picture: Picture, expected_yuv) -> None:
+    dst = tmp_path / "flat.mkv"
+    writer = FrameWriter(dst, 32, 32, Fraction(25), EncodeSettings(codec="libx264", crf=0, container="mkv"), picture)
+    for _ in range(2):
+        writer.write(np.full((32, 32, 3), (200, 100, 50), np.uint8))
+    writer.close()
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            f"file:{dst}",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv444p",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert np.abs(np.frombuffer(raw, np.uint8)[:: 32 * 32].astype(int) - expected_yuv).max() <= 1
+    info = probe(dst)
+    assert (info.picture.matrix, info.picture.range) == (picture.matrix, picture.range)
+    frame = next(iter(reader := FrameReader(dst, info)))
+    reader.close()
+    assert np.abs(frame.astype(int) - (200, 100, 50)).max() <= 2  # decoded back with the same matrix and range
 
 
 @pytest.mark.parametrize(
@@ -297,7 +458,7 @@ def test_translate_folder_of_videos_images_and_bad_files(tmp_path: Path, model_f
     rows = {r["input"]: r for r in read_rows(tmp_path / "out" / "cycle.csv")}
     assert rows["-lead dash.mp4"]["status"] == rows["sub/anim.gif"]["status"] == rows["still.png"]["status"] == "ok"
     assert (
-        rows["sub/anim.gif"]["output"] == "sub/anim.mp4" and decoded_frames(tmp_path / "out" / "sub" / "anim.mp4") == 4
+        rows["sub/anim.gif"]["output"] == "sub/anim.gif" and decoded_frames(tmp_path / "out" / "sub" / "anim.gif") == 4
     )
     assert rows["voice.mp4"]["reason"] == "no video stream"
     assert rows["broken.mkv"]["reason"].startswith("not a file ffmpeg can read")

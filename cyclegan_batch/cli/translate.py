@@ -23,6 +23,7 @@ class ContainerChoice(StrEnum):
     mkv = "mkv"
     webm = "webm"
     avi = "avi"
+    gif = "gif"
 
 
 class FormatChoice(StrEnum):
@@ -106,8 +107,12 @@ def translate(
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Stop with an error at the first file that fails.")] = False,
     container: Annotated[
-        ContainerChoice, typer.Option(help="Videos: output container (a video OUT file's suffix wins).")
-    ] = ContainerChoice.mp4,
+        ContainerChoice | None,
+        typer.Option(
+            help="Videos: output container for every video (default: an animated GIF stays a GIF with its frame "
+            "durations and loop count, other videos become mp4; a video OUT file's suffix wins)."
+        ),
+    ] = None,
     codec: Annotated[
         str | None, typer.Option(help="Videos: any ffmpeg encoder (default libx264; libvpx-vp9 for webm).")
     ] = None,
@@ -124,8 +129,10 @@ def translate(
     Files that cannot be read are recorded in cycle.csv (status failed, with the reason) and the batch goes
     on (exit code 3). A rerun skips outputs that are newer than their input and the model.
 
-    Videos (mp4, mov, mkv, webm, avi, animated GIF) become OUT/NAME.mp4 with the input's frames, frame rate,
-    size and audio, plus NAME.mp4.cycle.csv (per frame) and NAME.mp4.json; an OUT ending in .mp4 names the file.
+    Videos (mp4, mov, mkv, webm, avi) become OUT/NAME.mp4 with the input's frames, frame rate, size, pixel
+    aspect ratio, colour description and audio, plus NAME.mp4.cycle.csv (per frame) and NAME.mp4.json; an OUT
+    ending in .mp4 names the file. An animated GIF becomes a GIF with the same frame durations and loop count.
+    Transparency (PNG, WebP, TIFF, GIF) is kept: the colour is translated, the alpha carried over unchanged.
 
     Example: `cyclegan-batch translate photos/ results/demo/translated/images/photos --direction AtoB`
 
@@ -151,7 +158,9 @@ def translate(
         precision=precision.value,
         tile=parse_tile(tile),
         pipeline=pipeline,
-        video=VideoOptions(container=container.value, codec=codec, crf=crf, frames_dir=frames_dir),
+        video=VideoOptions(
+            container=container.value if container else None, codec=codec, crf=crf, frames_dir=frames_dir
+        ),
     )
     summary = translate_path(src, out, options, progress=show_progress(quiet))
     if summary.failures:

@@ -4,7 +4,8 @@ The rule (prepare, train and translate all use it, so a picture means the same t
 - EXIF orientation is applied (phone photos come out upright).
 - Multi-frame files (animated GIF/WebP, multi-page TIFF) use their first frame.
 - Transparency (RGBA, LA, P with a transparent colour) is composited over `background`
-  (default white) - the colour a viewer would show behind it.
+  (default white) - the colour a viewer would show behind it. `load_rgb_alpha` instead keeps the
+  alpha channel apart from the straight colour (translate carries it into outputs that hold it).
 - 16-bit and 32-bit modes (I;16, I, F) are scaled to 8 bits by their value range
   (I;16 and I by 65535 / 257; F by its min-max), then grayscale is replicated to RGB.
 - CMYK, YCbCr, 1-bit, palette and grayscale are converted with Pillow's standard RGB conversion.
@@ -36,6 +37,10 @@ IMAGE_SUFFIXES = frozenset(
         ".tga",
     }
 )
+# Output formats whose files hold an alpha channel as Pillow writes them (GIF: one transparent colour,
+# which is what a GIF input's alpha is). Pillow writes BMP without alpha; JPEG and PNM have none.
+ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff", ".gif", ".tga"})
+ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La", "RGBA;16"})
 DEFAULT_MAX_PIXELS = 100_000_000  # ~10000x10000; larger is refused as a likely decompression bomb
 WHITE = (255, 255, 255)
 
@@ -117,6 +122,38 @@ def load_rgb(
     """`path` as an HxWx3 uint8 RGB array by the module's rule, or raise ImageLoadError."""
     img = open_image(path, max_pixels=max_pixels, allow_truncated=allow_truncated)
     return np.asarray(_to_rgb(img, background), dtype=np.uint8)
+
+
+def has_transparency(img: Image.Image) -> bool:
+    """An alpha channel, or a transparent colour key (palette, grayscale or RGB with PNG tRNS / GIF)."""
+    return img.mode in ALPHA_MODES or (img.mode in ("P", "L", "RGB") and "transparency" in img.info)
+
+
+def load_rgb_alpha(
+    path: Path, *, keep_alpha: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The colour of `path` and, if it has transparency and `keep_alpha`, its alpha channel apart.
+
+    With alpha: the straight (not premultiplied, not composited) HxWx3 colour and the HxW alpha, both
+    uint8. Otherwise `load_rgb`'s pixels (transparency composited over white) and None.
+    """
+    img = open_image(path, max_pixels=max_pixels)
+    if not (keep_alpha and has_transparency(img)):
+        return np.asarray(_to_rgb(img, WHITE), dtype=np.uint8), None
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8)
+    return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+
+def shrink_rgba(rgb: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Area-downscale colour and alpha together to `size` (w, h). Pillow resamples RGBA premultiplied,
+    so the colour hidden under transparent pixels does not bleed into the visible edges."""
+    img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA").resize(size, Image.Resampling.BOX)
+    rgba = np.asarray(img)
+    return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+
+def holds_alpha(path: Path) -> bool:
+    return Path(path).suffix.lower() in ALPHA_SUFFIXES
 
 
 def to_rgb(img: Image.Image, background: tuple[int, int, int] = WHITE) -> Image.Image:

@@ -12,6 +12,7 @@ The rules (documented for users in the README):
   single frames may move by up to the input's jitter. The sidecar says `"vfr": true`.
 - Frames are decoded with `-fps_mode passthrough` (never duplicated or dropped) as RGB24.
 - Odd widths or heights cannot be 4:2:0; those outputs are written as yuv444p (same size, no padding).
+- The sample aspect ratio and the colour description the input declares are written again (media/picture.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from cyclegan_batch.atomic import temp_path_for
+from cyclegan_batch.media.picture import Picture, parse_showinfo
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -102,6 +104,7 @@ class VideoInfo:
     truncated: bool = False  # the container promises more than the video stream holds
     header_duration_s: float = 0.0  # what the container says (all streams), for the truncation message
     pts_s: list[float] = field(default_factory=list, repr=False)  # presentation times, sorted
+    picture: Picture = field(default_factory=Picture)  # SAR and colour description
 
     def summary(self) -> dict:
         """The sidecar's description (docs/interfaces.md): fps as a fraction string, plus what we know."""
@@ -116,6 +119,7 @@ class VideoInfo:
             "rotation": self.rotation,
             "vfr": self.vfr,
             "truncated": self.truncated,
+            **self.picture.summary(),
         }
 
 
@@ -217,6 +221,7 @@ def probe(path: Path) -> VideoInfo:
         truncated=truncated,
         header_duration_s=header_s,
         pts_s=times.tolist(),
+        picture=parse_showinfo(proc.stderr),
     )
 
 
@@ -224,6 +229,8 @@ class FrameReader:
     """Decoded RGB24 frames of `path` as H x W x 3 uint8 arrays, streamed from an ffmpeg process."""
 
     def __init__(self, path: Path, info: VideoInfo) -> None:
+        if not info.picture.convertible():
+            raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
         self.shape = (info.height, info.width, 3)
         self.frames_read = 0
         # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader
@@ -292,14 +299,25 @@ class EncodeSettings:
 
 
 class FrameWriter:
-    """Encode H x W x 3 uint8 frames at a constant rate into `path` (video only) through an ffmpeg pipe."""
+    """Encode H x W x 3 uint8 frames at a constant rate into `path` (video only) through an ffmpeg pipe,
+    shown as `picture` says (SAR, colour description)."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: Fraction, settings: EncodeSettings) -> None:
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        fps: Fraction,
+        settings: EncodeSettings,
+        picture: Picture | None = None,
+    ) -> None:
         self.path = Path(path)
         self.frames_written = 0
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()/abort()
         args = ["-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}"]
         args += ["-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0", "-map", "0:v"]
+        if filters := (picture or Picture()).filters():
+            args += ["-vf", ",".join(filters)]
         args += settings.codec_args(width, height) + settings.format_args() + ["-y", file_arg(path)]
         self._proc = subprocess.Popen(
             [ffmpeg_exe(), "-nostdin", "-hide_banner", *args], stdin=subprocess.PIPE, stderr=self._stderr
@@ -359,8 +377,9 @@ def mux_audio(video: Path, source: Path, dst: Path, container: str) -> str:
 
 
 def finish_with_audio(video_only: Path, source: Path, source_info: VideoInfo, dst: Path, container: str) -> str:
-    """Turn the encoded `video_only` file into `dst` (the temporary name), adding the source's audio."""
-    if not source_info.audio:
+    """Turn the encoded `video_only` file into `dst` (the temporary name), adding the source's audio
+    (a GIF holds none: translate_video warns that it is left out)."""
+    if not source_info.audio or container == "gif":
         os.replace(video_only, dst)
         return "none"
     try:
