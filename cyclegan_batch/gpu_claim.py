@@ -7,7 +7,7 @@ it exits (SIGKILL included), so nothing is ever left to clean up by hand.
 
 - Cards are the ones CUDA_VISIBLE_DEVICES shows; `cuda:N` is relative to it, and a card's lock file is named
   by its CUDA_VISIBLE_DEVICES entry, so processes with different visible sets still agree on physical cards.
-- Lock folder: $CYCLEGAN_BATCH_GPU_LOCKS, default <tmp>/cyclegan-batch-gpus (shared by all users, sticky like
+- Lock folder: $CYCLEGAN_BATCH_GPU_LOCKS, default /tmp/cyclegan-batch-gpus (shared by all users, sticky like
   /tmp). File names carry the host name, so even a folder on a shared file system keeps nodes apart. Inside
   a SLURM job the locks go to a subfolder of that job: SLURM already gives each job its own cards (and with
   ConstrainDevices every job sees its cards as 0..n-1), so claims only share out the job's own cards.
@@ -26,7 +26,6 @@ import os
 import re
 import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,8 @@ WAIT_ENV = "CYCLEGAN_BATCH_GPU_WAIT"
 SIMULATE_ENV = "CYCLEGAN_BATCH_SIMULATE_GPUS"
 # Set by `train --gpus N` for its torchrun ranks: the launcher holds their cards, so they must not claim.
 HELD_BY_LAUNCHER_ENV = "CYCLEGAN_BATCH_GPUS_HELD_BY"
+# Not $TMPDIR: every process sharing the cards must find the same folder, and snakemake or SLURM set TMPDIR per job.
+DEFAULT_LOCKS = Path("/tmp/cyclegan-batch-gpus")
 POLL_SECONDS = 0.2
 
 _held: dict[str, int] = {}  # card id -> its open lock file: this process's claims, kept until exit
@@ -80,7 +81,7 @@ def visible_cards() -> list[Card]:
 
 
 def lock_dir() -> Path:
-    base = Path(os.environ.get(LOCKS_ENV) or Path(tempfile.gettempdir()) / "cyclegan-batch-gpus")
+    base = Path(os.environ.get(LOCKS_ENV) or DEFAULT_LOCKS)
     job = os.environ.get("SLURM_JOB_ID")
     return base / f"slurm-job-{job}" if job else base
 
