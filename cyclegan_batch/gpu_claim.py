@@ -108,9 +108,7 @@ def lock_path(card: Card) -> Path:
 def _open_lock(path: Path) -> int:
     """The card's lock file, created readable and writable by everyone (users on one box share the cards)."""
     try:
-        if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _chmod(path.parent, 0o1777)
+        _make_shared_dir(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
         raise UserError(
@@ -119,6 +117,16 @@ def _open_lock(path: Path) -> int:
         ) from None
     _chmod(fd, 0o666)
     return fd
+
+
+def _make_shared_dir(folder: Path) -> None:
+    """`folder` and any missing parents, each writable by all with the sticky bit (as /tmp)."""
+    if folder.is_dir():
+        return
+    _make_shared_dir(folder.parent)
+    with contextlib.suppress(FileExistsError):  # another process made it just now
+        folder.mkdir()
+    _chmod(folder, 0o1777)
 
 
 def _chmod(target: Path | int, mode: int) -> None:
