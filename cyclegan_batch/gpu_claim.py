@@ -76,7 +76,10 @@ def device_count() -> int:
 def visible_cards() -> list[Card]:
     count = device_count()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = [part.strip() for part in visible.split(",")] if visible is not None else [str(i) for i in range(count)]
+    if visible is None:
+        ids = [str(i) for i in range(count)]
+    else:  # CUDA stops at the first entry that names no device; the count above says how many it took
+        ids = [part.strip() for part in visible.split(",") if part.strip()]
     return [Card(i, card_id) for i, card_id in enumerate(ids[:count])]
 
 
