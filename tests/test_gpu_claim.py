@@ -214,33 +214,47 @@ def test_train_gpus_claims_its_cards_for_the_torchrun_ranks(
 
 
 # ------------------------------------------------------------------------------------------ workflow
-@pytest.mark.slow
-def test_local_workflow_runs_a_gpu_job_per_card(
-    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """4 simulated cards: 4 translate jobs run at once (all seen waiting while a holder has the cards), on 4 cards."""
-    sets = {f"set{i}": f"raw/set{i}" for i in range(4)}
+def translate_jobs(workdir: Path, n: int, **config: object) -> tuple[list[str], list[Path]]:
+    """A run folder with a finished model and `n` image sets: the targets and logs of `n` translate (GPU) jobs."""
+    sets = {f"set{i}": f"raw/set{i}" for i in range(n)}
     for i, folder in enumerate(sets.values()):
-        write_images(tmp_path / folder, smooth_images(2, 40, seed=i))
-    config = tiny_config(device="cuda")
-    config["translate"]["images"] = sets
-    write_config(tmp_path, config)
-    run_dir = tmp_path / "results" / config["experiment"]
+        write_images(workdir / folder, smooth_images(2, 40, seed=i))
+    settings = tiny_config(device="cuda", **config)
+    settings["translate"]["images"] = sets
+    write_config(workdir, settings)
+    run_dir = workdir / "results" / settings["experiment"]
     (run_dir / "model").mkdir(parents=True)  # a finished model, so that only the GPU jobs under test run
     shutil.copy(files("cyclegan_batch") / "assets" / "demo.safetensors", run_dir / "model" / "generators.safetensors")
-    targets = [f"results/{config['experiment']}/translated/images/{name}" for name in sets]
-    logs = [run_dir / "logs" / "translate_images" / f"{name}.log" for name in sets]
-    for key, value in {**env, gpu_claim.SIMULATE_ENV: "4"}.items():
-        monkeypatch.setenv(key, value)  # for snakemake and its jobs
+    targets = [f"results/{settings['experiment']}/translated/images/{name}" for name in sets]
+    return targets, [run_dir / "logs" / "translate_images" / f"{name}.log" for name in sets]
 
-    all_cards = holder(env, 4, CARDS="4")
-    result: list[subprocess.CompletedProcess] = []
-    snakemake = threading.Thread(
+
+def start_snakemake(workdir: Path, targets: list[str], result: list[subprocess.CompletedProcess]) -> threading.Thread:
+    """`snakemake TARGETS` (only translate jobs) in a thread; its result lands in `result`."""
+    thread = threading.Thread(
         target=lambda: result.append(
-            run_snakemake(tmp_path, *targets, "--cores", "4", "--allowed-rules", "translate_image_set", check=False)
+            run_snakemake(workdir, *targets, "--cores", "4", "--allowed-rules", "translate_image_set", check=False)
         )
     )
-    snakemake.start()
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def simulated_box(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """4 simulated cards for snakemake and its jobs."""
+    for key, value in {**env, gpu_claim.SIMULATE_ENV: "4"}.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.mark.slow
+def test_local_workflow_runs_a_gpu_job_per_card(simulated_box: dict[str, str], tmp_path: Path) -> None:
+    """4 cards: 4 translate jobs run at once (all seen waiting while a holder has the cards), on 4 cards."""
+    targets, logs = translate_jobs(tmp_path, 4)
+    all_cards = holder(simulated_box, 4, CARDS="4")
+    result: list[subprocess.CompletedProcess] = []
+    snakemake = start_snakemake(tmp_path, targets, result)
     try:
         for log in logs:  # the four jobs run at once: each waits for a card while the holder has them all
             wait_for(log, "waiting for 1 free GPU(s): 4 of 4 claimed", snakemake.is_alive)
@@ -251,3 +265,24 @@ def test_local_workflow_runs_a_gpu_job_per_card(
     assert result and result[0].returncode == 0, result and result[0].stdout[-3000:]
     cards = [log.read_text().split("claimed GPU ")[1].split()[0] for log in logs]
     assert sorted(cards) == ["0", "1", "2", "3"], [log.read_text() for log in logs]
+
+
+@pytest.mark.slow
+def test_local_gpus_caps_the_gpu_jobs_at_once(simulated_box: dict[str, str], tmp_path: Path) -> None:
+    targets, logs = translate_jobs(tmp_path, 2, local_gpus=1)
+    all_cards = holder(simulated_box, 4, CARDS="4")
+    result: list[subprocess.CompletedProcess] = []
+    snakemake = start_snakemake(tmp_path, targets, result)
+    try:
+        deadline = time.monotonic() + 240
+        while not any("waiting for 1 free GPU" in log.read_text() for log in logs if log.exists()):
+            assert snakemake.is_alive() and time.monotonic() < deadline, result
+            time.sleep(0.1)
+        # A job's log exists from its start (the shell's redirection), long before the job can say it waits:
+        # a second job let through with the first would have a log by now.
+        assert sum(log.exists() for log in logs) == 1
+    finally:
+        all_cards.kill()
+        all_cards.wait()
+        snakemake.join(timeout=300)
+    assert result and result[0].returncode == 0, result and result[0].stdout[-3000:]
