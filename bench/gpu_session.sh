@@ -2,6 +2,7 @@
 # Everything GPU-specific in one call on a lent GPU machine (the device tool's `run`), results in $OUT:
 #   1. the benchmark suite (`python -m bench`) on the GPU -> $OUT/bench.txt
 #   2. the demo model trained on the GPU, exported as fp16 and scored -> $OUT/demo.safetensors, demo_score.json
+#   3. the GPU claim (issue 16) on the real card(s), first (seconds) -> $OUT/gpu_claim.txt, one PASS/FAIL a line
 # That machine has torch, scikit-image, opencv, imageio, typer, rich and safetensors but no imageio-ffmpeg:
 # carry its wheel in .whl/ (see .library/device/README.md) and name .whl in `carry`.
 #   DEMO_SECONDS (default 240) caps the demo training; BENCH_SECONDS (default 240) caps the suite.
@@ -16,6 +17,45 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
+
+# 3. The claim on real cards: a holder per card, then one more process that must fail at once (wait 0), one
+# that waits and gets a card when the holders end, and a translate that names its card in the log.
+claim_check() {
+    local locks n holders=() rc waited
+    locks=$(mktemp -d) && export CYCLEGAN_BATCH_GPU_LOCKS=$locks
+    n=$(python3 -c "from cyclegan_batch import gpu_claim; print(gpu_claim.device_count())")
+    hold='from cyclegan_batch.precision import pick_device; import torch, time, sys, os, logging
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+d = pick_device("cuda"); x = torch.ones(1, device=d)
+print(d, torch.cuda.get_device_name(d) if d.type == "cuda" else "(simulated)", flush=True)
+while len(sys.argv) > 1 and not os.path.exists(sys.argv[1]): time.sleep(0.1)  # hold until told to stop'
+    for ((i = 0; i < n; i++)); do
+        python3 -c "$hold" "$locks/stop" >"$locks/holder$i.txt" 2>&1 &
+        holders+=($!)
+        until grep -qs 'claimed GPU' "$locks/holder$i.txt" || ! kill -0 $! 2>/dev/null; do sleep 0.2; done
+    done
+    for ((i = 0; i < n; i++)); do grep -q "claimed GPU $i " "$locks/holder$i.txt" && echo "PASS holder $i got GPU $i" \
+        || echo "FAIL holder $i: $(cat "$locks/holder$i.txt")"; done
+    CYCLEGAN_BATCH_GPU_WAIT=0 python3 -c "$hold" >"$locks/full.txt" 2>&1; rc=$?
+    [ $rc -ne 0 ] && grep -q "no free GPU" "$locks/full.txt" && echo "PASS all $n taken: exit $rc, $(tail -1 "$locks/full.txt")" \
+        || echo "FAIL all taken but: exit $rc $(cat "$locks/full.txt")"
+    python3 -c "$hold" >"$locks/waiter.txt" 2>&1 &
+    until grep -qs '^waiting' "$locks/waiter.txt" || ! kill -0 $! 2>/dev/null; do sleep 0.2; done
+    touch "$locks/stop"
+    wait $!; rc=$?
+    waited=$(grep -c "^waiting for 1 free GPU" "$locks/waiter.txt")
+    [ $rc -eq 0 ] && [ "$waited" -eq 1 ] && grep -q "claimed GPU .* after waiting" "$locks/waiter.txt" \
+        && echo "PASS waited, then $(grep -o 'claimed GPU [0-9]* after waiting [0-9]* s' "$locks/waiter.txt")" \
+        || echo "FAIL waiter: exit $rc $(cat "$locks/waiter.txt")"
+    wait "${holders[@]}"
+    python3 -c "$hold" 2>&1 | grep -q "^claimed GPU 0 " && echo "PASS free again after the holders exited" || echo "FAIL not freed"
+    python3 -m cyclegan_batch demo "$locks/demo" --no-videos --quiet
+    python3 -m cyclegan_batch translate "$locks/demo/heldout/A" "$locks/out" --device cuda 2>&1 | grep "claimed GPU" \
+        | sed 's/^/PASS translate log: /' || echo "FAIL translate named no card"
+    rm -rf "$locks"
+    unset CYCLEGAN_BATCH_GPU_LOCKS
+}
+claim_check 2>&1 | tee "$OUT/gpu_claim.txt"
 
 timeout "${BENCH_SECONDS:-240}" python3 -m bench 2>&1 | tee "$OUT/bench.txt"
 

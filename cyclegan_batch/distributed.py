@@ -3,8 +3,8 @@
 `torchrun` (torch.distributed.run) starts one process per GPU and tells each its RANK, LOCAL_RANK and
 WORLD_SIZE through the environment; `process_group` joins them (NCCL on CUDA, gloo on CPU). Outside
 torchrun everything here reports a world of one, so the single-process trainer needs no special case.
-`relaunch_under_torchrun` is what `cyclegan-batch train --gpus N` does: it re-executes the same command
-through torchrun on this machine.
+`relaunch_under_torchrun` is what `cyclegan-batch train --gpus N` does: it claims N free GPUs (see gpu_claim)
+and re-executes the same command through torchrun on this machine.
 """
 
 from __future__ import annotations
@@ -17,10 +17,17 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 
+from cyclegan_batch import gpu_claim
+
 
 def under_torchrun() -> bool:
     """True in a process started by torchrun (which always sets LOCAL_RANK and WORLD_SIZE)."""
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def local_rank() -> int | None:
+    """This process's LOCAL_RANK when it is one of several torchrun ranks, else None."""
+    return int(os.environ["LOCAL_RANK"]) if under_torchrun() and int(os.environ["WORLD_SIZE"]) > 1 else None
 
 
 def rank() -> int:
@@ -38,9 +45,8 @@ def is_main() -> bool:
 
 def rank_device(device: torch.device) -> torch.device:
     """Each rank drives its own GPU: cuda -> cuda:LOCAL_RANK under torchrun; other devices unchanged."""
-    if device.type == "cuda" and under_torchrun() and int(os.environ["WORLD_SIZE"]) > 1:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
+    index = local_rank()
+    return torch.device("cuda", index) if device.type == "cuda" and index is not None else device
 
 
 @contextlib.contextmanager
@@ -59,8 +65,14 @@ def process_group(device: torch.device) -> Iterator[None]:
         dist.destroy_process_group()
 
 
-def relaunch_under_torchrun(nproc: int) -> None:
-    """Replace this process by `torchrun --standalone --nproc_per_node N -m cyclegan_batch <same args>`."""
+def relaunch_under_torchrun(nproc: int, claim_gpus: bool) -> None:
+    """Replace this process by `torchrun --standalone --nproc_per_node N -m cyclegan_batch <same args>`.
+
+    With `claim_gpus` it first claims N free GPUs and keeps them (the locks survive the exec: torchrun is this
+    same process) for ranks that see only those cards, as cuda:0..N-1.
+    """
+    if claim_gpus:
+        gpu_claim.hand_to_children(gpu_claim.claim(nproc))
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
     os.execv(sys.executable, [*args, "-m", "cyclegan_batch", *sys.argv[1:]])
 

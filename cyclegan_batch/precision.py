@@ -7,14 +7,20 @@ from typing import Literal
 
 import torch
 
+from cyclegan_batch import distributed, gpu_claim
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def pick_device(name: str = "auto") -> torch.device:
+    """auto, cpu, cuda or cuda:N; plain `cuda` (and `auto` on a GPU machine) claims a free card for this process."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if gpu_claim.simulated() or torch.cuda.is_available() else "cpu"
+    if name != "cuda":
+        return torch.device(name)
+    card = gpu_claim.process_card(distributed.local_rank())
+    return torch.device("cpu") if gpu_claim.simulated() else torch.device("cuda", card.index)
 
 
 def cpu_has_amx() -> bool:

@@ -87,8 +87,7 @@ def train(
 
     setup_logging(quiet)
     if gpus > 1 and not distributed.under_torchrun():
-        check_gpus(gpus, device)
-        distributed.relaunch_under_torchrun(gpus)
+        distributed.relaunch_under_torchrun(gpus, claim_gpus=check_gpus(gpus, device))
     overrides = dict(
         epochs=epochs,
         decay_epochs=decay_epochs,
@@ -134,15 +133,15 @@ def train(
     log.info("model written to %s", model_dir / runfolder.MODEL_FILE)
 
 
-def check_gpus(gpus: int, device: str) -> None:
-    """--gpus N needs N CUDA devices, unless the user asked for N CPU processes with --device cpu."""
-    import torch
+def check_gpus(gpus: int, device: str) -> bool:
+    """--gpus N needs N CUDA devices, unless --device cpu (N CPU processes). True: plain cuda, claim N free ones."""
+    from cyclegan_batch import gpu_claim
 
-    from cyclegan_batch.precision import pick_device
-
-    if pick_device(device).type == "cpu":
-        if device == "auto":
-            raise UserError(f"--gpus {gpus}: no CUDA device here; pass --device cpu to train with {gpus} CPU processes")
-        return
-    if torch.cuda.device_count() < gpus:
-        raise UserError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA device(s); lower --gpus")
+    if device == "cpu":
+        return False
+    count = gpu_claim.device_count()
+    if device == "auto" and count == 0:
+        raise UserError(f"--gpus {gpus}: no CUDA device here; pass --device cpu to train with {gpus} CPU processes")
+    if count < gpus:
+        raise UserError(f"--gpus {gpus}: this machine has {count} CUDA device(s); lower --gpus")
+    return device in ("auto", "cuda")

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from cyclegan_batch import gpu_claim
 from cyclegan_batch.config import TrainConfig, build_config
 from cyclegan_batch.errors import UserError
 
@@ -104,6 +105,32 @@ def stage_resources(stage: str, gpus: int = 0) -> dict:
     if gpus and USES_GPU:
         requests["gpu"] = gpus
     return requests
+
+
+def local_gpu_limit() -> None:
+    """Let a local run start as many GPU jobs at once as the box has cards.
+
+    Snakemake enforces `gpu` only where a limit is set; each job then claims a card of its
+    own (cyclegan_batch.gpu_claim). Left alone: cluster runs (the scheduler gives out the
+    cards), jobs inside them, and a limit from --resources or a profile.
+    """
+    if not USES_GPU or workflow.nodes is not None or workflow.remote_exec:
+        return
+    if "gpu" in workflow.global_resources:
+        return
+    if config["device"] != "cuda":  # cuda:N: every job opens that one card
+        count = 1
+    else:
+        count = config["local_gpus"] or gpu_claim.device_count()
+    if not count:
+        raise WorkflowError(
+            "device: cuda, but no GPU is visible here; set device: auto or cpu, "
+            "or local_gpus: N if this machine has N"
+        )
+    workflow.global_resources["gpu"] = count
+
+
+local_gpu_limit()
 
 
 def stage_threads(stage: str) -> int:
