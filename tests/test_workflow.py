@@ -1,7 +1,8 @@
 """The Snakemake workflow: lint, config errors, resources, and a real run of the whole DAG.
 
 Runs use the repository's Snakefile with a tiny config in a temporary working directory
-(`--directory`), so nothing is written into the checkout.
+(`--directory`), so nothing is written into the checkout. The working directory gets the checkout's
+config/config.yaml, as a user's clone has it, and the test's config goes over it with --configfile.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,18 +22,26 @@ import numpy as np
 import pytest
 import yaml
 from conftest import smooth_images, write_images
+from safetensors import safe_open
+
+from cyclegan_batch.config import build_config, config_errors
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 EXP = "tiny"
+# The input paths of the test configs (relative to the working directory), with what a shell or an
+# option parser breaks on: spaces, unicode and a leading dash.
+INPUTS = {"a": "-A ünï 東", "b": "-B ünï 東", "heldout": "-held out ü", "clip": "-dash name ü.mp4"}
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: float = 600, configfile: bool = True
+) -> subprocess.CompletedProcess:
     """`snakemake [targets/options] --configfile WORKDIR/config.yaml` with the repository's Snakefile."""
-    # --configfile takes several values: it goes last so it cannot swallow a target.
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    cmd += ["--configfile", str(workdir / "config.yaml")]
+    if configfile:  # it takes several values: it goes last so it cannot swallow a target
+        cmd += ["--configfile", str(workdir / "config.yaml")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         pytest.fail(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
@@ -39,7 +49,10 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float 
 
 
 def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    """WORKDIR/config.yaml (the user's file), beside the checkout's default config/config.yaml."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "config" / "config.yaml", workdir / "config" / "config.yaml")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
 
 
 def tiny_config(**sections: dict) -> dict:
@@ -49,7 +62,7 @@ def tiny_config(**sections: dict) -> dict:
         "demo": False,
         "device": "cpu",
         "precision": "fp32",
-        "domains": {"A": "raw/A", "B": "raw/B"},
+        "domains": {"A": INPUTS["a"], "B": INPUTS["b"]},
         "prepare": {"test_fraction": 0.2},
         "train": {
             "preset": "tiny",
@@ -57,8 +70,8 @@ def tiny_config(**sections: dict) -> dict:
             "settings": {"max_steps": 4, "log_every": 2, "sample_every": 2, "checkpoint_every": 2},
         },
         "translate": {
-            "images": {"heldout": "raw/heldout"},
-            "videos": {"clip": "raw/clip.mp4"},
+            "images": {"heldout": INPUTS["heldout"]},
+            "videos": {"clip": INPUTS["clip"]},
             "segment_seconds": 0.5,
             "batch_size": 4,
         },
@@ -92,14 +105,12 @@ def write_video(path: Path, frames: int, fps: int, size: tuple[int, int]) -> Non
 
 
 def make_inputs(workdir: Path) -> None:
-    """raw/A and raw/B (unpaired, 40x40, B warmer), raw/heldout (3 images), raw/clip.mp4 (10 frames, 1 s, audio)."""
-    raw = workdir / "raw"
-    write_images(raw / "A", smooth_images(6, 40, seed=1))
-    write_images(
-        raw / "B", [np.clip(i * [1.2, 1.0, 0.7], 0, 255).astype(np.uint8) for i in smooth_images(6, 40, seed=2)]
-    )
-    write_images(raw / "heldout", smooth_images(3, 40, seed=3))
-    write_video(raw / "clip.mp4", frames=10, fps=10, size=(48, 32))
+    """INPUTS: A and B (unpaired, 40x40, B warmer), heldout (3 images), clip (10 frames, 1 s, audio)."""
+    write_images(workdir / INPUTS["a"], smooth_images(6, 40, seed=1))
+    b_images = [np.clip(i * [1.2, 1.0, 0.7], 0, 255).astype(np.uint8) for i in smooth_images(6, 40, seed=2)]
+    write_images(workdir / INPUTS["b"], b_images)
+    write_images(workdir / INPUTS["heldout"], smooth_images(3, 40, seed=3))
+    write_video(workdir / INPUTS["clip"], frames=10, fps=10, size=(48, 32))
 
 
 def video_frames(path: Path) -> int:
@@ -154,6 +165,7 @@ def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
     config["translate"]["segment_seconds"] = 0
     config["resources"]["train"]["gpus"] = 2
     config["translate"]["batch_size"] = 0
+    config["translate"]["videos"]["with space"] = INPUTS["clip"]
     write_config(tmp_path, config)
     proc = run_snakemake(tmp_path, "--dry-run", check=False)
     output = proc.stdout + proc.stderr  # snakemake 9 logs errors to stdout
@@ -167,8 +179,37 @@ def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
         "resources.train: Additional properties are not allowed ('gpus' was unexpected)",
         "translate.batch_size: 0 is not valid under any of the given schemas (Images or frames per forward pass, "
         "a positive integer or auto",
+        "translate.videos: 'with space' does not match '^[A-Za-z0-9_.-]+$' (video names are letters, digits and _.-",
     ):
         assert expected in output
+
+
+def test_config_errors_name_the_key_for_every_kind_of_error() -> None:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    config = {
+        "colour": True,
+        "precision": "fp8",
+        "domains": {"A": "a", "B": "b"},
+        "prepare": {"seed": "x"},
+        "resources": {"train": {"threads": 0}},  # a $ref in the schema
+        "translate": {"images": {"set/1": "in", "ok": 3}, "videos": {"with space": "v.mp4"}},
+    }
+    assert config_errors(config, schema) == [
+        "(top level): Additional properties are not allowed ('colour' was unexpected)",
+        "precision: 'fp8' is not one of ['auto', 'fp32', 'bf16', 'fp16']",
+        "prepare.seed: 'x' is not of type 'integer'",
+        "resources.train.threads: 0 is less than the minimum of 1",
+        "translate.images: 'set/1' does not match '^[A-Za-z0-9_.-]+$' (set names are letters, digits and _.- only)",
+        "translate.images.ok: 3 is not of type 'string'",
+        "translate.videos: 'with space' does not match '^[A-Za-z0-9_.-]+$' "
+        "(video names are letters, digits and _.- only)",
+    ]
+    # A pattern inside a $ref'd definition gets the definition's description.
+    referenced = {
+        "$defs": {"name": {"description": "a name", "type": "object", "properties": {"id": {"pattern": "^a$"}}}},
+        "properties": {"x": {"$ref": "#/$defs/name"}},
+    }
+    assert config_errors({"x": {"id": "b"}}, referenced) == ["x.id: 'b' does not match '^a$' (a name)"]
 
 
 def test_unknown_training_key_is_named_before_any_job_runs(tmp_path: Path) -> None:
@@ -209,6 +250,32 @@ def test_targets_select_their_stages(tmp_path: Path) -> None:
     }  # fmt: skip
 
 
+def dry_run_commands(workdir: Path, configfile: bool = True) -> dict[str, list[str]]:
+    """Rule -> the shell commands of its jobs in a dry run (`--printshellcmds`)."""
+    out = run_snakemake(workdir, "--dry-run", "--printshellcmds", configfile=configfile).stdout
+    commands: dict[str, list[str]] = {}
+    for block in out.split("\n\n"):
+        rule = re.search(r"^(?:localrule|rule|checkpoint) (\w+):$", block, re.MULTILINE)
+        shell = re.search(r"^Shell command: (cyclegan-batch .*)$", block, re.MULTILINE)
+        if rule and shell:
+            commands.setdefault(rule[1], []).append(shell[1])
+    return commands
+
+
+def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None:
+    """`snakemake --cores all` in a clone: config/config.yaml says `demo: true`, the demo mode supplies the rest."""
+    write_config(tmp_path, {})
+    commands = dry_run_commands(tmp_path, configfile=False)
+    assert {rule: len(jobs) for rule, jobs in commands.items()} == {
+        "build_demo": 1, "prepare_data": 1, "train_model": 1, "translate_image_set": 1, "split_video": 3,
+        "join_video": 3, "score_demo": 1, "build_report": 1,
+    }  # fmt: skip
+    (train,) = commands["train_model"]
+    assert "--preset demo --set checkpoint_every=20 --set crop_size=128 --set domain_names=photo,golden_hour" in train
+    assert "--set lr=5e-05 --set max_steps=40" in train and "assets/demo.safetensors" in train
+    assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in commands["translate_image_set"][0]
+
+
 # ---------------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -223,7 +290,8 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_whole_dag_writes_every_output(finished_run: Path) -> None:
     run = finished_run / "results" / EXP
-    assert (run / "data" / "manifest.jsonl").is_file()
+    manifest = [json.loads(line) for line in (run / "data" / "manifest.jsonl").read_text().splitlines()]
+    assert {Path(record["source"]).parent.name for record in manifest} == {INPUTS["a"], INPUTS["b"]}
     assert (run / "model" / "generators.safetensors").is_file()
     assert sorted(p.name for p in (run / "model" / "samples").glob("step_*.png"))
     images = run / "translated" / "images" / "heldout"
@@ -231,7 +299,7 @@ def test_whole_dag_writes_every_output(finished_run: Path) -> None:
     assert len((images / "cycle.csv").read_text().strip().splitlines()) == 1 + 3
     assert sorted(p.name for p in (images / "reconstructed").rglob("*.png")) == [f"{i:03d}.png" for i in range(3)]
     video = run / "translated" / "videos" / "clip.mp4"
-    assert video_frames(video) == video_frames(finished_run / "raw" / "clip.mp4") == 10
+    assert video_frames(video) == video_frames(finished_run / INPUTS["clip"]) == 10
     assert has_audio(video)
     segments = sorted((run / "segments" / "clip").glob("segment_*"))
     assert len(segments) == 2, "0.5 s segments of a 1 s video with a keyframe every 0.5 s"
@@ -318,3 +386,42 @@ def logged_steps(losses_csv: Path) -> list[int]:
     if not losses_csv.exists():
         return []
     return [int(row.split(",")[1]) for row in losses_csv.read_text().strip().splitlines()[1:] if row.count(",") > 2]
+
+
+# ------------------------------------------------------------------------------- a user's config
+@pytest.fixture(scope="module")
+def user_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new user's run: a minimal file over the checkout's config/config.yaml (the demo); trained only."""
+    workdir = tmp_path_factory.mktemp("user")
+    make_inputs(workdir)
+    user_config = {
+        "demo": False,
+        "device": "cpu",
+        "domains": {"A": INPUTS["a"], "B": INPUTS["b"]},
+        "train": {"preset": "tiny"},
+        "translate": {"images": {"mine": INPUTS["heldout"]}, "videos": {"walk": INPUTS["clip"]}},
+    }
+    write_config(workdir, user_config)
+    run_snakemake(workdir, "train")
+    return workdir
+
+
+@pytest.mark.slow
+def test_user_config_trains_with_the_preset_values(user_run: Path) -> None:
+    model = user_run / "results" / "demo" / "model"  # the default experiment name
+    assert json.loads((model / "run.json").read_text())["config"] == build_config("tiny").to_dict()
+    with safe_open(model / "generators.safetensors", "np") as f:
+        header = f.metadata()
+    assert json.loads(header["generator"]) == {"ngf": 8, "n_blocks": 2, "upsample": "transpose"}
+    assert (header["crop_size"], header["load_size"], json.loads(header["domains"])) == ("32", "36", ["A", "B"])
+    assert not (user_run / "results" / "demo" / "raw").exists(), "no demo inputs built"
+
+
+@pytest.mark.slow
+def test_user_config_translates_only_its_own_inputs(user_run: Path) -> None:
+    commands = dry_run_commands(user_run)
+    assert {rule: len(jobs) for rule, jobs in commands.items()} == {
+        "translate_image_set": 1, "split_video": 1, "join_video": 1, "build_report": 1,
+    }  # fmt: skip
+    assert f"-- '{INPUTS['heldout']}' results/demo/translated/images/mine > " in commands["translate_image_set"][0]
+    assert f"-- '{INPUTS['clip']}' results/demo/segments/walk" in commands["split_video"][0]

@@ -7,15 +7,16 @@ from importlib.resources import files
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft202012Validator
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from cyclegan_batch import gpu_claim
-from cyclegan_batch.config import TrainConfig, build_config
+from cyclegan_batch.config import TrainConfig, build_config, config_errors
 from cyclegan_batch.errors import UserError
 
-SCHEMA = "../schemas/config.schema.yaml"
+RULES_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True))
+SCHEMA = RULES_DIR / "../schemas/config.schema.yaml"
+DEMO_CONFIG = RULES_DIR / "../../config/demo.yaml"
 NAME = r"[A-Za-z0-9_.-]+"  # experiment, image set and video names (as in the schema)
 SEGMENT = r"segment_[0-9]+\.(?:mp4|m4v|mov|mkv)"  # what `video split` writes
 BUNDLED_MODEL = "assets/demo.safetensors"
@@ -27,36 +28,26 @@ shell.prefix(
 )
 
 
-def config_errors(config: dict, schema_path: Path) -> list[str]:
-    """One line per schema violation, naming the key: "train.preset: 'big' is not one of [...]"."""
-    schema = yaml.safe_load(schema_path.read_text())
-    lines = []
-    for error in sorted(
-        Draft202012Validator(schema).iter_errors(config),
-        key=lambda e: list(map(str, e.absolute_path)),
-    ):
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        # A regex or "any of" mismatch says little; the key's description names the allowed values.
-        hint = (
-            f" ({error.schema['description']})"
-            if error.validator in ("pattern", "oneOf")
-            else ""
-        )
-        lines.append(f"{key}: {error.message}{hint}")
-    return lines
+def apply_demo_mode(config: dict) -> None:
+    """`demo: true` puts config/demo.yaml (the demo's inputs and settings) beneath the config given.
+
+    The config's own keys (config/config.yaml, --configfile, --config) win key by key; with
+    `demo: false` nothing of the demo is there, so every key left out keeps the schema's default.
+    """
+    merged = yaml.safe_load(DEMO_CONFIG.read_text())
+    update_config(merged, config)
+    config.clear()
+    config.update(merged)
 
 
 def check_config(config: dict) -> None:
     """Stop with every bad key listed (not a traceback), then fill the schema's defaults."""
-    schema_path = (
-        Path(workflow.current_basedir.get_path_or_uri(secret_free=True)) / SCHEMA
-    )
-    errors = config_errors(config, schema_path)
+    errors = config_errors(config, yaml.safe_load(SCHEMA.read_text()))
     if errors:
         raise WorkflowError(
             "bad config (see config/README.md):\n  " + "\n  ".join(errors)
         )
-    validate(config, str(schema_path))
+    validate(config, str(SCHEMA))
 
 
 def settings_pairs(settings: dict) -> list[str]:
@@ -83,6 +74,8 @@ def training_config() -> TrainConfig:
         ) from None
 
 
+if config.get("demo") is True:
+    apply_demo_mode(config)
 check_config(config)
 TRAIN = training_config()
 

@@ -19,8 +19,10 @@ rule build_demo:
     threads: stage_threads("demo")
     resources:
         **stage_resources("demo"),
+    params:
+        raw=lambda wildcards, output: os.path.dirname(output.a),
     shell:
-        "cyclegan-batch demo results/{wildcards.exp}/raw > {log} 2>&1"
+        "cyclegan-batch demo -- {params.raw:q} > {log:q} 2>&1"
 
 
 # The demo's style is a known function, so fidelity is a number: PSNR of G(a) against the true
@@ -45,6 +47,7 @@ rule score_demo:
         **stage_resources("translate", gpus=1),
     params:
         device=DEVICE_OPTIONS,
+        heldout=lambda wildcards, input: os.path.dirname(input.heldout_a),
     shell:
-        "cyclegan-batch demo-score results/{wildcards.exp}/raw/heldout --model {input.model}"
-        " {params.device} --json > {output} 2> {log}"
+        "cyclegan-batch demo-score --model {input.model:q} {params.device} --json"
+        " -- {params.heldout:q} > {output:q} 2> {log:q}"

@@ -18,9 +18,10 @@ rule prepare_data:
         crop_size=TRAIN.crop_size,
         test_fraction=config["prepare"]["test_fraction"],
         seed=config["prepare"]["seed"],
+        data=lambda wildcards, output: os.path.dirname(output.manifest),
     shell:
-        "cyclegan-batch prepare {input.a} {input.b} results/{wildcards.exp}/data"
-        " --load-size {params.load_size} --crop-size {params.crop_size}"
-        " --test-fraction {params.test_fraction} --seed {params.seed} --jobs {threads} > {log} 2>&1"
+        "cyclegan-batch prepare --load-size {params.load_size} --crop-size {params.crop_size}"
+        " --test-fraction {params.test_fraction} --seed {params.seed} --jobs {threads}"
+        " -- {input.a:q} {input.b:q} {params.data:q} > {log:q} 2>&1"
         # exit 3: done, some files failed; each is in the manifest with its reason
         " || [ $? -eq 3 ]"

@@ -25,5 +25,6 @@ rule build_report:
         **stage_resources("report"),
     params:
         gates=report_gates(),
+        run_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(input.model)),
     shell:
-        "cyclegan-batch report results/{wildcards.exp} {output.html} {params.gates} > {log} 2>&1"
+        "cyclegan-batch report {params.gates} -- {params.run_dir:q} {output.html:q} > {log:q} 2>&1"

@@ -37,7 +37,9 @@ rule train_model:
         settings=train_settings(),
         init_from=" ".join(f"--init-from {shlex.quote(p)}" for p in init_model()),
         gpus=TRAIN_GPUS,
+        data=lambda wildcards, input: os.path.dirname(input.manifest),
+        model_dir=lambda wildcards, output: os.path.dirname(output.model),
     shell:
-        "cyclegan-batch train results/{wildcards.exp}/data results/{wildcards.exp}/model"
-        " --preset {params.preset} {params.settings} {params.init_from} --no-resume"
-        " --gpus {params.gpus} --workers {threads} {params.device} > {log} 2>&1"
+        "cyclegan-batch train --preset {params.preset} {params.settings} {params.init_from} --no-resume"
+        " --gpus {params.gpus} --workers {threads} {params.device}"
+        " -- {params.data:q} {params.model_dir:q} > {log:q} 2>&1"

@@ -29,8 +29,8 @@ rule translate_image_set:
             else ""
         ),
     shell:
-        "cyclegan-batch translate {input.images} {output} --model {input.model}"
-        " --direction {params.direction} --batch-size {params.batch_size} --workers {threads}"
-        " {params.reconstruction} {params.device} > {log} 2>&1"
+        "cyclegan-batch translate --model {input.model:q} --direction {params.direction:q}"
+        " --batch-size {params.batch_size} --workers {threads} {params.reconstruction} {params.device}"
+        " -- {input.images:q} {output:q} > {log:q} 2>&1"
         # exit 3: done, some images failed; each is in cycle.csv with its reason
         " || [ $? -eq 3 ]"

@@ -19,7 +19,7 @@ checkpoint split_video:
     params:
         seconds=config["translate"]["segment_seconds"],
     shell:
-        "cyclegan-batch video split {input} {output} --seconds {params.seconds} > {log} 2>&1"
+        "cyclegan-batch video split --seconds {params.seconds} -- {input:q} {output:q} > {log:q} 2>&1"
 
 
 rule translate_segment:
@@ -42,8 +42,9 @@ rule translate_segment:
         direction=config["translate"]["direction"],
         batch_size=config["translate"]["batch_size"],
     shell:
-        "cyclegan-batch translate {input.segment} {output.video} --model {input.model}"
-        " --direction {params.direction} --batch-size {params.batch_size} {params.device} > {log} 2>&1"
+        "cyclegan-batch translate --model {input.model:q} --direction {params.direction:q}"
+        " --batch-size {params.batch_size} {params.device}"
+        " -- {input.segment:q} {output.video:q} > {log:q} 2>&1"
 
 
 rule join_video:
@@ -71,6 +72,7 @@ rule join_video:
     threads: stage_threads("video")
     resources:
         **stage_resources("video"),
+    params:
+        segments=lambda wildcards, input: os.path.dirname(input.segments[0]),
     shell:
-        "cyclegan-batch video join results/{wildcards.exp}/segments/{wildcards.video}/translated"
-        " {input.original} {output.video} > {log} 2>&1"
+        "cyclegan-batch video join -- {params.segments:q} {input.original:q} {output.video:q} > {log:q} 2>&1"
