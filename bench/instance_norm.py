@@ -1,6 +1,7 @@
 """Instance norm on channels-last CPU tensors: precision against float64, and the generator's speed.
 
-    python -m bench.instance_norm                 # paper generator, 320x180, bf16, 2 rounds of 5 calls each
+    python -m bench.instance_norm                 # paper generator, 320x180, the engine's precision here
+    python -m bench.instance_norm --precision bf16 --rounds 3
 
 Three ways to run the generator's norms, measured in alternating rounds of the same run:
 - stock: torch's instance norm (copies channels-last tensors to NCHW and back);
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from cyclegan_batch import nets
+from cyclegan_batch.precision import DTYPES, resolve_precision
 
 Norm = Callable[[torch.Tensor, float], torch.Tensor]
 NORMS: dict[str, Norm] = {
@@ -59,10 +61,11 @@ def norms_computed_by(norm: Norm) -> Iterator[None]:
         nets.channels_last_instance_norm = original
 
 
-def generator_speed(height: int, width: int, rounds: int, calls: int) -> None:
-    generator = nets.ResnetGenerator().eval().to(torch.bfloat16, memory_format=torch.channels_last)
+def generator_speed(height: int, width: int, rounds: int, calls: int, precision: str) -> None:
+    dtype = DTYPES[resolve_precision(precision, torch.device("cpu"))]  # type: ignore[arg-type]
+    generator = nets.ResnetGenerator().eval().to(dtype, memory_format=torch.channels_last)
     nets.init_weights(generator)
-    x = torch.rand(1, 3, height, width).mul(2).sub(1).bfloat16().contiguous(memory_format=torch.channels_last)
+    x = torch.rand(1, 3, height, width).mul(2).sub(1).to(dtype).contiguous(memory_format=torch.channels_last)
     seconds: dict[str, list[float]] = {name: [] for name in NORMS}
     with torch.no_grad():
         for _ in range(rounds):
@@ -75,7 +78,7 @@ def generator_speed(height: int, width: int, rounds: int, calls: int) -> None:
                     seconds[name].append((time.perf_counter() - start) / calls)
     ms = {name: statistics.median(values) * 1e3 for name, values in seconds.items()}
     threads = torch.get_num_threads()
-    print(f"paper generator, 1x3x{height}x{width} bf16 channels-last, {threads} threads, median ms/frame")
+    print(f"paper generator, 1x3x{height}x{width} {dtype} channels-last, {threads} threads, median ms/frame")
     for name, value in ms.items():
         print(f"  {name:22} {value:8.1f} ms   {ms['stock'] / value:5.2f}x stock")
 
@@ -85,10 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="320x180", help="WxH of the frame")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--calls", type=int, default=5, help="generator calls per variant and round")
+    parser.add_argument("--precision", default="auto", help="auto (the engine's choice here), fp32 or bf16")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
     precision_table()
-    generator_speed(height, width, args.rounds, args.calls)
+    generator_speed(height, width, args.rounds, args.calls, args.precision)
 
 
 if __name__ == "__main__":

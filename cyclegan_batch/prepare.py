@@ -34,17 +34,20 @@ import stat
 import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.atomic import atomic_output, atomic_write_text
+from cyclegan_batch.bounded import bounded_map
 from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.journal import Journal, read_entries
 from cyclegan_batch.media.images import (
     DEFAULT_MAX_PIXELS,
     WHITE,
@@ -58,13 +61,11 @@ from cyclegan_batch.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.jsonl"
+MANIFEST = runfolder.MANIFEST
 JOURNAL = "manifest.jsonl.journal"  # records converted by an unfinished run
 DOMAINS = ("A", "B")
 SPLITS = ("train", "test")
 Status = Literal["ok", "skipped", "failed"]
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -345,35 +346,16 @@ def _worker_pool(jobs: int) -> Iterator[Executor]:
         pool.shutdown(cancel_futures=True)
 
 
-def _imap_unordered(pool: Executor, fn: Callable[[T], R], items: Iterable[T], in_flight: int) -> Iterator[tuple[T, R]]:
-    """(item, fn(item)) as they finish, with at most `in_flight` submitted at a time (bounded memory)."""
-    pending: dict[Future[R], T] = {}
-
-    def finished() -> Iterator[tuple[T, R]]:
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            yield pending.pop(future), future.result()
-
-    for item in items:
-        if len(pending) >= in_flight:
-            yield from finished()
-        pending[pool.submit(fn, item)] = item
-    while pending:
-        yield from finished()
-
-
 # ---- 5. record -------------------------------------------------------------------------------------------
 
 
 def read_records(path: Path) -> dict[tuple[str, str], Record]:
     """Records of a manifest or journal by (domain, relpath); a torn last line (killed mid-write) is ignored."""
     records: dict[tuple[str, str], Record] = {}
-    if not path.is_file():
-        return records
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for entry in read_entries(path):
         try:
-            record = Record(**json.loads(line))
-        except (json.JSONDecodeError, TypeError):
+            record = Record(**entry)
+        except TypeError:  # not a record of this version
             continue
         records[record.key] = record
     return records
@@ -429,7 +411,7 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
     with _worker_pool(jobs) as pool:
         to_hash = {r.source: r for r in _reuse_hashes([r for r in records if r.status is None], previous)}
         with progress_bar("hashing", len(to_hash), "files", progress and bool(to_hash)) as advance:
-            for source, (sha, reason) in _imap_unordered(pool, hash_file, to_hash, jobs * 4):
+            for source, (sha, reason) in bounded_map(pool, hash_file, to_hash, jobs * 4, ordered=False):
                 record = to_hash[source]
                 record.sha256 = sha
                 if sha is None:
@@ -443,7 +425,7 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
     removed = _remove_unclaimed(out, {r.output for r in records if r.status == "ok" and r.output})
     if removed:
         log.info("removed %d outputs no longer claimed by any source (stale or half-written)", removed)
-    (out / JOURNAL).unlink(missing_ok=True)
+    Journal(out / JOURNAL).remove()
     return Outcome(records, out / MANIFEST)
 
 
@@ -468,14 +450,13 @@ def _convert_all(
     by_source = {r.source: r for r in fresh}
     jobs = [Job(r.source, str(out / r.output), settings.conversion) for r in fresh]
     with (
-        (out / JOURNAL).open("a", encoding="utf-8") as journal,
+        Journal(out / JOURNAL) as journal,
         progress_bar("preparing", len(jobs), "images", progress and bool(jobs)) as advance,
     ):
-        for job, fields in _imap_unordered(pool, convert, jobs, in_flight):
+        for job, fields in bounded_map(pool, convert, jobs, in_flight, ordered=False):
             record = by_source[job.source]
             _settle(record, fields, fingerprint)
-            journal.write(_line(record))
-            journal.flush()
+            journal.append(dataclasses.asdict(record))
             advance()
             _stop_if_strict([record], settings)
 
