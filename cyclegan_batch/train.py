@@ -263,8 +263,11 @@ class Trainer:
                 f"--init-from {path} has generator {pretrained.info.spec.to_dict()}, but this run "
                 f"builds {self.nets.a_to_b.spec.to_dict()}; use the same ngf/n_blocks/upsample"
             )
-        self.nets.a_to_b.load_state_dict(pretrained.a_to_b.state_dict())
-        self.nets.b_to_a.load_state_dict(pretrained.b_to_a.state_dict())
+        for name in ("a_to_b", "b_to_a"):
+            if (net := getattr(pretrained, name)) is not None:
+                getattr(self.nets, name).load_state_dict(net.state_dict())
+            else:  # an official latest_net_G.pth holds G only
+                log.warning("--init-from %s has no %s generator: it starts from random weights", path, name)
         log.info("initialised generators from %s", path)
 
     def _fixed_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
