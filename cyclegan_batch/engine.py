@@ -63,11 +63,14 @@ class TranslatedBatch:
 
 def resolve_direction(direction: str, domains: tuple[str, str]) -> bool:
     """True for A->B. Accepts AtoB/BtoA and the model's own domain names (`photo2painting`, `painting`...)."""
-    d = direction.strip()
+
+    def key_of(text: str) -> str:  # spelled loosely: case, "-", "_" and "->" do not matter
+        return text.strip().lower().replace("-", "").replace("_", "").replace(">", "to")
+
     a, b = domains
-    forward = {"atob", "a2b", f"{a}to{b}".lower(), f"{a}2{b}".lower(), b.lower()}
-    backward = {"btoa", "b2a", f"{b}to{a}".lower(), f"{b}2{a}".lower(), a.lower()}
-    key = d.lower().replace("-", "").replace("_", "").replace(">", "to")
+    forward = {key_of(k) for k in ("atob", "a2b", f"{a}to{b}", f"{a}2{b}", b)}
+    backward = {key_of(k) for k in ("btoa", "b2a", f"{b}to{a}", f"{b}2{a}", a)}
+    key = key_of(direction)
     if key in forward and key not in backward:
         return True
     if key in backward and key not in forward:

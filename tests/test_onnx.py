@@ -57,3 +57,17 @@ def test_the_graph_says_how_to_use_it(exported: tuple[Path, Path]) -> None:
     ops = {node.op_type for node in graph.graph.node}
     assert "InstanceNormalization" in ops and "Pad" in ops
     assert any(a.s == b"reflect" for node in graph.graph.node if node.op_type == "Pad" for a in node.attribute)
+
+
+def test_the_bundled_model_exports_with_its_resize_conv_upsampling(tmp_path: Path) -> None:
+    """A trained model (resize-conv: nearest Upsample in the graph), named by its domain names."""
+    from cyclegan_batch.demo import bundled_model
+
+    out = tmp_path / "golden.onnx"
+    run_cli("export", bundled_model(), out, "--direction", "photo2golden_hour")
+    net = load_generators(bundled_model()).a_to_b
+    x = torch.rand(2, 3, 92, 120, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        want = net(x).numpy()
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
+    assert np.abs(got - want).max() <= 1e-3
