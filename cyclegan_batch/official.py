@@ -76,8 +76,10 @@ def is_official(path: Path) -> bool:
         return True
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(9)
     except OSError:
+        return False
+    if head[8:9] == b"{":  # safetensors: an 8-byte header length (any first byte, 0x80 too), then JSON
         return False
     return any(head.startswith(magic) for magic in MAGICS)
 

@@ -284,3 +284,17 @@ def test_a_damaged_header_is_one_line_before_anything_is_built(model_file: Path,
         result = cli(*verb)
         assert result.returncode == 1 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_files_are_told_apart_by_content_not_only_by_name(tmp_path: Path, model_file: Path) -> None:
+    _, theirs = random_pair(8, 2, False, seed=11)
+    renamed = save_official(tmp_path / "g.bin", theirs)  # a torch.save archive under any name
+    assert load_generators(renamed).info.spec == GeneratorSpec(ngf=8, n_blocks=2)
+    spec = GeneratorSpec(ngf=8, n_blocks=2)
+    for pad in range(1, 300):  # a safetensors header whose length byte looks like a pickle's first byte
+        path = tmp_path / "odd.model"
+        save_generators(path, ResnetGenerator(spec), None, ModelInfo(spec, extra={"note": "x" * pad}))
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert read_info(path).directions == ("a_to_b",)
