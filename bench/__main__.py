@@ -103,7 +103,7 @@ def onnx_rows(argv: list[str]) -> tuple[list[Row], list[str]]:
         for name, rate in result["rates"].items():
             precision = name.rsplit(" ", 1)[1]
             rows.append(Row(f"onnx: {name}", result["size"], result["batch"], precision, rate, one_pass))
-            rows[-1].vs_baseline = rate / engine
+            rows[-1].vs_baseline, rows[-1].cpu_ms = rate / engine, result["cpu_ms"][name]
     return rows, []
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.timing import cpu_seconds
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.modelfile import Generators, ModelInfo
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator, init_weights
@@ -57,15 +58,16 @@ def onnx_runner(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def frames_per_second(run: Callable[[np.ndarray], object], frames: np.ndarray, batch: int) -> float:
-    start = time.perf_counter()
+def measure(run: Callable[[np.ndarray], object], frames: np.ndarray, batch: int) -> tuple[float, float]:
+    """Frames/s by the wall clock, and CPU ms per frame (which other users' load on the machine moves less)."""
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     for i in range(0, len(frames), batch):
         run(frames[i : i + batch])
-    return len(frames) / (time.perf_counter() - start)
+    return len(frames) / (time.perf_counter() - start), (cpu_seconds() - start_cpu) * 1e3 / len(frames)
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    """One result per size: frames/s of each runner (medians over rounds), the batch size and the precision."""
+    """Per size: frames/s and CPU ms/frame of each runner (medians over rounds), the batch size, the precision."""
     spec = GeneratorSpec(ngf=args.ngf, n_blocks=args.blocks)
     torch.manual_seed(0)
     net = ResnetGenerator(spec)
@@ -85,13 +87,16 @@ def run(args: argparse.Namespace) -> list[dict]:
             runners["onnxruntime fp32"] = onnx  # (one engine row where the default precision is fp32 already)
             for runner in runners.values():  # warm-up: first-call allocations and kernel choices
                 runner(frames[:batch])
-            rates: dict[str, list[float]] = {name: [] for name in runners}
+            samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
             for _ in range(args.rounds):
                 for name, runner in runners.items():
-                    rates[name].append(frames_per_second(runner, frames, batch))
-            medians = {name: statistics.median(r) for name, r in rates.items()}
-            results.append({"size": size, "batch": batch, "precision": engine.precision, "rates": medians})
-            line = ", ".join(f"{name} {rate:.2f}" for name, rate in medians.items())
+                    samples[name].append(measure(runner, frames, batch))
+            rates = {name: statistics.median(r for r, _ in s) for name, s in samples.items()}
+            cpu_ms = {name: statistics.median(c for _, c in s) for name, s in samples.items()}
+            results.append(
+                {"size": size, "batch": batch, "precision": engine.precision, "rates": rates, "cpu_ms": cpu_ms}
+            )
+            line = ", ".join(f"{name} {rates[name]:.2f} ({cpu_ms[name]:.0f} CPU ms)" for name in runners)
             print(f"{size} batch {batch}: frames/s {line}", flush=True)
     return results
 
@@ -101,8 +106,12 @@ def main() -> None:
     print(f"paper generator (ngf {args.ngf}, {args.blocks} blocks), CPU, {torch.get_num_threads()} threads")
     for result in run(args):
         rates, engine = result["rates"], f"engine {result['precision']}"
-        ratios = {name: rates["onnxruntime fp32"] / rates[name] for name in dict.fromkeys((engine, "engine fp32"))}
-        print(f"{result['size']}: " + ", ".join(f"onnxruntime / {name} = {r:.2f}x" for name, r in ratios.items()))
+        cpu = result["cpu_ms"]
+        for name in dict.fromkeys((engine, "engine fp32")):
+            print(
+                f"{result['size']}: onnxruntime / {name} = {rates['onnxruntime fp32'] / rates[name]:.2f}x wall, "
+                f"{cpu[name] / cpu['onnxruntime fp32']:.2f}x CPU time"
+            )
 
 
 if __name__ == "__main__":
