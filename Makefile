@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	# torch/torchvision are pinned in pyproject.toml to the builds this machine installs from disk.
-	$(BIN)/pip install -e ".[workflow,dev]"
+	# torch/torchvision ranges in pyproject.toml resolve to the builds this machine installs from disk.
+	$(BIN)/pip install -e ".[workflow,dev,onnx]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,6 +10,8 @@ Rows, each measured in this run with its own baseline (see each module's docstri
   fp32 eager batch-1 step of the same math, in alternating rounds; paper networks (ngf 64, 9 blocks).
 - images (bench/translate_images.py) and video (bench/translate_video.py): images or frames/s of the
   `translate` verb end-to-end and of the model alone on decoded frames, against a naive recipe.
+- onnx (bench/onnx_runtime.py): onnxruntime's CPU frames/s on the exported generator against this
+  project's engine on the same frames (needs the onnx extra; CPU only, skipped on CUDA runs).
 The compute floor: FLOPs per image or frame (torch's FLOP counter: convolutions, forward and backward)
 over the device's peak matmul rate in the row's precision (bench/flops.py, measured first), so
 "of peak" reads as the fraction of the hardware limit reached. On a shared CPU wall-clock figures are
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
-from bench import flops, train_step, translate_images, translate_video
+from bench import flops, onnx_runtime, train_step, translate_images, translate_video
+from cyclegan_batch.nets import GeneratorSpec
 from cyclegan_batch.precision import pick_device, resolve_precision
 
 # Arguments of each benchmark's own command line, by device type and --quick.
@@ -47,11 +50,13 @@ PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
         "train": [["--size", "128", "--steps", "2", "--rounds", "3", "--batch-sizes", "1,2"]],
         "images": [["--images", "16", "--size", "128", "--repeats", "1"]],
         "video": [["--frames", "24", "--size", "320x180"]],
+        "onnx": [["--frames", "16", "--rounds", "3"]],
     },
     ("cpu", True): {
         "train": [["--size", "64", "--steps", "1", "--rounds", "2", "--batch-sizes", "1,2"]],
         "images": [["--images", "4", "--size", "64", "--repeats", "1"]],
         "video": [["--frames", "8", "--size", "128x72"]],
+        "onnx": [["--frames", "2", "--rounds", "1", "--sizes", "64x64"]],
     },
 }
 
@@ -81,6 +86,25 @@ def train_rows(argv: list[str], device: str) -> list[Row]:
         size = f"{args.size}x{args.size}"
         rows.append(Row(name, size, r.batch, r.precision, images, per_image, r.steps_per_s, images / base))
     return rows
+
+
+def onnx_rows(argv: list[str]) -> tuple[list[Row], list[str]]:
+    """onnxruntime and the engine on the same frames; vs baseline = against the engine's default precision."""
+    args = onnx_runtime.parser().parse_args(argv)
+    try:
+        results = onnx_runtime.run(args)
+    except ImportError:
+        return [], ["onnx rows skipped: onnxruntime is not installed (pip install '.[onnx]')"]
+    rows = []
+    for result in results:
+        width, height = map(int, result["size"].split("x"))
+        one_pass = flops.generator_flops(height, width, GeneratorSpec(ngf=args.ngf, n_blocks=args.blocks))
+        engine = result["rates"][f"engine {result['precision']}"]
+        for name, rate in result["rates"].items():
+            precision = name.rsplit(" ", 1)[1]
+            rows.append(Row(f"onnx: {name}", result["size"], result["batch"], precision, rate, one_pass))
+            rows[-1].vs_baseline, rows[-1].cpu_ms = rate / engine, result["cpu_ms"][name]
+    return rows, []
 
 
 def translation_rows(kind: str, argv: list[str], device: str) -> tuple[list[Row], list[str]]:
@@ -143,13 +167,13 @@ def main() -> None:
         epilog="example: python -m bench --quick   (the full run: python -m bench, or make bench)",
     )
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks that everything runs")
-    parser.add_argument("--only", default="train,images,video", help="comma-separated subset of train,images,video")
+    parser.add_argument("--only", default="train,images,video,onnx", help="comma-separated subset of those four")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="train rows also with torch.compile (slow start)")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
-    if unknown := set(kinds) - {"train", "images", "video"}:
-        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video")
+    if unknown := set(kinds) - {"train", "images", "video", "onnx"}:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video, onnx")
 
     device = pick_device(args.device)
     plan = PLANS[("cuda" if device.type == "cuda" else "cpu", args.quick)]
@@ -167,10 +191,13 @@ def main() -> None:
     rows: list[Row] = []
     notes: list[str] = []
     for kind in kinds:
-        for argv in plan[kind]:
+        for argv in plan.get(kind, []):
             print(f"running {kind} {' '.join(argv)}", flush=True)
             if kind == "train":
                 rows += train_rows([*argv, *(["--compile"] if args.compile else [])], str(device))
+            elif kind == "onnx":
+                more_rows, more_notes = onnx_rows(argv)
+                rows, notes = rows + more_rows, notes + more_notes
             else:
                 more_rows, more_notes = translation_rows(kind, argv, str(device))
                 rows, notes = rows + more_rows, notes + more_notes
@@ -178,7 +205,8 @@ def main() -> None:
     print(render(rows, peaks))
     print()
     print("vs baseline: train rows by images/s against the plain fp32 eager batch-1 step; translation rows")
-    print("against the naive recipe (ours --no-cycle does the same work, ours also runs F(G(x)) and the metrics).")
+    print("against the naive recipe (ours --no-cycle does the same work, ours also runs F(G(x)) and the metrics);")
+    print("onnx rows against the engine in its default precision, on the same frames in memory.")
     print("of peak: TFLOP/s reached over the measured peak matmul rate of the row's precision.")
     for note in notes:
         print(note)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from torch import nn
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.modelfile import Generators, load_generators
 from cyclegan_batch.precision import DTYPES, pick_device, resolve_precision
+
+log = logging.getLogger("cyclegan_batch")
 
 MULTIPLE = 4  # two stride-2 downsamplings
 MIN_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 scale, which needs 2 pixels there
@@ -60,11 +63,14 @@ class TranslatedBatch:
 
 def resolve_direction(direction: str, domains: tuple[str, str]) -> bool:
     """True for A->B. Accepts AtoB/BtoA and the model's own domain names (`photo2painting`, `painting`...)."""
-    d = direction.strip()
+
+    def key_of(text: str) -> str:  # spelled loosely: case, "-", "_" and "->" do not matter
+        return text.strip().lower().replace("-", "").replace("_", "").replace(">", "to")
+
     a, b = domains
-    forward = {"atob", "a2b", f"{a}to{b}".lower(), f"{a}2{b}".lower(), b.lower()}
-    backward = {"btoa", "b2a", f"{b}to{a}".lower(), f"{b}2{a}".lower(), a.lower()}
-    key = d.lower().replace("-", "").replace("_", "").replace(">", "to")
+    forward = {key_of(k) for k in ("atob", "a2b", f"{a}to{b}", f"{a}2{b}", b)}
+    backward = {key_of(k) for k in ("btoa", "b2a", f"{b}to{a}", f"{b}2{a}", a)}
+    key = key_of(direction)
     if key in forward and key not in backward:
         return True
     if key in backward and key not in forward:
@@ -174,8 +180,20 @@ class Translator:
         # every call (measured: pure bf16 ran the paper generator 1.4x faster than bf16 autocast on an AMX CPU).
         self.dtype = DTYPES[self.precision]
         forward, backward = (model.a_to_b, model.b_to_a) if a_to_b else (model.b_to_a, model.a_to_b)
+        source, target = model.info.domains if a_to_b else model.info.domains[::-1]
+        if forward is None:
+            raise UserError(
+                f"this model holds {target} -> {source} only (one generator); pass --direction {target}2{source}",
+                ExitCode.USAGE,
+            )
+        # A one-direction model (an official latest_net_G.pth) has no F to cycle back with: translate anyway.
+        self.cycle_unavailable = (
+            f"cycle not computed: the model has no {target} -> {source} generator" if cycle and backward is None else ""
+        )
+        if self.cycle_unavailable:
+            log.warning("%s (it holds one direction only); translating without cycle metrics", self.cycle_unavailable)
         self.forward = self._prepared(forward)
-        self.backward = self._prepared(backward) if cycle else None
+        self.backward = self._prepared(backward) if cycle and backward is not None else None
         self.tile = tile if tile == "auto" else tile - tile % MULTIPLE
         self.memory_budget = memory_budget or int(free_memory(self.device) * MEMORY_FRACTION)
 

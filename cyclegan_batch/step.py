@@ -141,8 +141,8 @@ def lsgan(pred: torch.Tensor, target_is_real: bool) -> torch.Tensor:
 class CycleGANStep:
     """The networks, optimizers and pools of one rank, and the update that one batch makes to them.
 
-    `initial_generators` (fine-tuning) replaces the freshly initialised generators' weights; the
-    discriminators always start from the paper's init.
+    `initial_generators` (fine-tuning) replaces the freshly initialised generators' weights (a direction it
+    lacks keeps them); the discriminators always start from the paper's init.
     """
 
     def __init__(
@@ -158,9 +158,9 @@ class CycleGANStep:
         self.cfg, self.device, self.precision, self.memory_format = cfg, device, precision, memory_format
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.nets = build_networks(cfg, cfg.seed)
-        if initial_generators is not None:
-            self.nets.a_to_b.load_state_dict(initial_generators.a_to_b.state_dict())
-            self.nets.b_to_a.load_state_dict(initial_generators.b_to_a.state_dict())
+        for name in ("a_to_b", "b_to_a") if initial_generators is not None else ():
+            if (pretrained := getattr(initial_generators, name)) is not None:  # one direction may be missing
+                getattr(self.nets, name).load_state_dict(pretrained.state_dict())
         for net in self.nets.named().values():
             net.to(device, memory_format=memory_format).train()
         n = self.nets

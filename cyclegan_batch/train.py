@@ -56,6 +56,9 @@ def initial_generators(path: Path, cfg: TrainConfig) -> Generators:
             f"--init-from {path} has generator {pretrained.info.spec.to_dict()}, but this run "
             f"builds {generator_spec(cfg).to_dict()}; use the same ngf/n_blocks/upsample"
         )
+    for name in ("a_to_b", "b_to_a"):
+        if getattr(pretrained, name) is None:  # an official latest_net_G.pth holds G only
+            log.warning("--init-from %s has no %s generator: it starts from random weights", path, name)
     log.info("initialised generators from %s", path)
     return pretrained
 

@@ -320,13 +320,13 @@ class CycleTable:
         self.journal.unlink(missing_ok=True)
 
 
-def ok_row(rel: Path, out_rel: Path, result: ImageResult) -> dict[str, str]:
+def ok_row(rel: Path, out_rel: Path, result: ImageResult, note: str = "") -> dict[str, str]:
     metrics = result.metrics or {}
     return {
         "input": rel.as_posix(),
         "output": out_rel.as_posix(),
         "status": "ok",
-        "reason": "",
+        "reason": note,  # e.g. why the cycle metrics are empty
         "width": str(result.width),
         "height": str(result.height),
         **{name: _fmt(metrics.get(name)) for name in ("l1", "psnr", "ssim")},
@@ -465,7 +465,8 @@ def video_row(
         )
     except VideoError as e:
         return failed_row(rel, str(e)), False
-    row = {"input": rel.as_posix(), "output": out_rel.as_posix(), "status": "ok", "reason": "; ".join(result.warnings)}
+    reason = "; ".join(filter(None, [*result.warnings, translator.cycle_unavailable]))
+    row = {"input": rel.as_posix(), "output": out_rel.as_posix(), "status": "ok", "reason": reason}
     return row | {"width": str(result.width), "height": str(result.height)}, result.status == "skipped"
 
 
@@ -498,6 +499,8 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     if not scan.images and not scan.videos:
         raise UserError(f"no images or videos in {src} (looked for .png, .jpg, .webp, .mp4, ... recursively)")
     translator, model_path = open_translator(options)
+    if translator.cycle_unavailable:  # a one-direction model: no cycle to wait for on reruns either
+        options = replace(options, cycle=False)
     log.info(
         "%d images, %d videos in %s%s",
         len(scan.images),
@@ -539,7 +542,8 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
             with progress_bar("translating", len(plan.jobs), "images", progress) as advance:
                 for result in translate_images(translator, list(plan.jobs), options.pipeline, summary.stats):
                     rel, out_rel = plan.jobs[result.job]
-                    row = failed_row(rel, result.error) if result.error else ok_row(rel, out_rel, result)
+                    note = translator.cycle_unavailable
+                    row = failed_row(rel, result.error) if result.error else ok_row(rel, out_rel, result, note)
                     rows[row["input"]] = row
                     table.record(row)
                     advance()

@@ -39,7 +39,9 @@ def demo(
 @app.command("demo-score")
 def demo_score(
     heldout: Annotated[Path, typer.Argument(help="The demo's heldout/ folder (A/ and B_true/ pairs).")],
-    model: Annotated[Path | None, typer.Option(help="Model file (default: the bundled demo model).")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model file or official .pth (default: the bundled demo model).")
+    ] = None,
     precision: Precision = PrecisionChoice.fp32,
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,

@@ -1,4 +1,4 @@
-"""`cyclegan-batch export MODEL OUT`."""
+"""`cyclegan-batch export MODEL OUT`: a smaller model file, or one generator as ONNX."""
 
 from __future__ import annotations
 
@@ -18,19 +18,36 @@ class StorageDtype(StrEnum):
 
 @app.command()
 def export(
-    model: Annotated[Path, typer.Argument(help="A generators.safetensors file.")],
-    out: Annotated[Path, typer.Argument(help="Where to write the copy.")],
-    dtype: Annotated[StorageDtype, typer.Option(help="Storage dtype of the weights.")] = StorageDtype.float16,
+    model: Annotated[
+        Path, typer.Argument(help="A generators.safetensors, or an official .pth checkpoint (or its folder).")
+    ],
+    out: Annotated[Path, typer.Argument(help="Where to write: OUT.safetensors (a model file) or OUT.onnx.")],
+    dtype: Annotated[
+        StorageDtype, typer.Option(help="Storage dtype of the weights (model files; ONNX is float32).")
+    ] = StorageDtype.float16,
+    direction: Annotated[
+        str, typer.Option(help="ONNX only: which generator, AtoB, BtoA or the domain names (photo2painting).")
+    ] = "AtoB",
 ) -> None:
     """Copy a model file with its weights stored in another dtype (float16 halves the size; loading
-    always returns float32).
+    always returns float32), or write one generator as ONNX when OUT ends in .onnx (dynamic batch,
+    height and width; the domains and value range are in its metadata; needs the `onnx` extra).
 
-    Example: `cyclegan-batch export results/demo/model/generators.safetensors demo.safetensors`
+    Examples: `cyclegan-batch export results/demo/model/generators.safetensors demo.safetensors`,
+    `cyclegan-batch export checkpoints/horse2zebra_pretrained/latest_net_G.pth horse2zebra.onnx`
     """
     import torch
 
+    from cyclegan_batch.engine import resolve_direction
     from cyclegan_batch.modelfile import load_generators, save_generators
 
     loaded = load_generators(model)
+    if out.suffix.lower() == ".onnx":
+        from cyclegan_batch.onnx_export import export_onnx
+
+        a_to_b = resolve_direction(direction, loaded.info.domains)
+        export_onnx(loaded, out, "a_to_b" if a_to_b else "b_to_a")
+        typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, ONNX opset 17, float32)")
+        return
     save_generators(out, loaded.a_to_b, loaded.b_to_a, loaded.info, dtype=getattr(torch, dtype.value))
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {dtype.value})")

@@ -13,18 +13,22 @@ from cyclegan_batch.cli import app
 
 @app.command()
 def info(
-    model: Annotated[Path, typer.Argument(help="A generators.safetensors file.")],
+    model: Annotated[
+        Path, typer.Argument(help="A generators.safetensors, or an official .pth checkpoint (or its folder).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the header as JSON.")] = False,
 ) -> None:
-    """Show what a model file holds: architecture, domains, training size and progress.
+    """Show what a model file holds: architecture, domains, directions, training size and progress, and
+    for imported models where the weights came from.
 
     Example: `cyclegan-batch info results/demo/model/generators.safetensors`
     """
-    from cyclegan_batch.modelfile import read_info
+    from cyclegan_batch.modelfile import direction_name, read_info
 
     meta = read_info(model)
     fields = {
         "domains": " -> ".join(meta.domains),
+        "directions": ", ".join(direction_name(p, meta.domains) for p in meta.directions),
         "generator": meta.spec.to_dict(),
         "crop_size": meta.crop_size,
         "load_size": meta.load_size,
@@ -37,4 +41,4 @@ def info(
         typer.echo(json.dumps(fields, indent=2))
         return
     for key, value in fields.items():
-        typer.echo(f"{key:>12}: {value}")
+        typer.echo(f"{key:>19}: {value}")

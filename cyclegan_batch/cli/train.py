@@ -67,7 +67,8 @@ def train(
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from MODEL_DIR/state/checkpoint.pt when present.")] = True,
     init_from: Annotated[
-        Path | None, typer.Option(help="Start the generators from this model file (fine-tuning).")
+        Path | None,
+        typer.Option(help="Start the generators from this model file or official .pth checkpoint (fine-tuning)."),
     ] = None,
     quiet: Quiet = False,
 ) -> None:

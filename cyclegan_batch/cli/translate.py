@@ -65,7 +65,8 @@ def translate(
     model: Annotated[
         Path | None,
         typer.Option(
-            help="A generators.safetensors. Default: results/demo/model/generators.safetensors if present, "
+            help="A generators.safetensors or an official latest_net_G_A.pth / latest_net_G.pth (or its folder). "
+            "Default: results/demo/model/generators.safetensors if present, "
             "else the bundled demo model."
         ),
     ] = None,
