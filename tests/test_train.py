@@ -122,9 +122,10 @@ def test_resume_mid_epoch_after_sigkill(tiny_domains: Path, tmp_path: Path) -> N
         "--quiet",
     ]
     proc = subprocess.Popen([sys.executable, "-m", "cyclegan_batch", *map(str, args)])
-    checkpoint = model_dir / CHECKPOINT_FILE
+    checkpoint, model = model_dir / CHECKPOINT_FILE, model_dir / MODEL_FILE
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (checkpoint.exists() and read_info(model_dir / MODEL_FILE).step >= 14):
+    # the checkpoint is written first, then the model file: wait for both
+    while time.monotonic() < deadline and not (checkpoint.exists() and model.exists() and read_info(model).step >= 14):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
