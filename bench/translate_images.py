@@ -28,10 +28,11 @@ from PIL import Image
 
 from bench.timing import batch_size_arg, median_seconds, model_only, print_comparison
 from cyclegan_batch.engine import Translator
+from cyclegan_batch.image_pipeline import PipelineSettings
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
-from cyclegan_batch.translate import PipelineSettings, TranslateOptions, translate_path
+from cyclegan_batch.translate import TranslateOptions, translate_path
 
 
 def make_images(folder: Path, n: int, size: int) -> list[Path]:

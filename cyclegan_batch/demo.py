@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import wave
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,6 @@ PHOTOS = (
     "ihc.png",
     "motorcycle_right.png",
 )
-BUNDLED_MODEL = "assets/demo.safetensors"
 STRIP_ROWS = 4
 
 
@@ -186,12 +184,6 @@ def build_demo(
 def eval_rate(rate: str) -> float:
     num, _, den = rate.partition("/")
     return float(num) / float(den or 1)
-
-
-def bundled_model() -> Path | None:
-    """The pretrained demo model shipped in the package, if this install has it."""
-    path = Path(str(files("cyclegan_batch") / BUNDLED_MODEL))
-    return path if path.is_file() else None
 
 
 def score_heldout(

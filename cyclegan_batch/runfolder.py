@@ -12,6 +12,7 @@ hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<ex
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 # prepare
@@ -19,7 +20,8 @@ MANIFEST = "manifest.jsonl"
 
 # train: inside MODEL_DIR
 MODEL_FILE = "generators.safetensors"
-CHECKPOINT_FILE = "state/checkpoint.pt"
+STATE_DIR = "state"
+CHECKPOINT_FILE = f"{STATE_DIR}/checkpoint.pt"
 LOSSES_CSV = "losses.csv"
 SAMPLES_DIR = "samples"
 RUN_JSON = "run.json"  # also written by translate into each image set's output folder
@@ -34,6 +36,10 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".g
 
 # report
 REPORT_SUMMARY = "summary.json"
+
+# models: what `translate` uses without --model, in this order
+EXPERIMENT_MODEL = Path("results/demo/model/generators.safetensors")  # the workflow's default experiment
+BUNDLED_MODEL = "assets/demo.safetensors"  # inside the cyclegan_batch package
 
 # the workflow run folder
 DATA_DIR = "data"
@@ -52,3 +58,9 @@ def video_sidecar(video: Path) -> Path:
 
 def model_file(run_dir: Path) -> Path:
     return run_dir / MODEL_DIR / MODEL_FILE
+
+
+def bundled_model() -> Path | None:
+    """The demo model shipped in the package (a real file: the package installs from a folder)."""
+    path = Path(str(resources.files("cyclegan_batch") / BUNDLED_MODEL))
+    return path if path.is_file() else None

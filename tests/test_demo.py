@@ -12,10 +12,11 @@ import pytest
 from conftest import run_cli
 
 from cyclegan_batch.config import build_config
-from cyclegan_batch.demo import VIDEOS, bundled_model, golden_hour
+from cyclegan_batch.demo import VIDEOS, golden_hour
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.media.video import probe
 from cyclegan_batch.modelfile import read_info
+from cyclegan_batch.runfolder import bundled_model
 from cyclegan_batch.train import Trainer
 
 

@@ -179,7 +179,7 @@ def test_init_from_an_official_pair(official_pair, tiny_domains: Path, tmp_path:
         init_from=folder,
     )
     for name, side in (("a_to_b", "A"), ("b_to_a", "B")):
-        net = getattr(trainer.nets, name).eval()
+        net = getattr(trainer.step.nets, name).eval()
         with torch.no_grad():
             assert (net(X) - nets[side](X)).abs().max() <= 1e-5
 

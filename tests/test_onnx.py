@@ -61,7 +61,7 @@ def test_the_graph_says_how_to_use_it(exported: tuple[Path, Path]) -> None:
 
 def test_the_bundled_model_exports_with_its_resize_conv_upsampling(tmp_path: Path) -> None:
     """A trained model (resize-conv: nearest Upsample in the graph), named by its domain names."""
-    from cyclegan_batch.demo import bundled_model
+    from cyclegan_batch.runfolder import bundled_model
 
     out = tmp_path / "golden.onnx"
     run_cli("export", bundled_model(), out, "--direction", "photo2golden_hour")

@@ -19,8 +19,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import nn
 from typer.testing import CliRunner
 
-from cyclegan_batch import translate as translate_module
+from cyclegan_batch import runfolder
 from cyclegan_batch.cli import app, main
+from cyclegan_batch.cycle_table import CycleTable
 from cyclegan_batch.engine import Translator
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import load_rgb, load_rgb_alpha
@@ -515,16 +516,16 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, random_model: Path, c
 
 def test_default_model_is_the_experiment_then_the_bundled_demo(tmp_path: Path, random_model: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    bundled = Path(str(translate_module.resources.files("cyclegan_batch").joinpath(*translate_module.BUNDLED_MODEL)))
-    if bundled.is_file():
+    bundled = runfolder.bundled_model()
+    if bundled is not None:
         assert default_model() == bundled
     else:
         with pytest.raises(UserError, match="--model"):
             default_model()
-    experiment = tmp_path / translate_module.EXPERIMENT_MODEL
+    experiment = tmp_path / runfolder.EXPERIMENT_MODEL
     experiment.parent.mkdir(parents=True)
     experiment.write_bytes(random_model.read_bytes())
-    assert default_model() == translate_module.EXPERIMENT_MODEL
+    assert default_model() == runfolder.EXPERIMENT_MODEL
     src = tmp_path / "x.png"
     Image.fromarray(smooth(16, 16, 0)).save(src)
     assert cli("translate", src, "out", "-q") == 0 and (tmp_path / "out/x.png").is_file()
@@ -536,9 +537,9 @@ def test_help_has_an_example() -> None:
 
 
 def test_journal_lines_are_json_rows(tmp_path: Path) -> None:
-    table = translate_module.CycleTable(tmp_path)
+    table = CycleTable(tmp_path)
     table.record({"input": "a.png", "status": "ok"})
-    with table.journal.open("a") as f:
+    with table.journal.path.open("a") as f:
         f.write('{"input": "b.png", "sta')  # what a kill mid-write leaves
-    assert set(translate_module.CycleTable(tmp_path).previous) == {"a.png"}
-    assert json.loads(table.journal.read_text().splitlines()[0])["input"] == "a.png"
+    assert set(CycleTable(tmp_path).previous) == {"a.png"}
+    assert json.loads(table.journal.path.read_text().splitlines()[0])["input"] == "a.png"

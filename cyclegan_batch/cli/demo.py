@@ -52,8 +52,9 @@ def demo_score(
 
     Example: `cyclegan-batch demo-score results/demo/raw/heldout --model results/demo/model/generators.safetensors`
     """
-    from cyclegan_batch.demo import bundled_model, score_heldout
+    from cyclegan_batch.demo import score_heldout
     from cyclegan_batch.errors import UserError
+    from cyclegan_batch.runfolder import bundled_model
 
     setup_logging(quiet)
     model = model or bundled_model()

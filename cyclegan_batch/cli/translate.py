@@ -139,8 +139,9 @@ def translate(
 
     Example: `cyclegan-batch translate clip.mp4 out/ --crf 20 --frames-dir out/frames`
     """
+    from cyclegan_batch.image_pipeline import PipelineSettings
     from cyclegan_batch.progress import show_progress
-    from cyclegan_batch.translate import PipelineSettings, TranslateOptions, translate_path
+    from cyclegan_batch.translate import TranslateOptions, translate_path
     from cyclegan_batch.video import VideoOptions
 
     setup_logging(quiet)

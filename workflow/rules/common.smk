@@ -3,14 +3,13 @@
 import os
 import shlex
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from cyclegan_batch import gpu_claim
+from cyclegan_batch import gpu_claim, runfolder
 from cyclegan_batch.config import TrainConfig, build_config, config_errors
 from cyclegan_batch.errors import UserError
 
@@ -19,7 +18,6 @@ SCHEMA = RULES_DIR / "../schemas/config.schema.yaml"
 DEMO_CONFIG = RULES_DIR / "../../config/demo.yaml"
 NAME = r"[A-Za-z0-9_.-]+"  # experiment, image set and video names (as in the schema)
 SEGMENT = r"segment_[0-9]+\.(?:mp4|m4v|mov|mkv)"  # what `video split` writes
-BUNDLED_MODEL = "assets/demo.safetensors"
 
 # Shell rules find `cyclegan-batch` on PATH; put this interpreter's bin/ first so that
 # `.venv/bin/snakemake` works without activating the venv (locally and inside SLURM jobs).
@@ -80,7 +78,15 @@ check_config(config)
 TRAIN = training_config()
 
 EXP = config["experiment"]
-MODEL = "results/{exp}/model/generators.safetensors"
+# The run folder's files, named once in cyclegan_batch/runfolder.py (what the CLI writes and reads).
+RUN = "results/{exp}"
+MANIFEST = f"{RUN}/{runfolder.DATA_DIR}/{runfolder.MANIFEST}"
+MODEL_DIR = f"{RUN}/{runfolder.MODEL_DIR}"
+MODEL = f"{MODEL_DIR}/{runfolder.MODEL_FILE}"
+IMAGE_SET = f"{RUN}/{runfolder.IMAGES_DIR}/{{set}}"
+VIDEO = f"{RUN}/{runfolder.VIDEOS_DIR}/{{video}}.mp4"
+SEGMENT_OUT = f"{RUN}/segments/{{video}}/translated/{{seg}}"
+REPORT = f"{RUN}/report/index.html"
 IMAGE_SETS = config["translate"]["images"]
 VIDEOS = config["translate"]["videos"]
 USES_GPU = config["device"].startswith("cuda")
@@ -137,10 +143,10 @@ def init_model() -> list[str]:
         return []
     if init_from != "bundled":
         return [init_from]
-    path = files("cyclegan_batch") / BUNDLED_MODEL
-    if not path.is_file():
+    path = runfolder.bundled_model()
+    if path is None:
         raise WorkflowError(
-            f"train.init_from: bundled, but this install has no {BUNDLED_MODEL}; "
+            f"train.init_from: bundled, but this install has no {runfolder.BUNDLED_MODEL}; "
             "reinstall the package or set train.init_from: null to train from scratch"
         )
     return [str(path)]
@@ -176,7 +182,7 @@ def translated_segments(wildcards) -> list[str]:
     segments_dir = checkpoints.split_video.get(**wildcards).output[0]
     names = glob_wildcards(os.path.join(segments_dir, f"{{seg,{SEGMENT}}}")).seg
     return expand(
-        "results/{exp}/segments/{video}/translated/{seg}",
+        SEGMENT_OUT,
         exp=wildcards.exp,
         video=wildcards.video,
         seg=sorted(names),
@@ -186,15 +192,11 @@ def translated_segments(wildcards) -> list[str]:
 def run_outputs(*stages: str) -> list[str]:
     """The final files of the named stages for this experiment: what the target rules ask for."""
     targets = {
-        "prepare": [f"results/{EXP}/data/manifest.jsonl"],
-        "train": [f"results/{EXP}/model/generators.safetensors"],
-        "translate_images": expand(
-            "results/{exp}/translated/images/{set}", exp=EXP, set=IMAGE_SETS
-        ),
-        "translate_videos": expand(
-            "results/{exp}/translated/videos/{video}.mp4", exp=EXP, video=VIDEOS
-        ),
-        "report": [f"results/{EXP}/report/index.html"],
+        "prepare": expand(MANIFEST, exp=EXP),
+        "train": expand(MODEL, exp=EXP),
+        "translate_images": expand(IMAGE_SET, exp=EXP, set=IMAGE_SETS),
+        "translate_videos": expand(VIDEO, exp=EXP, video=VIDEOS),
+        "report": expand(REPORT, exp=EXP),
         "demo_score": [f"results/{EXP}/demo_score.json"] if config["demo"] else [],
     }
     return [path for stage in stages for path in targets[stage]]

@@ -3,7 +3,7 @@ rule prepare_data:
         a=config["domains"]["A"],
         b=config["domains"]["B"],
     output:
-        manifest="results/{exp}/data/manifest.jsonl",
+        manifest=MANIFEST,
         a=directory("results/{exp}/data/A"),
         b=directory("results/{exp}/data/B"),
     log:

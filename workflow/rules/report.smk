@@ -1,15 +1,15 @@
 rule build_report:
     input:
         model=MODEL,
-        image_sets=expand("results/{{exp}}/translated/images/{set}", set=IMAGE_SETS),
-        videos=expand("results/{{exp}}/translated/videos/{video}.mp4", video=VIDEOS),
+        image_sets=expand(IMAGE_SET, set=IMAGE_SETS, allow_missing=True),
+        videos=expand(VIDEO, video=VIDEOS, allow_missing=True),
     output:
         html=report(
-            "results/{exp}/report/index.html",
+            REPORT,
             caption="../report/run_report.rst",
             category="Report",
         ),
-        summary="results/{exp}/report/summary.json",
+        summary=f"{RUN}/report/{runfolder.REPORT_SUMMARY}",
         plots=report(
             directory("results/{exp}/report/index_assets"),
             patterns=["{plot}.png"],

@@ -3,23 +3,23 @@
 # killed), and the trainer would otherwise resume the old run's checkpoint under the new params.
 rule train_model:
     input:
-        manifest="results/{exp}/data/manifest.jsonl",
+        manifest=MANIFEST,
         a="results/{exp}/data/A",
         b="results/{exp}/data/B",
         init_from=init_model(),
     output:
-        model="results/{exp}/model/generators.safetensors",
-        run="results/{exp}/model/run.json",
+        model=MODEL,
+        run=f"{MODEL_DIR}/{runfolder.RUN_JSON}",
         # Declared so that a rerun starts from an empty state/ (no checkpoint or temporary file
         # of a killed run), matching --no-resume.
-        state=directory("results/{exp}/model/state"),
+        state=directory(f"{MODEL_DIR}/{runfolder.STATE_DIR}"),
         losses=report(
-            "results/{exp}/model/losses.csv",
+            f"{MODEL_DIR}/{runfolder.LOSSES_CSV}",
             caption="../report/training_curves.rst",
             category="Training",
         ),
         samples=report(
-            directory("results/{exp}/model/samples"),
+            directory(f"{MODEL_DIR}/{runfolder.SAMPLES_DIR}"),
             patterns=["{step}.png"],
             caption="../report/samples.rst",
             category="Training",

@@ -6,8 +6,8 @@ rule translate_image_set:
         model=MODEL,
     output:
         report(
-            directory("results/{exp}/translated/images/{set}"),
-            patterns=["{name}.png", "cycle.csv"],
+            directory(IMAGE_SET),
+            patterns=["{name}.png", runfolder.CYCLE_CSV],
             caption="../report/translated_images.rst",
             category="Translated images",
             subcategory="{set}",

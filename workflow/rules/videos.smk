@@ -27,9 +27,9 @@ rule translate_segment:
         segment="results/{exp}/segments/{video}/{seg}",
         model=MODEL,
     output:
-        video="results/{exp}/segments/{video}/translated/{seg}",
-        cycle="results/{exp}/segments/{video}/translated/{seg}.cycle.csv",
-        properties="results/{exp}/segments/{video}/translated/{seg}.json",
+        video=SEGMENT_OUT,
+        cycle=SEGMENT_OUT + runfolder.VIDEO_CYCLE_SUFFIX,
+        properties=SEGMENT_OUT + runfolder.VIDEO_SIDECAR_SUFFIX,
     log:
         "results/{exp}/logs/translate_segment/{video}/{seg}.log",
     conda:
@@ -53,18 +53,18 @@ rule join_video:
         original=video_file,
     output:
         video=report(
-            "results/{exp}/translated/videos/{video}.mp4",
+            VIDEO,
             caption="../report/videos.rst",
             category="Translated videos",
             subcategory="{video}",
         ),
         cycle=report(
-            "results/{exp}/translated/videos/{video}.mp4.cycle.csv",
+            VIDEO + runfolder.VIDEO_CYCLE_SUFFIX,
             caption="../report/video_cycle.rst",
             category="Translated videos",
             subcategory="{video}",
         ),
-        properties="results/{exp}/translated/videos/{video}.mp4.json",
+        properties=VIDEO + runfolder.VIDEO_SIDECAR_SUFFIX,
     log:
         "results/{exp}/logs/join/{video}.log",
     conda:
