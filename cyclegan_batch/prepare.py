@@ -20,43 +20,31 @@ ends with the same manifest and the same output bytes as an uninterrupted run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import re
-import signal
 import stat
-import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-import numpy as np
-from PIL import Image
-
 from cyclegan_batch import runfolder
-from cyclegan_batch.atomic import atomic_output, atomic_write_text
+from cyclegan_batch.atomic import atomic_write_text
 from cyclegan_batch.bounded import bounded_map
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.journal import Journal, read_entries
 from cyclegan_batch.media.images import (
-    DEFAULT_MAX_PIXELS,
-    WHITE,
-    ImageLoadError,
     is_image_path,
-    open_image,
-    resize_shorter,
-    to_rgb,
 )
+from cyclegan_batch.prepare_convert import Conversion, Job, convert, worker_pool
 from cyclegan_batch.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -66,22 +54,6 @@ JOURNAL = "manifest.jsonl.journal"  # records converted by an unfinished run
 DOMAINS = ("A", "B")
 SPLITS = ("train", "test")
 Status = Literal["ok", "skipped", "failed"]
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """Everything that decides a prepared file's bytes (its fingerprint invalidates old outputs)."""
-
-    load_size: int = 286
-    crop_size: int = 256
-    image_format: Literal["png", "jpg"] = "png"
-    background: tuple[int, int, int] = WHITE
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    allow_truncated: bool = False
-    upscale_small: bool = False
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -284,66 +256,13 @@ def decide(records: list[Record], settings: Settings) -> list[Record]:
     return todo
 
 
-# ---- 4. convert ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Job:
-    source: str
-    output: str  # absolute
-    conversion: Conversion
-
-
-def convert(job: Job) -> dict[str, Any]:
-    """Read, normalize, resize and write one image; returns the record fields it decides."""
-    conv = job.conversion
-    try:
-        img = open_image(Path(job.source), max_pixels=conv.max_pixels, allow_truncated=conv.allow_truncated)
-        width, height = img.size
-        fields: dict[str, Any] = dict(width=width, height=height, mode=img.mode)
-        if min(width, height) < conv.crop_size and not conv.upscale_small:
-            why = f"too small: {width}x{height} is under the crop size {conv.crop_size} (--upscale-small enlarges it)"
-            return dict(fields, status="skipped", reason=why)
-        pixels = resize_shorter(np.asarray(to_rgb(img, conv.background)), conv.load_size)
-    except ImageLoadError as e:
-        return dict(status="failed", reason=str(e))
-    except Exception as e:  # decoders raise anything on hostile bytes; one file must not end the batch
-        return dict(status="failed", reason=f"cannot decode: {type(e).__name__}: {e}")
-    with atomic_output(Path(job.output)) as tmp:
-        if conv.image_format == "jpg":
-            Image.fromarray(pixels).save(tmp, format="JPEG", quality=95)
-        else:
-            Image.fromarray(pixels).save(tmp, format="PNG")
-    return dict(fields, status="ok")
-
-
-def _init_worker() -> None:
-    # open_image enforces --max-pixels itself (with a message naming the option); Pillow's own global
-    # guard would otherwise refuse at its fixed limit first, whatever the user asked for.
-    Image.MAX_IMAGE_PIXELS = None
-    # Ctrl-C reaches the whole process group: the main process handles it once; workers finish their file.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+# ---- 4. convert (prepare_convert.py) ------------------------------------------------------------------
 
 
 def _reusable(old: Record | None, new: Record, fingerprint: str, out: Path) -> bool:
     if old is None or old.settings != fingerprint or old.sha256 != new.sha256:
         return False
     return old.status != "ok" or (old.output == new.output and (out / new.output).is_file())
-
-
-@contextlib.contextmanager
-def _worker_pool(jobs: int) -> Iterator[Executor]:
-    """A started process pool; on leaving (also by Ctrl-C or --strict), queued work is dropped, not run."""
-    # fork: workers start at once and never re-run the caller's __main__ (spawn does, which breaks scripts
-    # without a main guard). A fork pool starts every worker on its first submit, done here before any
-    # progress-bar thread exists, so no worker inherits a lock held by another thread.
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker)
-    try:
-        pool.submit(int).result()
-        yield pool
-    finally:
-        pool.shutdown(cancel_futures=True)
 
 
 # ---- 5. record -------------------------------------------------------------------------------------------
@@ -408,7 +327,7 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
     out.mkdir(parents=True, exist_ok=True)
     previous = read_records(out / MANIFEST) | read_records(out / JOURNAL)
     jobs = settings.jobs or os.cpu_count() or 1
-    with _worker_pool(jobs) as pool:
+    with worker_pool(jobs) as pool:
         to_hash = {r.source: r for r in _reuse_hashes([r for r in records if r.status is None], previous)}
         with progress_bar("hashing", len(to_hash), "files", progress and bool(to_hash)) as advance:
             for source, (sha, reason) in bounded_map(pool, hash_file, to_hash, jobs * 4, ordered=False):

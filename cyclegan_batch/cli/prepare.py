@@ -88,8 +88,9 @@ def prepare(
 
     Example: `cyclegan-batch prepare raw/photos raw/paintings results/demo/data --load-size 286 --jobs 4`
     """
-    from cyclegan_batch.prepare import Conversion, Settings
+    from cyclegan_batch.prepare import Settings
     from cyclegan_batch.prepare import prepare as run_prepare
+    from cyclegan_batch.prepare_convert import Conversion
 
     setup_logging(quiet)
     if crop_size > load_size:
