@@ -158,7 +158,7 @@ def translate(
     from cyclegan_batch.video import VideoOptions
 
     setup_logging(quiet)
-    if context_from is not None and not (src.is_file() and out.suffix.lower().lstrip(".") in ContainerChoice):
+    if context_from is not None and not (src.is_file() and out.suffix.lower().lstrip(".") in set(ContainerChoice)):
         raise UserError("--context-from needs IN to be one video segment and OUT a video file", ExitCode.USAGE)
     pipeline = PipelineSettings(batch_size=parse_batch_size(batch_size), max_side=max_side, max_pixels=max_pixels)
     if workers is not None:
