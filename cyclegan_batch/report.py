@@ -33,8 +33,11 @@ from cyclegan_batch.atomic import atomic_write_text
 from cyclegan_batch.errors import ExitCode, UserError
 
 METRICS = ("l1", "psnr", "ssim")
-VIDEO_METRICS = (*METRICS, "warp_in", "warp_out", "flicker")
+# fidelity_psnr: stabilized vs per-frame translation (translate --temporal); its mean is over the frames the
+# stabilizer changed (unchanged ones are inf)
+VIDEO_METRICS = (*METRICS, "warp_in", "warp_out", "flicker", "fidelity_psnr")
 LOWER_IS_BETTER = {"l1": True, "psnr": False, "ssim": False, "warp_in": True, "warp_out": True, "flicker": True}
+LOWER_IS_BETTER["fidelity_psnr"] = False
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif", ".m4v"})
 PROPERTIES = ("fps", "frames", "width", "height", "duration_s", "audio")
 # Gate metrics and the direction that fails: `failed` counts failed rows of an image set; `flicker`
@@ -481,7 +484,7 @@ def read_video(folder: Path, name: str, videos_root: Path | None, worst_k: int) 
     rows, problem = read_csv(folder / f"{name}.cycle.csv", ("frame", "time_s", *METRICS, "warp_in", "warp_out"))
     if problem:
         section.notes.append(problem)
-    columns = ("frame", "time_s", *METRICS, "warp_in", "warp_out")
+    columns = ("frame", "time_s", *METRICS, "warp_in", "warp_out", "fidelity_psnr")  # the last: --temporal only
     section.frames = {c: [to_float(r.get(c)) for r in rows] for c in columns} if rows else {}
     if rows:
         section.frames["flicker"] = [

@@ -97,7 +97,7 @@ def esc(value: object) -> str:
 def fmt(value: float | None, metric: str = "") -> str:
     if value is None:
         return "–"
-    if metric == "psnr":
+    if metric in ("psnr", "fidelity_psnr"):
         return f"{value:.2f}"
     if metric in ("l1", "ssim", "warp_in", "warp_out", "flicker"):
         return f"{value:.4f}"
@@ -364,7 +364,7 @@ def frame_item(
     assets: Assets, key: str, video: VideoSection, frame: int, grabbed: dict[str, dict[int, np.ndarray]]
 ) -> str:
     i = int(np.flatnonzero(np.array(video.frames["frame"]) == frame)[0])
-    values = {m: video.frames[m][i] for m in ("l1", "flicker")}
+    values = {m: video.frames[m][i] for m in ("l1", "flicker", "fidelity_psnr") if video.frames[m][i] is not None}
     time_s = video.frames["time_s"][i]
     label = f'<div class="label"><b>frame {frame} · t = {fmt(time_s)} s</b>{esc(metrics_line(values))}</div>'
     tiles = [
@@ -420,8 +420,13 @@ def video_article(index: int, video: VideoSection, assets: Assets) -> str:
     if video.properties:
         body += "<h4>Properties in vs out</h4>" + properties_table(video)
     if video.frames:
-        body += "<h4>Per-frame error</h4>" + stats_table(video.stats(), VIDEO_METRICS)
-        body += "<p><code>flicker</code> = warp_out − warp_in: temporal error the translation adds.</p>"
+        stats = video.stats()
+        shown = tuple(m for m in VIDEO_METRICS if m != "fidelity_psnr" or stats[m] is not None)
+        body += "<h4>Per-frame error</h4>" + stats_table(stats, shown)
+        body += "<p><code>flicker</code> = warp_out − warp_in: temporal error the translation adds."
+        if "fidelity_psnr" in shown:
+            body += " <code>fidelity_psnr</code>: PSNR of each stabilized frame against the per-frame translation."
+        body += "</p>"
         body += plot_figure(assets.plot(f"{key}-timeline.png", plots.video_timeline, video.frames), video.name)
     for title, picks in (("largest cycle error", video.worst_cycle), ("largest added flicker", video.worst_flicker)):
         if picks:

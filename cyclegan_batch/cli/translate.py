@@ -125,7 +125,9 @@ def translate(
     temporal_strength: Annotated[
         float,
         typer.Option(
-            min=0.0, max=0.95, help="Videos: weight of the previous stabilized frame where the flow is reliable."
+            min=0.0,
+            max=0.95,
+            help="Videos: weight of the previous stabilized frame where the flow is reliable; 0 is --no-temporal.",
         ),
     ] = 0.8,  # stabilize.DEFAULT_STRENGTH (not imported here: it loads torch, and --help stays fast)
     context_from: Annotated[
@@ -180,7 +182,7 @@ def translate(
             codec=codec,
             crf=crf,
             frames_dir=frames_dir,
-            temporal=temporal_strength if temporal else None,
+            temporal=temporal_strength if temporal and temporal_strength > 0 else None,
             context_from=context_from,
         ),
     )

@@ -26,6 +26,7 @@ rule translate_segment:
     input:
         segment="results/{exp}/segments/{video}/{seg}",
         model=MODEL,
+        original=video_file,
     output:
         video="results/{exp}/segments/{video}/translated/{seg}",
         cycle="results/{exp}/segments/{video}/translated/{seg}.cycle.csv",
@@ -41,9 +42,11 @@ rule translate_segment:
         device=DEVICE_OPTIONS,
         direction=config["translate"]["direction"],
         batch_size=config["translate"]["batch_size"],
+        temporal=config["translate"]["temporal"],
     shell:
         "cyclegan-batch translate {input.segment} {output.video} --model {input.model}"
-        " --direction {params.direction} --batch-size {params.batch_size} {params.device} > {log} 2>&1"
+        " --direction {params.direction} --batch-size {params.batch_size} {params.device}"
+        " --temporal-strength {params.temporal} --context-from {input.original} > {log} 2>&1"
 
 
 rule join_video:
