@@ -2,12 +2,14 @@
 
     .venv/bin/python -m bench.temporal                  # demo videos + the bench's clips, 40 frames each
     .venv/bin/python -m bench.temporal --frames 24      # a quicker look
-    .venv/bin/python -m bench.temporal --skip-speed     # quality only
+    .venv/bin/python -m bench.temporal --skip-speed     # quality and seams only
 
 Per clip, with the bundled model: the per-frame translation once, then the stabilizer over it (the same
 `Stabilizer` the pipeline runs). Printed: warp_in / warp_out (Farneback warping error of input and output),
 % of the added flicker (warp_out - warp_in) removed, mean PSNR(stabilized, per-frame) over the frames that
 were blended (reset frames are equal), PSNR at the first frame after the cut, and static's warp_out / warp_in.
+Seams: a demo video split into 1 s segments, each translated as its own job and joined, warmed up on the
+frames before each segment (`--context-from`) and cold: added flicker at the join frames / elsewhere.
 Speed, in the same run on one 320x180 clip: the stabilizer's time per frame (flow included) against the
 model's, and end-to-end frames/s of `translate_video` with and without --temporal (medians of --repeats).
 """
@@ -26,13 +28,14 @@ import numpy as np
 from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
 from cyclegan_batch.engine import Translator
-from cyclegan_batch.media.video import FrameReader, probe
+from cyclegan_batch.media.video import FrameReader, probe, split
 from cyclegan_batch.metrics import psnr
+from cyclegan_batch.segments import context_frames, write_index
 from cyclegan_batch.stabilize import DEFAULT_STRENGTH, Stabilizer
 from cyclegan_batch.temporal import FlowEstimator
 from cyclegan_batch.threads import opencv_sequential
 from cyclegan_batch.translate import default_model
-from cyclegan_batch.video import translate_video
+from cyclegan_batch.video import join_video, translate_video
 
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 
@@ -134,6 +137,28 @@ def speed(translator: Translator, clip: Path, frames: np.ndarray, strength: floa
     print("(the pipeline computes the input flow for its warping metric anyway; stabilizing shares it)")
 
 
+def seams(translator: Translator, video: Path, work: Path, strength: float) -> None:
+    """Split `video` at its keyframes (1 s), translate each segment as its own job (warmed up on the frames
+    before it, and cold), join, and compare the added flicker at the join frames with the mean elsewhere."""
+    segments = split(video, work / "segments", 1.0)
+    write_index(segments, work / "segments")
+    inputs = decode(video, 10**6)
+    starts = np.cumsum([0] + [probe(s).frames for s in segments])[1:-1]
+    for mode in ("warm", "cold"):
+        for segment in segments:
+            context = context_frames(video, segment) if mode == "warm" else []
+            translate_video(translator, segment, work / mode / segment.name, temporal=strength, context=context)
+        join_video(work / mode, video, work / f"{mode}.mp4")
+        w_in, w_out = farneback_errors(inputs, decode(work / f"{mode}.mp4", 10**6))
+        added = np.array(w_out) - np.array(w_in)  # added[t - 1] is frame t's
+        at = added[starts - 1]
+        rest = np.delete(added, starts - 1)
+        print(
+            f"{video.stem} {mode}: added flicker at the {len(at)} joins {at.mean():.4f}, elsewhere {rest.mean():.4f}"
+            f" = {at.mean() / rest.mean():.2f}x"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=40)
@@ -159,6 +184,7 @@ def main() -> None:
                 f"{q['fidelity']:7.1f}{extra}",
                 flush=True,
             )
+        seams(translator, clips["astronaut_pan"], work / "seams", args.strength)
         if not args.skip_speed:
             speed(translator, clips["pan"], decode(clips["pan"], args.frames), args.strength, args.repeats)
 

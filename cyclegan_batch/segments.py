@@ -71,3 +71,9 @@ def context_frames(original: Path, segment: Path, count: int = CONTEXT_FRAMES) -
     if len(frames) != count:
         raise UserError(f"--context-from {original}: decoded {len(frames)} of the {count} frames before {segment.name}")
     return frames
+
+
+def segment_context(segment: Path, original: Path | None, stabilizing: bool) -> list[np.ndarray]:
+    """What `translate --context-from ORIGINAL` puts before a segment: enough frames to warm the stabilizer
+    up, or (per-frame translation) the one that gives the segment's first frame its warping error."""
+    return [] if original is None else context_frames(original, segment, CONTEXT_FRAMES if stabilizing else 1)

@@ -38,7 +38,7 @@ from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError, is_video_f
 from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.modelfile import load_generators
 from cyclegan_batch.progress import progress_bar
-from cyclegan_batch.segments import context_frames
+from cyclegan_batch.segments import segment_context
 from cyclegan_batch.threads import opencv_sequential
 from cyclegan_batch.video import VideoOptions, translate_video
 
@@ -452,7 +452,7 @@ def video_row(
             overwrite=options.overwrite,
             progress=progress,
             temporal=options.video.temporal,
-            context=context_frames(options.video.context_from, src) if options.video.context_from else (),
+            context=segment_context(src, options.video.context_from, options.video.temporal is not None),
         )
     except VideoError as e:
         return failed_row(rel, str(e)), False
