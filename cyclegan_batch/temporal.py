@@ -5,7 +5,8 @@ to frame t along the flow, and the error is the mean absolute difference on the 
 pixels that are visible in both frames. Occluded pixels are found by forward-backward consistency
 (Sundaram et al. 2010, as used by Ruder et al. for video style transfer): the backward flow at p and the
 forward flow where it lands must cancel. Since both errors use the same motion and the same mask, a
-translation that adds flicker shows as warp_out > warp_in.
+translation that adds flicker shows as warp_out > warp_in. The video pipeline computes this flow once per
+frame and shares it with the stabilizer (cyclegan_batch/stabilize.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
 
     decoder thread --frames--> main thread (Translator, batches) --results--> encoder thread
-                                                                    (ffmpeg encoder, frame images,
-                                                                     cycle + warping metrics)
+                                                                    (stabilizer, ffmpeg encoder, frame
+                                                                     images, cycle + warping metrics:
+                                                                     cyclegan_batch/frame_sink.py)
 
 The queues between the stages are bounded, so memory stays at a few batches whatever the video's length.
 Output files (docs/interfaces.md): `<dst>` (the video), `<dst>.cycle.csv` (one row per frame) and
@@ -326,8 +327,8 @@ def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
 def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool = False) -> VideoResult:
     """Join the translated segments in `segments_dir` (name order) into `dst` with `original`'s audio.
 
-    The per-frame tables of the segments are merged (the warping error restarts at each segment's first
-    frame, which has no previous frame in its segment). Raises VideoError.
+    The per-frame tables of the segments are merged; a segment translated with `--context-from` has the
+    warping error at its first frame too (measured against the context frame before it). Raises VideoError.
     """
     segments_dir, dst = Path(segments_dir), Path(dst)
     segments = sorted(p for p in segments_dir.iterdir() if is_video_path(p) and not p.name.startswith("."))
