@@ -18,6 +18,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
 
 timeout "${BENCH_SECONDS:-240}" python3 -m bench 2>&1 | tee "$OUT/bench.txt"
+# temporal stabilization on the GPU (grid_sample path) at 1280x720: model vs stabilizer, fps with and without
+timeout 180 python3 -m bench.temporal --speed-only --device cuda --speed-size 1280x720 --frames 24 --repeats 2 \
+    2>&1 | tee "$OUT/temporal.txt"
 
 cli() { python3 -m cyclegan_batch "$@"; }
 cli demo "$OUT/demo" --no-videos --quiet

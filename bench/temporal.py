@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.temporal                  # demo videos + the bench's clips, 40 frames each
     .venv/bin/python -m bench.temporal --frames 24      # a quicker look
     .venv/bin/python -m bench.temporal --skip-speed     # quality and seams only
+    python3 -m bench.temporal --speed-only --device cuda --speed-size 1280x720   # on a GPU
 
 Per clip, with the bundled model: the per-frame translation once, then the stabilizer over it (the same
 `Stabilizer` the pipeline runs). Printed: warp_in / warp_out (Farneback warping error of input and output),
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
@@ -31,7 +33,7 @@ from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.video import FrameReader, probe, split
 from cyclegan_batch.metrics import psnr
 from cyclegan_batch.segments import context_frames, write_index
-from cyclegan_batch.stabilize import DEFAULT_STRENGTH, Stabilizer
+from cyclegan_batch.stabilize import DEFAULT_STRENGTH, make_stabilizer
 from cyclegan_batch.temporal import FlowEstimator
 from cyclegan_batch.threads import opencv_sequential
 from cyclegan_batch.translate import default_model
@@ -66,9 +68,11 @@ def _error(previous: np.ndarray, current: np.ndarray, maps: tuple[np.ndarray, np
     return float(diff[ok].mean() / 255.0) if ok.any() else 0.0
 
 
-def stabilize(inputs: np.ndarray, outputs: np.ndarray, strength: float = DEFAULT_STRENGTH) -> tuple[np.ndarray, list]:
+def stabilize(
+    inputs: np.ndarray, outputs: np.ndarray, strength: float = DEFAULT_STRENGTH, device: str = "cpu"
+) -> tuple[np.ndarray, list]:
     """The pipeline's stabilizer over in-memory frames: (stabilized frames, which were resets)."""
-    flow, stabilizer = FlowEstimator(), Stabilizer(strength)
+    flow, stabilizer = FlowEstimator(), make_stabilizer(strength, torch.device(device))
     frames, resets = [], []
     for t in range(len(inputs)):
         warp = flow.warp(inputs[t - 1], inputs[t]) if t else None
@@ -121,10 +125,14 @@ def speed(translator: Translator, clip: Path, frames: np.ndarray, strength: floa
             translate_all(translator, frames[:4])
             model_ms.append((time.perf_counter() - start) / 4 * 1000)
             start = time.perf_counter()
-            stabilize(np.repeat(frames[:4], 3, axis=0), np.repeat(outputs, 3, axis=0), strength)
+            stabilize(np.repeat(frames[:4], 3, axis=0), np.repeat(outputs, 3, axis=0), strength, translator.device.type)
             stab_ms.append((time.perf_counter() - start) / 12 * 1000)
     model, stab = statistics.median(model_ms), statistics.median(stab_ms)
-    print(f"\n320x180: model {model:.1f} ms/frame, stabilizer (flow + blend) {stab:.1f} ms/frame = {stab / model:.1%}")
+    size = f"{frames.shape[2]}x{frames.shape[1]}"
+    print(
+        f"\n{size} on {translator.device}: model {model:.1f} ms/frame, "
+        f"stabilizer (flow + blend) {stab:.1f} ms/frame = {stab / model:.1%}"
+    )
     fps: dict[str, list[float]] = {"off": [], "on": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
@@ -165,13 +173,22 @@ def main() -> None:
     p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--speed-only", action="store_true", help="only the cost part (e.g. on a GPU)")
+    p.add_argument("--speed-size", default="320x180", help="WxH of the clip the cost part uses")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (the stabilizer runs where the model does)")
     args = p.parse_args()
-    translator = Translator.from_file(default_model(), device="cpu", cycle=False)
+    translator = Translator.from_file(default_model(), device=args.device, cycle=False)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         build_demo(work / "demo", n_train=1, n_heldout=1)
         clips = {v.stem: v for v in sorted((work / "demo" / "videos").glob("*.mp4"))}
         clips |= {name: write_clip(make(args.frames), work / f"{name}.mp4") for name, make in CLIPS.items()}
+        size = tuple(int(v) for v in args.speed_size.split("x"))
+        speed_frames = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in CLIPS["pan"](args.frames)]
+        speed_clip = write_clip(speed_frames, work / "speed.mp4")
+        if args.speed_only:
+            speed(translator, speed_clip, decode(speed_clip, args.frames), args.strength, args.repeats)
+            return
         print(f"{'clip':14s} {'warp_in':>8s} {'warp_out':>8s} {'stab':>8s} {'removed':>8s} {'fid dB':>7s} cut dB")
         for name, path in clips.items():
             inputs = decode(path, args.frames)
@@ -186,7 +203,7 @@ def main() -> None:
             )
         seams(translator, clips["astronaut_pan"], work / "seams", args.strength)
         if not args.skip_speed:
-            speed(translator, clips["pan"], decode(clips["pan"], args.frames), args.strength, args.repeats)
+            speed(translator, speed_clip, decode(speed_clip, args.frames), args.strength, args.repeats)
 
 
 if __name__ == "__main__":
