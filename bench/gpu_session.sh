@@ -58,6 +58,9 @@ while len(sys.argv) > 1 and not os.path.exists(sys.argv[1]): time.sleep(0.1)  # 
 claim_check 2>&1 | tee "$OUT/gpu_claim.txt"
 
 timeout "${BENCH_SECONDS:-240}" python3 -m bench 2>&1 | tee "$OUT/bench.txt"
+# temporal stabilization on the GPU (grid_sample path) at 1280x720: model vs stabilizer, fps with and without
+timeout 180 python3 -m bench.temporal --speed-only --device cuda --speed-size 1280x720 --frames 24 --repeats 2 \
+    2>&1 | tee "$OUT/temporal.txt"
 
 cli() { python3 -m cyclegan_batch "$@"; }
 cli demo "$OUT/demo" --no-videos --quiet

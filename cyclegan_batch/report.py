@@ -27,8 +27,18 @@ import numpy as np
 from cyclegan_batch import __version__
 
 METRICS = ("l1", "psnr", "ssim")
-VIDEO_METRICS = (*METRICS, "warp_in", "warp_out", "flicker")
-LOWER_IS_BETTER = {"l1": True, "psnr": False, "ssim": False, "warp_in": True, "warp_out": True, "flicker": True}
+# fidelity_psnr: stabilized vs per-frame translation (translate --temporal); its mean is over the frames the
+# stabilizer changed (unchanged ones are inf)
+VIDEO_METRICS = (*METRICS, "warp_in", "warp_out", "flicker", "fidelity_psnr")
+LOWER_IS_BETTER = {
+    "l1": True,
+    "psnr": False,
+    "ssim": False,
+    "warp_in": True,
+    "warp_out": True,
+    "flicker": True,
+    "fidelity_psnr": False,
+}
 PROPERTIES = ("fps", "frames", "width", "height", "duration_s", "audio")
 
 

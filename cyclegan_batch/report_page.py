@@ -57,7 +57,7 @@ TEMPLATES = jinja2.Environment(
 def fmt(value: float | None, metric: str = "") -> str:
     if value is None:
         return "–"
-    if metric == "psnr":
+    if metric in ("psnr", "fidelity_psnr"):
         return f"{value:.2f}"
     if metric in FOUR_DECIMALS:
         return f"{value:.4f}"
@@ -285,7 +285,7 @@ def frame_view(
     assets: Assets, key: str, video: VideoSection, frame: int, grabbed: dict[str, dict[int, np.ndarray]]
 ) -> dict[str, Any]:
     i = int(np.flatnonzero(np.array(video.frames["frame"]) == frame)[0])
-    values = {m: video.frames[m][i] for m in ("l1", "flicker")}
+    values = {m: video.frames[m][i] for m in ("l1", "flicker", "fidelity_psnr") if video.frames[m][i] is not None}
     return {
         "frame": frame,
         "time": fmt(video.frames["time_s"][i]),
@@ -305,10 +305,16 @@ def video_view(index: int, video: VideoSection, assets: Assets) -> dict[str, Any
         "video": video,
         "notes": video.notes + problems,
         "properties": property_rows(video) if video.properties else [],
-        "stats": stats_rows(video.stats(), VIDEO_METRICS) if video.frames else None,
+        "stats": None,
+        "fidelity": False,
         "timeline": assets.plot(f"{key}-timeline.png", plots.video_timeline, video.frames) if video.frames else None,
         "link": assets.link(video.path),
     }
+    if video.frames:
+        stats = video.stats()
+        view["fidelity"] = stats["fidelity_psnr"] is not None  # only a stabilized video (--temporal) has it
+        shown = tuple(m for m in VIDEO_METRICS if m != "fidelity_psnr" or view["fidelity"])
+        view["stats"] = stats_rows(stats, shown)
     view["galleries"] = [
         (title, [frame_view(assets, key, video, f, grabbed) for f in picks])
         for title, picks in (("largest cycle error", video.worst_cycle), ("largest added flicker", video.worst_flicker))

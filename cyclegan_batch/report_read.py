@@ -218,7 +218,8 @@ def read_video(folder: Path, name: str, videos_root: Path | None, worst_k: int) 
     rows, problem = read_csv(runfolder.video_cycle_csv(folder / name), columns)
     if problem:
         section.notes.append(problem)
-    section.frames = {c: [to_float(r.get(c)) for r in rows] for c in columns} if rows else {}
+    read = (*columns, "fidelity_psnr")  # the last: translate --temporal only
+    section.frames = {c: [to_float(r.get(c)) for r in rows] for c in read} if rows else {}
     if rows:
         section.frames["flicker"] = [
             o - i if o is not None and i is not None else None

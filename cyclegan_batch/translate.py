@@ -23,6 +23,7 @@ from cyclegan_batch.image_pipeline import PipelineSettings, PipelineStats, trans
 from cyclegan_batch.media.video import VideoError, is_video_file
 from cyclegan_batch.modelfile import load_generators
 from cyclegan_batch.progress import progress_bar
+from cyclegan_batch.segments import segment_context
 from cyclegan_batch.translate_plan import plan_images, scan_inputs
 from cyclegan_batch.video import OUTPUT_CONTAINERS, VideoOptions, translate_video
 
@@ -118,6 +119,8 @@ def video_row(
             frames_dir=frames_dir,
             overwrite=options.overwrite,
             progress=progress,
+            temporal=options.video.temporal,
+            context=segment_context(src, options.video.context_from, options.video.temporal is not None),
         )
     except VideoError as e:
         return failed_row(rel, str(e)), False

@@ -1,8 +1,9 @@
 """Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
 
     decoder thread --frames--> main thread (Translator, batches) --results--> encoder thread
-                                                                    (ffmpeg encoder, frame images,
-                                                                     cycle + warping metrics)
+                                                                    (stabilizer, ffmpeg encoder, frame
+                                                                     images, cycle + warping metrics:
+                                                                     cyclegan_batch/frame_sink.py)
 
 The queues between the stages are bounded, so memory stays at a few batches whatever the video's length.
 Output files (docs/interfaces.md): `<dst>` (the video), `<dst>.cycle.csv` (one row per frame) and
@@ -14,22 +15,23 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
 from cyclegan_batch.engine import BatchSize, Translator
+from cyclegan_batch.frame_sink import CSV_COLUMNS, FrameSink
 from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
 from cyclegan_batch.media.video import (
     CONTAINER_FORMATS,
@@ -44,14 +46,12 @@ from cyclegan_batch.media.video import (
     pix_fmt_for,
     probe,
 )
-from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.progress import progress_bar
-from cyclegan_batch.temporal import FlowEstimator, warping_errors
+from cyclegan_batch.stabilize import DEFAULT_STRENGTH, make_stabilizer
 from cyclegan_batch.threads import opencv_sequential, torch_threads_shared_by
 
 log = logging.getLogger("cyclegan_batch")
 
-CSV_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out")
 OUTPUT_CONTAINERS = (*CONTAINER_FORMATS, "gif")  # GIF is written by media/gif.py, the others by ffmpeg
 _END = object()  # end of a stream of queue items
 
@@ -72,6 +72,8 @@ class VideoOptions:
     codec: str | None = None  # None: H.264, or VP9 in WebM
     crf: int = 18
     frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
+    temporal: float | None = DEFAULT_STRENGTH  # stabilization strength (cyclegan_batch/stabilize.py); None: off
+    context_from: Path | None = None  # a segment's original video: warm the stabilizer on the frames before it
 
     def output_name(self, rel: Path) -> Path:
         container = self.container or ("gif" if rel.suffix.lower() == ".gif" else "mp4")
@@ -140,80 +142,10 @@ class _Stage(threading.Thread):
             self._halt.set()
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
-class _FrameSink:
-    """The encoder stage: frames go to the encoder in order; frame images and the per-frame metrics
-    (cycle, warping) are computed by a small thread pool beside it (OpenCV and NumPy release the GIL)."""
-
-    def __init__(self, writer: FrameWriter, fps: float, frames_dir: Path | None, cycle: bool, workers: int) -> None:
-        self.writer, self.fps, self.frames_dir, self.cycle = writer, fps, frames_dir, cycle
-        self.rows: list[dict[str, str]] = []
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="measure")
-        self._pending: deque[Future] = deque()
-        self._max_pending = 4 * workers  # bounds the frames held for measuring
-        self._previous: tuple[np.ndarray, np.ndarray] | None = None
-        self._flows = threading.local()
-        self._count = 0
-
-    def add(self, frame_in: np.ndarray, frame_out: np.ndarray, reconstruction: np.ndarray | None) -> None:
-        self.writer.write(frame_out)
-        previous, self._previous = self._previous, (frame_in, frame_out)
-        job = self._pool.submit(self._measure, self._count, (frame_in, frame_out), reconstruction, previous)
-        self._pending.append(job)
-        self._count += 1
-        while len(self._pending) > self._max_pending:
-            self.rows.append(self._pending.popleft().result())
-
-    def finish(self) -> None:
-        """Wait for the outstanding measurements (re-raising their errors) and stop the pool."""
-        try:
-            while self._pending:
-                self.rows.append(self._pending.popleft().result())
-        finally:
-            self._pool.shutdown(cancel_futures=True)
-
-    def _measure(
-        self,
-        index: int,
-        current: tuple[np.ndarray, np.ndarray],
-        reconstruction: np.ndarray | None,
-        previous: tuple[np.ndarray, np.ndarray] | None,
-    ) -> dict[str, str]:
-        if self.frames_dir is not None:
-            with atomic_output(self.frames_dir / f"{index:06d}.png") as tmp:
-                if not cv2.imwrite(str(tmp), cv2.cvtColor(current[1], cv2.COLOR_RGB2BGR)):
-                    raise VideoError(f"cannot write frame images to {self.frames_dir}")
-        scores = cycle_metrics(current[0], reconstruction) if self.cycle and reconstruction is not None else {}
-        warp_in, warp_out = None, None
-        if previous is not None:
-            if not hasattr(self._flows, "estimator"):
-                self._flows.estimator = FlowEstimator()
-            warp_in, warp_out = warping_errors(self._flows.estimator, previous, current)
-        return {
-            "frame": str(index),
-            "time_s": f"{index / self.fps:.6f}",
-            "l1": _fmt(scores.get("l1")),
-            "psnr": _fmt(scores.get("psnr")),
-            "ssim": _fmt(scores.get("ssim")),
-            "warp_in": _fmt(warp_in),
-            "warp_out": _fmt(warp_out),
-        }
-
-    def csv_text(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return out.getvalue()
-
-
 def _run_pipeline(
     translator: Translator,
-    reader: FrameReader,
-    sink: _FrameSink,
+    reader: Iterable[np.ndarray],
+    sink: FrameSink,
     batch_size: int,
     advance: Callable,
     model_calls: int = 1,
@@ -298,8 +230,15 @@ def translate_video(
     overwrite: bool = False,
     progress: bool = False,
     measure_workers: int = min(4, os.cpu_count() or 1),
+    temporal: float | None = None,
+    context: Sequence[np.ndarray] = (),
 ) -> VideoResult:
-    """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError."""
+    """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
+
+    `temporal`: stabilize with this strength (cyclegan_batch/stabilize.py); None writes the per-frame
+    translation. `context`: frames that come before `src` (a segment's, from the original video): they go
+    through the model and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    """
     src, dst = Path(src), Path(dst)
     settings = settings or EncodeSettings.for_container(dst.suffix.lstrip(".").lower())
     if dst.exists() and not overwrite:
@@ -321,16 +260,18 @@ def translate_video(
         if pix_fmt_for(info.width, info.height) != "yuv420p":
             log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
         writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
-    sink = _FrameSink(writer, float(info.fps), frames_dir, translator.backward is not None, measure_workers)
+    stabilizer = None if temporal is None else make_stabilizer(temporal, translator.device)
+    cycle = translator.backward is not None
+    sink = FrameSink(writer, float(info.fps), frames_dir, cycle, measure_workers, stabilizer, len(context))
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
         with (
-            progress_bar(src.name, info.frames, "frames", progress) as advance,
+            progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
             opencv_sequential(on_cpu),
             torch_threads_shared_by(calls),
         ):
-            _run_pipeline(translator, reader, sink, batch_size, advance, calls)
+            _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
         writer.close()
@@ -413,8 +354,8 @@ def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
 def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool = False) -> VideoResult:
     """Join the translated segments in `segments_dir` (name order) into `dst` with `original`'s audio.
 
-    The per-frame tables of the segments are merged (the warping error restarts at each segment's first
-    frame, which has no previous frame in its segment). Raises VideoError.
+    The per-frame tables of the segments are merged; a segment translated with `--context-from` has the
+    warping error at its first frame too (measured against the context frame before it). Raises VideoError.
     """
     segments_dir, dst = Path(segments_dir), Path(dst)
     segments = sorted(p for p in segments_dir.iterdir() if is_video_path(p) and not p.name.startswith("."))

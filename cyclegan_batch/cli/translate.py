@@ -121,6 +121,28 @@ def translate(
     frames_dir: Annotated[
         Path | None, typer.Option(help="Videos: also write every translated frame to DIR/NAME/000000.png.")
     ] = None,
+    temporal: Annotated[
+        bool,
+        typer.Option(
+            help="Videos: stabilize the translated frames along the input's optical flow, so they flicker no more "
+            "than the input (per-frame translation where the flow is unreliable and after scene cuts)."
+        ),
+    ] = True,
+    temporal_strength: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.95,
+            help="Videos: weight of the previous stabilized frame where the flow is reliable; 0 is --no-temporal.",
+        ),
+    ] = 0.8,  # stabilize.DEFAULT_STRENGTH (not imported here: it loads torch, and --help stays fast)
+    context_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Videos: IN is a segment `video split` cut from this video; warm the stabilizer up on the "
+            "frames before it, so the joined video has no seam."
+        ),
+    ] = None,
     precision: Precision = PrecisionChoice.auto,
     device: Device = "auto",
     quiet: Quiet = False,
@@ -138,6 +160,8 @@ def translate(
     Example: `cyclegan-batch translate photos/ results/demo/translated/images/photos --direction AtoB`
 
     Example: `cyclegan-batch translate clip.mp4 out/ --crf 20 --frames-dir out/frames`
+
+    Example: `cyclegan-batch translate segs/segment_00001.mp4 out/segment_00001.mp4 --context-from clip.mp4`
     """
     from cyclegan_batch.image_pipeline import PipelineSettings
     from cyclegan_batch.progress import show_progress
@@ -145,6 +169,8 @@ def translate(
     from cyclegan_batch.video import VideoOptions
 
     setup_logging(quiet)
+    if context_from is not None and not (src.is_file() and out.suffix.lower().lstrip(".") in set(ContainerChoice)):
+        raise UserError("--context-from needs IN to be one video segment and OUT a video file", ExitCode.USAGE)
     pipeline = PipelineSettings(batch_size=parse_batch_size(batch_size), max_side=max_side, max_pixels=max_pixels)
     if workers is not None:
         pipeline.workers = workers
@@ -161,7 +187,12 @@ def translate(
         tile=parse_tile(tile),
         pipeline=pipeline,
         video=VideoOptions(
-            container=container.value if container else None, codec=codec, crf=crf, frames_dir=frames_dir
+            container=container.value if container else None,
+            codec=codec,
+            crf=crf,
+            frames_dir=frames_dir,
+            temporal=temporal_strength if temporal and temporal_strength > 0 else None,
+            context_from=context_from,
         ),
     )
     summary = translate_path(src, out, options, progress=show_progress(quiet))

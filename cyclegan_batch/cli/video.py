@@ -32,20 +32,23 @@ def split_command(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Cut VIDEO into segments of about N seconds at keyframes, without re-encoding.
+    """Cut VIDEO into segments of about N seconds at keyframes, without re-encoding; segments.csv says where
+    each starts (for `translate SEGMENT OUT --context-from VIDEO`).
 
     Translate the folder with `translate`, then put it back together with `video join`.
 
     Example: `cyclegan-batch video split clip.mp4 work/segments --seconds 10`
     """
     from cyclegan_batch.media.video import VideoError, split
+    from cyclegan_batch.segments import INDEX_NAME, write_index
 
     setup_logging(quiet)
-    if outdir.is_dir() and any(outdir.iterdir()) and not overwrite:
+    if outdir.is_dir() and (outdir / INDEX_NAME).is_file() and not overwrite:
         log.info("%s already holds segments; skipped (pass --overwrite to cut again)", outdir)
         return
     try:
         segments = split(video, outdir, seconds)
+        write_index(segments, outdir)  # where each starts: `translate --context-from` warms up on what comes before
     except VideoError as e:
         raise UserError(f"{video}: {e}") from None
     log.info("%s: %d segments in %s", video.name, len(segments), outdir)

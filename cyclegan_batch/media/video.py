@@ -228,14 +228,17 @@ def probe(path: Path) -> VideoInfo:
 class FrameReader:
     """Decoded RGB24 frames of `path` as H x W x 3 uint8 arrays, streamed from an ffmpeg process."""
 
-    def __init__(self, path: Path, info: VideoInfo) -> None:
+    def __init__(self, path: Path, info: VideoInfo, start_s: float = 0.0, max_frames: int | None = None) -> None:
+        """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many."""
         if not info.picture.convertible():
             raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
         self.shape = (info.height, info.width, 3)
         self.frames_read = 0
         # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        args = ["-v", "error", "-i", file_arg(path), "-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
+        args = ["-v", "error", *(["-ss", f"{start_s:.6f}"] if start_s > 0 else []), "-i", file_arg(path)]
+        args += ["-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
+        args += [] if max_frames is None else ["-frames:v", str(max_frames)]
         args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self._proc = subprocess.Popen(
             [ffmpeg_exe(), "-nostdin", "-hide_banner", *args], stdout=subprocess.PIPE, stderr=self._stderr

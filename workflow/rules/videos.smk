@@ -26,6 +26,7 @@ rule translate_segment:
     input:
         segment="results/{exp}/segments/{video}/{seg}",
         model=MODEL,
+        original=video_file,
     output:
         video=SEGMENT_OUT,
         cycle=SEGMENT_OUT + runfolder.VIDEO_CYCLE_SUFFIX,
@@ -41,10 +42,11 @@ rule translate_segment:
         device=DEVICE_OPTIONS,
         direction=config["translate"]["direction"],
         batch_size=config["translate"]["batch_size"],
+        temporal=config["translate"]["temporal"],
     shell:
         "cyclegan-batch translate --model {input.model:q} --direction {params.direction:q}"
-        " --batch-size {params.batch_size} {params.device}"
-        " -- {input.segment:q} {output.video:q} > {log:q} 2>&1"
+        " --batch-size {params.batch_size} {params.device} --temporal-strength {params.temporal}"
+        " --context-from {input.original:q} -- {input.segment:q} {output.video:q} > {log:q} 2>&1"
 
 
 rule join_video:
