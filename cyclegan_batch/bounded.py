@@ -1,7 +1,8 @@
 """Bounded concurrent work: at most `in_flight` calls submitted ahead of the consumer, so memory stays flat.
 
-The one helper every pipeline uses: prepare's worker processes (results as they finish) and the
-translation pipelines' decode and encode threads (results in order).
+The one mechanism every pipeline uses: prepare's worker processes (results as they finish), the image
+pipeline's decode threads and the video pipeline's model calls (results in order), and, through
+`in_background`, the video decoder's thread.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from itertools import islice
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from itertools import islice, repeat
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -52,3 +53,23 @@ def bounded_map(
         if waited is not None:
             waited(time.perf_counter() - start)
         yield item, result
+
+
+_EXHAUSTED = object()
+
+
+def in_background(items: Iterable[T], ahead: int, name: str = "producer") -> Iterator[T]:
+    """`items`, produced in a thread of their own up to `ahead` items before the consumer needs them.
+
+    One worker pulls them one at a time, in order, so an iterator that is not thread-safe (a decoder) is
+    fine. An error while producing is raised here, at its turn; leaving early drops what was queued.
+    """
+    source = iter(items)
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    try:
+        for _, item in bounded_map(pool, lambda _: next(source, _EXHAUSTED), repeat(None), ahead):
+            if item is _EXHAUSTED:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        pool.shutdown(cancel_futures=True)

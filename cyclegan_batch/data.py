@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb, resize_shorter
+from cyclegan_batch.pixels import to_model_range, to_pixels
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,12 @@ def list_images(folder: Path) -> list[Path]:
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> 3xHxW float in [-1, 1] (the model file's normalization)."""
     # np.array copies: decoded images are read-only views, which torch cannot wrap safely
-    return torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    return to_model_range(torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1))
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:
     """3xHxW in [-1, 1] -> HxWx3 uint8."""
-    return t.detach().float().add(1.0).mul(127.5).round_().clamp_(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+    return to_pixels(t.detach()).permute(1, 2, 0).cpu().numpy()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from torch import nn
 
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.modelfile import Generators, load_generators
+from cyclegan_batch.pixels import to_model_range, to_pixels
 from cyclegan_batch.precision import DTYPES, pick_device, resolve_precision
 
 log = logging.getLogger("cyclegan_batch")
@@ -49,9 +50,8 @@ BatchSize = int | Literal["auto"]  # frames per model call; "auto" = `Translator
 
 AUTO_MAX_BATCH = 8
 # On a CPU the cores are already busy inside one frame, so batching pays only for small frames, and big
-# batches fall out of cache. Paper generator, bf16, 2 AMX cores, frames/s at batch 1/2/4/8: 320x180
-# 19.4/17.6/17.9/15.1, 256x256 16.1/17.4/14.8/12.2, 640x360 4.1/3.8/3.3/2.5, 128x128 52/59/70/72.
-# A budget of ~100k pixels per call is within ~10 % of the best batch at each of these sizes.
+# batches fall out of cache: a budget of ~100k pixels per call came within ~10 % of the best batch at
+# every size measured (the table is in bench/RESULTS.md).
 CPU_BATCH_PIXELS = 100_000
 
 
@@ -177,7 +177,7 @@ class Translator:
         self.info = model.info
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # Inference keeps the weights themselves in the compute dtype: autocast would re-cast every weight on
-        # every call (measured: pure bf16 ran the paper generator 1.4x faster than bf16 autocast on an AMX CPU).
+        # every call (bench/RESULTS.md compares the two).
         self.dtype = DTYPES[self.precision]
         forward, backward = (model.a_to_b, model.b_to_a) if a_to_b else (model.b_to_a, model.a_to_b)
         source, target = model.info.domains if a_to_b else model.info.domains[::-1]
@@ -214,12 +214,12 @@ class Translator:
         t = torch.from_numpy(frames)
         if self.device.type == "cuda":
             t = t.pin_memory()
-        t = t.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        t = to_model_range(t.to(self.device, non_blocking=True).permute(0, 3, 1, 2))
         return t.contiguous(memory_format=self.memory_format)
 
     @staticmethod
     def to_uint8(t: torch.Tensor) -> np.ndarray:
-        return t.float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return to_pixels(t).permute(0, 2, 3, 1).cpu().numpy()
 
     def batch_size_for(self, height: int, width: int, requested: BatchSize = "auto") -> int:
         """Frames of this size per model call: `requested`, or for "auto" up to 8 on a GPU (as many as
@@ -237,9 +237,9 @@ class Translator:
 
     def concurrent_calls(self, height: int, width: int, batch_size: int) -> int:
         """How many model calls on frames of this size may run at once: 2 on a CPU with 2+ threads (each
-        call with half the threads: paper generator, 320x180, 2 cores, 2 calls x 1 thread ran 1.2x the
-        frames/s of 1 call x 2 threads), when two passes fit the memory budget and need no tiling (tiling
-        hooks the shared network); else 1. The network is shared: inference reads its weights only."""
+        call with half the threads, which kept the cores busier than one call with all of them; see
+        bench/RESULTS.md), when two passes fit the memory budget and need no tiling (tiling hooks the
+        shared network); else 1. The network is shared: inference reads its weights only."""
         two_passes = 2 * self.pass_bytes(height * width * batch_size)
         fits = two_passes <= self.memory_budget and self.tile_side(height, width) == 0
         return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 and fits else 1

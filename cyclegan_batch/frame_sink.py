@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.atomic import atomic_output
 from cyclegan_batch.media.gif import GifWriter
 from cyclegan_batch.media.video import FrameWriter, VideoError
@@ -26,7 +27,6 @@ from cyclegan_batch.temporal import FlowEstimator, Warp, errors_along
 
 # fidelity_psnr: PSNR of the written (stabilized) frame against the per-frame translation; empty without
 # --temporal, inf where they are equal (first frame, after a cut)
-CSV_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out", "fidelity_psnr")
 
 
 def _fmt(value: float | None) -> str:
@@ -134,7 +134,7 @@ class FrameSink:
 
     def csv_text(self) -> str:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=runfolder.VIDEO_CYCLE_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
         return out.getvalue()

@@ -38,10 +38,10 @@ from cyclegan_batch import __version__, official
 from cyclegan_batch.atomic import atomic_output
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.pixels import NORMALIZATION
 
 FORMAT = "cyclegan-batch.generators"
 FORMAT_VERSION = "1"
-NORMALIZATION = "x / 127.5 - 1"
 PREFIXES = ("a_to_b", "b_to_a")
 KNOWN_KEYS = frozenset(
     (

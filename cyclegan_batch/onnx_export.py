@@ -22,7 +22,8 @@ from torch import nn
 from cyclegan_batch import __version__
 from cyclegan_batch.atomic import atomic_output
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.modelfile import NORMALIZATION, Generators, direction_name
+from cyclegan_batch.modelfile import Generators, direction_name
+from cyclegan_batch.pixels import NORMALIZATION
 
 OPSET = 17
 INPUT, OUTPUT = "image", "translated"

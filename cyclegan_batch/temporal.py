@@ -17,9 +17,8 @@ import cv2
 import numpy as np
 
 MIN_SIDE = 16  # DIS needs at least a few 8x8 patches; smaller frames get no temporal term
-# Larger frames get their flow at this longer side and scaled up: DIS's cost grows with the pixels (326 ms for
-# both directions at 1280x720 vs 28 ms at 320x180 with the FAST preset on the 2 loaded cores of
-# bench/RESULTS.md), while the motion that matters for flicker is smooth at that scale.
+# Larger frames get their flow at this longer side and scaled up: DIS's cost grows with the pixels
+# (bench/RESULTS.md), while the motion that matters for flicker is smooth at that scale.
 FLOW_MAX_SIDE = 640
 
 
@@ -27,8 +26,8 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-# cv2.remap's fixed-point maps (1/32 pixel): ~1.7x faster than float maps; interpolated values may differ
-# from float maps' by a few grey levels, the mean error by ~1e-4 relative.
+# cv2.remap's fixed-point maps (1/32 pixel): faster than float maps; interpolated values may differ from
+# float maps' by a few grey levels, the mean error by ~1e-4 relative.
 Maps = tuple[np.ndarray, np.ndarray]
 
 
@@ -37,7 +36,7 @@ def sample(image: np.ndarray, maps: Maps) -> np.ndarray:
 
 
 def _squared_norm(flow: np.ndarray) -> np.ndarray:
-    """|v|^2 per pixel of an H x W x 2 flow (einsum: one pass, ~3x faster than (flow**2).sum(-1))."""
+    """|v|^2 per pixel of an H x W x 2 flow (einsum: one pass, where (flow**2).sum(-1) makes two)."""
     return np.einsum("ijk,ijk->ij", flow, flow)
 
 
@@ -52,7 +51,7 @@ class Warp:
         """Mean |current - warp(previous)| on the [0, 1] scale over valid pixels (None if there are none)."""
         if not self.valid.any():
             return None
-        # uint8 absdiff and a masked mean: the same value as in float (the remap of uint8 is uint8), ~4x faster.
+        # uint8 absdiff and a masked mean: the same value as in float (the remap of uint8 is uint8), cheaper.
         diff = cv2.absdiff(current, sample(previous, self.maps))
         channels = 1 if diff.ndim == 2 else diff.shape[2]
         channel_means = cv2.mean(diff, mask=self.valid.view(np.uint8))[:channels]
@@ -66,9 +65,8 @@ class FlowEstimator:
     """
 
     def __init__(self, max_side: int = FLOW_MAX_SIDE) -> None:
-        # MEDIUM, not FAST: the stabilizer trusts what this flow follows; on a parallax clip with a blurred
-        # background it removed 93 % of the added flicker instead of 71 %, for 22 ms instead of 7 ms per
-        # 320x180 frame pair (bench/RESULTS.md)
+        # MEDIUM, not FAST: the stabilizer trusts what this flow follows, and MEDIUM follows parallax over
+        # a blurred background far better, for about 3x the time (figures in bench/RESULTS.md)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.max_side = max_side
 

@@ -18,8 +18,8 @@ _saved_threads = 0
 def opencv_sequential(active: bool = True) -> Iterator[None]:
     """OpenCV's own threads off while inside (when `active`): with the model on the CPU, the pipelines'
     worker threads already measure several frames at once, so per-call threads only contend with the
-    model (the video warping term took 6.5 CPU ms per 320x180 frame with OpenCV's threads, 4.4 without,
-    on 2 cores). Nested and concurrent uses count references; the last one out restores the setting."""
+    model (the warping term took more CPU time with OpenCV's threads than without). Nested and concurrent
+    uses count references; the last one out restores the setting."""
     global _users, _saved_threads
     if not active:
         yield

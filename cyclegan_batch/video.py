@@ -1,11 +1,12 @@
 """Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
 
-    decoder thread --frames--> main thread (Translator, batches) --results--> encoder thread
+    decoder thread --frames--> model threads (Translator, batches) --in order--> main thread
                                                                     (stabilizer, ffmpeg encoder, frame
                                                                      images, cycle + warping metrics:
                                                                      cyclegan_batch/frame_sink.py)
 
-The queues between the stages are bounded, so memory stays at a few batches whatever the video's length.
+Each stage runs a bounded number of items ahead of the next (cyclegan_batch/bounded.py), so memory stays
+at a few batches whatever the video's length.
 Output files (docs/interfaces.md): `<dst>` (the video), `<dst>.cycle.csv` (one row per frame) and
 `<dst>.json` (input vs output properties). All three are written to temporary names; the video is renamed
 last, so its presence means all three are complete, and a rerun after a kill starts the video again.
@@ -19,19 +20,18 @@ import itertools
 import json
 import logging
 import os
-import queue
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
+from cyclegan_batch.bounded import bounded_map, in_background
 from cyclegan_batch.engine import BatchSize, Translator
-from cyclegan_batch.frame_sink import CSV_COLUMNS, FrameSink
+from cyclegan_batch.frame_sink import FrameSink
 from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
 from cyclegan_batch.media.video import (
     CONTAINER_FORMATS,
@@ -53,15 +53,6 @@ from cyclegan_batch.threads import opencv_sequential, torch_threads_shared_by
 log = logging.getLogger("cyclegan_batch")
 
 OUTPUT_CONTAINERS = (*CONTAINER_FORMATS, "gif")  # GIF is written by media/gif.py, the others by ffmpeg
-_END = object()  # end of a stream of queue items
-
-
-def cycle_csv_path(video: Path) -> Path:
-    return video.with_name(video.name + ".cycle.csv")
-
-
-def sidecar_path(video: Path) -> Path:
-    return video.with_name(video.name + ".json")
 
 
 @dataclass(frozen=True)
@@ -92,56 +83,6 @@ class VideoResult:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Stopped(Exception):
-    """Another stage failed; this one stops quietly (the failing stage's error is reported)."""
-
-
-class _Pipe:
-    """A bounded queue whose put/get give up when any stage has failed, so no thread waits forever."""
-
-    def __init__(self, maxsize: int, stop: threading.Event) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize)
-        self._stop = stop
-
-    def put(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped
-
-    def __iter__(self) -> Iterator:
-        while not self._stop.is_set():
-            try:
-                item = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
-                return
-            yield item
-        raise _Stopped
-
-
-class _Stage(threading.Thread):
-    """Run `work` in a thread; on failure remember the error and stop every other stage."""
-
-    def __init__(self, work: Callable[[], None], stop: threading.Event, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._work, self._halt = work, stop
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._work()
-        except _Stopped:
-            pass
-        except BaseException as e:  # handed to the main thread, which raises it
-            self.error = e
-            self._halt.set()
-
-
 def _run_pipeline(
     translator: Translator,
     reader: Iterable[np.ndarray],
@@ -150,72 +91,34 @@ def _run_pipeline(
     advance: Callable,
     model_calls: int = 1,
 ) -> None:
-    """Decode, translate and encode concurrently; raise the first stage's error.
+    """Decode, translate and encode concurrently; the first error of any stage is raised.
 
-    `model_calls` batches are translated at once, by as many threads; results reach the encoder in order.
+    `model_calls` batches are translated at once, by as many threads, while the main thread encodes the
+    results in frame order; the decoder keeps two rounds of batches ready.
     """
-    stop = threading.Event()
-    frames, results = _Pipe(2 * batch_size * model_calls, stop), _Pipe(2, stop)
-
-    def decode() -> None:
-        for frame in reader:
-            frames.put(frame)
-        frames.put(_END)
-
-    def encode() -> None:
-        try:
-            for inputs, outputs, reconstructions in results:
-                for i in range(len(inputs)):
-                    sink.add(inputs[i], outputs[i], None if reconstructions is None else reconstructions[i])
-                advance(len(inputs))
-        finally:
-            sink.finish()
 
     def translate_batch(batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         inputs = np.stack(batch)
         result = translator.translate(inputs)
         return inputs, result.outputs, result.reconstructions
 
-    in_flight: deque[Future] = deque()  # in frame order
-
-    def submit(batch: list[np.ndarray]) -> None:
-        in_flight.append(model_pool.submit(translate_batch, batch))
-        while len(in_flight) > model_calls:
-            results.put(in_flight.popleft().result())
-
-    stages = [_Stage(decode, stop, "decode"), _Stage(encode, stop, "encode")]
-    for stage in stages:
-        stage.start()
+    frames = in_background(reader, 2 * batch_size * model_calls, "decode")
+    batches = iter(lambda: list(itertools.islice(frames, batch_size)), [])
     model_pool = ThreadPoolExecutor(model_calls, thread_name_prefix="model")
     try:
-        batch: list[np.ndarray] = []
-        for frame in frames:
-            batch.append(frame)
-            if len(batch) == batch_size:
-                submit(batch)
-                batch = []
-        if batch:
-            submit(batch)
-        while in_flight:
-            results.put(in_flight.popleft().result())
-        results.put(_END)
-    except _Stopped:
-        pass
-    except BaseException:
-        stop.set()
-        raise
+        for _, (inputs, outputs, reconstructions) in bounded_map(model_pool, translate_batch, batches, model_calls):
+            for i in range(len(inputs)):
+                sink.add(inputs[i], outputs[i], None if reconstructions is None else reconstructions[i])
+            advance(len(inputs))
     finally:
         model_pool.shutdown(cancel_futures=True)
-        for stage in stages:
-            stage.join()
-    for stage in stages:
-        if stage.error is not None:
-            raise stage.error
+        frames.close()
+        sink.finish()
 
 
 def remove_stale_parts(dst: Path) -> None:
     """Temporary files a killed run left for this output and its sidecars (other videos' stay)."""
-    for name in (dst, cycle_csv_path(dst), sidecar_path(dst)):
+    for name in (dst, runfolder.video_cycle_csv(dst), runfolder.video_sidecar(dst)):
         remove_stale_parts_of(name)
 
 
@@ -328,18 +231,18 @@ def _publish(
             "output": {**out_info.summary(), "audio_carried": audio},
             "warnings": warnings,
         }
-        atomic_write_text(cycle_csv_path(dst), csv_text)
-        atomic_write_text(sidecar_path(dst), json.dumps(sidecar, indent=2) + "\n")
+        atomic_write_text(runfolder.video_cycle_csv(dst), csv_text)
+        atomic_write_text(runfolder.video_sidecar(dst), json.dumps(sidecar, indent=2) + "\n")
 
 
 def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
     """The segments' per-frame rows as one table: frames renumbered, times recomputed at the joined rate."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=runfolder.VIDEO_CYCLE_COLUMNS, lineterminator="\n")
     writer.writeheader()
     missing, frame = [], 0
     for segment in segments:
-        table = cycle_csv_path(segment)
+        table = runfolder.video_cycle_csv(segment)
         if not table.is_file():
             missing.append(segment.name)
             continue

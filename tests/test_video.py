@@ -26,9 +26,10 @@ from cyclegan_batch.media.picture import Picture
 from cyclegan_batch.media.video import EncodeSettings, FrameReader, FrameWriter, VideoError, ffmpeg_exe, probe, split
 from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.runfolder import VIDEO_CYCLE_COLUMNS
 from cyclegan_batch.temporal import FlowEstimator, warping_errors
 from cyclegan_batch.translate import TranslateOptions, translate_path
-from cyclegan_batch.video import CSV_COLUMNS, VideoOptions, join_video, translate_video
+from cyclegan_batch.video import VideoOptions, join_video, translate_video
 
 SPEC = GeneratorSpec(ngf=8, n_blocks=2)
 
@@ -113,7 +114,7 @@ def test_output_keeps_frames_rate_duration_size_and_audio(
     assert sidecar["input"]["fps"] == sidecar["output"]["fps"] == f"{before.fps.numerator}/{before.fps.denominator}"
     assert sidecar["output"]["frames"] == sidecar["input"]["frames"] == 10
     rows = read_rows(tmp_path / "out" / "clip.mp4.cycle.csv")
-    assert tuple(rows[0]) == CSV_COLUMNS
+    assert tuple(rows[0]) == VIDEO_CYCLE_COLUMNS
     assert [int(r["frame"]) for r in rows] == list(range(10))
     assert rows[0]["warp_in"] == rows[0]["warp_out"] == "" and rows[1]["warp_out"] != ""
     assert 0 <= float(rows[3]["l1"]) <= 1 and float(rows[3]["time_s"]) == pytest.approx(3 / float(before.fps))

@@ -33,12 +33,12 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.atomic import temp_path_for
 from cyclegan_batch.media.picture import Picture, parse_showinfo
 
 log = logging.getLogger("cyclegan_batch")
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif"})
 CONTAINER_FORMATS = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi"}
 # Audio that cannot be stream-copied into a container is re-encoded to this codec (and logged).
 FALLBACK_AUDIO = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "libopus", "avi": "libmp3lame"}
@@ -61,7 +61,7 @@ def file_arg(path: Path) -> str:
 
 
 def is_video_path(path: Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+    return Path(path).suffix.lower() in runfolder.VIDEO_SUFFIXES
 
 
 def is_video_file(path: Path) -> bool:
