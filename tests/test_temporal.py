@@ -171,6 +171,10 @@ def test_segments_warm_up_on_context_and_join_without_a_seam(tmp_path: Path, pho
     assert [int(r["frame"]) for r in table] == list(range(36))
     assert all(table[j]["warp_in"] and table[j]["warp_out"] for j in joins)  # measured across the joins
     assert rows(tmp_path / "cold.mp4")[12]["warp_in"] == ""
+    # segment jobs encode with x264's grain tuning (its deblock -2:-2 is in the stream's settings SEI), so a
+    # segment's opening keyframe looks like the P-frames before it; a single pass keeps the default
+    assert b"deblock=1:-2:-2" in (tmp_path / "warm" / segments[1].name).read_bytes()
+    assert b"deblock=1:0:0" in (tmp_path / "single.mp4").read_bytes()
 
 
 def test_torch_stabilizer_matches_the_numpy_one(photo) -> None:

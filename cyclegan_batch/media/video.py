@@ -65,8 +65,7 @@ def is_video_path(path: Path) -> bool:
 
 
 def is_video_file(path: Path) -> bool:
-    """A file to translate as a video: a video suffix, or a GIF with more than one frame (a still GIF is
-    an image, translated by the image rule)."""
+    """A file to translate as a video: a video suffix, or a GIF with more than one frame (else an image)."""
     path = Path(path)
     if path.suffix.lower() != ".gif":
         return is_video_path(path)
@@ -280,18 +279,22 @@ class EncodeSettings:
     crf: int = 18
     container: str = "mp4"
     preset: str = "medium"
+    tune: str | None = None  # x264/x265 --tune, e.g. "grain" for segments that are joined later
 
     @classmethod
-    def for_container(cls, container: str, codec: str | None = None, crf: int = 18) -> EncodeSettings:
+    def for_container(
+        cls, container: str, codec: str | None = None, crf: int = 18, tune: str | None = None
+    ) -> EncodeSettings:
         """H.264 everywhere except WebM, which only holds VP8/VP9/AV1."""
-        return cls(codec=codec or ("libvpx-vp9" if container == "webm" else "libx264"), crf=crf, container=container)
+        codec = codec or ("libvpx-vp9" if container == "webm" else "libx264")
+        return cls(codec=codec, crf=crf, container=container, tune=tune)
 
     def codec_args(self, width: int, height: int) -> list[str]:
         args = ["-c:v", self.codec, "-pix_fmt", pix_fmt_for(width, height)]
         if self.codec in CRF_CODECS:
             args += ["-crf", str(self.crf)]
         if self.codec in ("libx264", "libx265"):
-            args += ["-preset", self.preset]
+            args += ["-preset", self.preset, *(["-tune", self.tune] if self.tune else [])]
         if self.codec == "libvpx-vp9":
             args += ["-b:v", "0"]  # constant quality: CRF alone is capped by the default bitrate
         return args
@@ -302,8 +305,7 @@ class EncodeSettings:
 
 
 class FrameWriter:
-    """Encode H x W x 3 uint8 frames at a constant rate into `path` (video only) through an ffmpeg pipe,
-    shown as `picture` says (SAR, colour description)."""
+    """Encode H x W x 3 uint8 frames at a constant rate into `path` (video only), SAR and colours per `picture`."""
 
     def __init__(
         self,
