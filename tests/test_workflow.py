@@ -311,7 +311,7 @@ def test_workflow_report_shows_the_input_frames_of_each_video(finished_run: Path
     """The report finds each input video through its sidecar: the original, for a video joined from segments."""
     run = finished_run / "results" / EXP
     sidecar = json.loads((run / "translated" / "videos" / "clip.mp4.json").read_text())
-    assert Path(sidecar["input"]["path"]) == (finished_run / "raw" / "clip.mp4").resolve()
+    assert Path(sidecar["input"]["path"]) == (finished_run / INPUTS["clip"]).resolve()
     page = (run / "report" / "index.html").read_text()
     assert "input video not" not in page
     inputs = sorted((run / "report" / "index_assets").glob("video*-in.jpg"))
