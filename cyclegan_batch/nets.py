@@ -73,7 +73,7 @@ def channels_last_instance_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
     """
     n, c, h, w = x.shape
     out, mean, rstd = torch.native_group_norm(x, None, None, n, c, h * w, c, eps)
-    if float((mean * rstd).square().max()) <= _ONE_PASS_MAX_MEAN_SQ_OVER_VAR:
+    if float((mean * rstd).detach().square().max()) <= _ONE_PASS_MAX_MEAN_SQ_OVER_VAR:
         return out
     shift = x[:, :, ::_SHIFT_STRIDE, ::_SHIFT_STRIDE].mean((2, 3), keepdim=True)
     return F.group_norm(x - shift, c, eps=eps)
