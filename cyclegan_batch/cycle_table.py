@@ -19,10 +19,6 @@ from cyclegan_batch.journal import Journal, read_entries
 JOURNAL_NAME = ".cycle.journal.jsonl"  # rows finished so far; folded into cycle.csv at the end
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
 class CycleTable:
     """OUT/cycle.csv: rows by input path. Finished rows are appended to a journal as they come, so a
     killed run keeps them; `write` folds everything into cycle.csv (atomically) and drops the journal."""
@@ -61,7 +57,7 @@ def ok_row(rel: Path, out_rel: Path, result: ImageResult, note: str = "") -> dic
         "reason": note,  # e.g. why the cycle metrics are empty
         "width": str(result.width),
         "height": str(result.height),
-        **{name: _fmt(metrics.get(name)) for name in ("l1", "psnr", "ssim")},
+        **{name: runfolder.csv_number(metrics.get(name)) for name in ("l1", "psnr", "ssim")},
     }
 
 

@@ -29,10 +29,6 @@ from cyclegan_batch.temporal import FlowEstimator, Warp, errors_along
 # --temporal, inf where they are equal (first frame, after a cut)
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
 class FrameSink:
     """The encoder stage. Per frame, in a small thread pool beside it (OpenCV and NumPy release the GIL): the
     input flow from the previous frame, then frame images and the per-frame metrics (cycle, warping, fidelity).
@@ -124,12 +120,12 @@ class FrameSink:
         return {
             "frame": str(index),
             "time_s": f"{index / self.fps:.6f}",
-            "l1": _fmt(scores.get("l1")),
-            "psnr": _fmt(scores.get("psnr")),
-            "ssim": _fmt(scores.get("ssim")),
-            "warp_in": _fmt(warp_in),
-            "warp_out": _fmt(warp_out),
-            "fidelity_psnr": "" if per_frame is None else _fmt(psnr(current[1], per_frame)),
+            "l1": runfolder.csv_number(scores.get("l1")),
+            "psnr": runfolder.csv_number(scores.get("psnr")),
+            "ssim": runfolder.csv_number(scores.get("ssim")),
+            "warp_in": runfolder.csv_number(warp_in),
+            "warp_out": runfolder.csv_number(warp_out),
+            "fidelity_psnr": "" if per_frame is None else runfolder.csv_number(psnr(current[1], per_frame)),
         }
 
     def csv_text(self) -> str:

@@ -50,6 +50,11 @@ IMAGES_DIR = "translated/images"
 VIDEOS_DIR = "translated/videos"
 
 
+def csv_number(value: float | None) -> str:
+    """A metric as the cycle tables write it: 6 significant digits, empty where there is none."""
+    return "" if value is None else f"{value:.6g}"
+
+
 def video_cycle_csv(video: Path) -> Path:
     return video.with_name(video.name + VIDEO_CYCLE_SUFFIX)
 
