@@ -39,15 +39,15 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".g
 # report
 REPORT_SUMMARY = "summary.json"
 
-# models: what `translate` uses without --model, in this order
-EXPERIMENT_MODEL = Path("results/demo/model/generators.safetensors")  # the workflow's default experiment
-BUNDLED_MODEL = "assets/demo.safetensors"  # inside the cyclegan_batch package
+# the bundled demo model, inside the cyclegan_batch package (`translate` uses EXPERIMENT_MODEL, else it)
+BUNDLED_MODEL = "assets/demo.safetensors"
 
 # the workflow run folder
 DATA_DIR = "data"
 MODEL_DIR = "model"
 IMAGES_DIR = "translated/images"
 VIDEOS_DIR = "translated/videos"
+EXPERIMENT_MODEL = Path("results/demo") / MODEL_DIR / MODEL_FILE  # the workflow's default experiment's model
 
 
 def csv_number(value: float | None) -> str:
