@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 
 from bench import flops, onnx_runtime, train_step, translate_images, translate_video
-from cyclegan_batch.nets import GeneratorSpec
-from cyclegan_batch.precision import pick_device, resolve_precision
+from cyclegan_batch.device.precision import pick_device, resolve_precision
+from cyclegan_batch.models.nets import GeneratorSpec
 
 # Arguments of each benchmark's own command line, by device type and --quick.
 PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {

@@ -21,9 +21,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.train_step import plain_step_fn
-from cyclegan_batch.config import build_config
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
-from cyclegan_batch.precision import DTYPES, pick_device
+from cyclegan_batch.device.precision import DTYPES, pick_device
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.train.config import build_config
 
 META = torch.device("meta")
 

@@ -24,7 +24,7 @@ claim_check() {
     local locks n holders=() rc waited
     locks=$(mktemp -d) && export CYCLEGAN_BATCH_GPU_LOCKS=$locks
     n=$(python3 -c "from cyclegan_batch import gpu_claim; print(gpu_claim.device_count())")
-    hold='from cyclegan_batch.precision import pick_device; import torch, time, sys, os, logging
+    hold='from cyclegan_batch.device.precision import pick_device; import torch, time, sys, os, logging
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 d = pick_device("cuda"); x = torch.ones(1, device=d)
 print(d, torch.cuda.get_device_name(d) if d.type == "cuda" else "(simulated)", flush=True)

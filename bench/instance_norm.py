@@ -21,8 +21,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from cyclegan_batch import nets
-from cyclegan_batch.precision import DTYPES, resolve_precision
+from cyclegan_batch.device.precision import DTYPES, resolve_precision
+from cyclegan_batch.models import nets
 
 Norm = Callable[[torch.Tensor, float], torch.Tensor]
 NORMS: dict[str, Norm] = {

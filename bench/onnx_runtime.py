@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from bench.timing import cpu_seconds
-from cyclegan_batch.engine import Translator
-from cyclegan_batch.modelfile import Generators, ModelInfo
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator, init_weights
-from cyclegan_batch.onnx_export import INPUT, export_onnx
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import Generators, ModelInfo
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.models.onnx_export import INPUT, export_onnx
 
 
 def parser() -> argparse.ArgumentParser:

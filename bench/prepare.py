@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from cyclegan_batch.prepare import Settings, prepare
+from cyclegan_batch.prepare.run import Settings, prepare
 
 LOAD_SIZE = 286
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cyclegan_batch.media.video import ffmpeg_exe, probe
+from cyclegan_batch.media.ffmpeg import ffmpeg_exe, probe
 
 CLIPS = {  # name -> ffmpeg input and encoding arguments
     "anamorphic 176x144, 20 frames.mp4": ["-i", "testsrc=size=176x144:rate=25", "-frames:v", "20", "-vf",
@@ -98,7 +98,7 @@ def main() -> None:
             print(f"{path.name:<36} {ours:>12.1f} ms {theirs:>5.1f} ms {ours / theirs:>5.1f}x")
         if args.mutants:
             rng, counts = random.Random(0), {}
-            ours_code = "import sys\nfrom cyclegan_batch.media.video import probe, VideoError\n"
+            ours_code = "import sys\nfrom cyclegan_batch.media.ffmpeg import probe, VideoError\n"
             ours_code += "try: probe(sys.argv[1])\nexcept VideoError: pass"
             theirs_code = "import sys\nfrom bench.probe import pyav_probe\n"
             theirs_code += "try: pyav_probe(sys.argv[1])\nexcept Exception: pass"  # any exception is an answer

@@ -29,22 +29,22 @@ import torch
 
 from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
-from cyclegan_batch.engine import Translator
-from cyclegan_batch.media.video import FrameReader, probe, split
+from cyclegan_batch.media.ffmpeg import FrameReader, probe, split
 from cyclegan_batch.metrics import psnr
-from cyclegan_batch.segments import context_frames, write_index
-from cyclegan_batch.stabilize import DEFAULT_STRENGTH, make_stabilizer
-from cyclegan_batch.temporal import FlowEstimator
-from cyclegan_batch.threads import opencv_sequential
-from cyclegan_batch.translate import default_model
-from cyclegan_batch.video import join_video, translate_video
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.translate.verb import default_model
+from cyclegan_batch.util.threads import opencv_sequential
+from cyclegan_batch.video.flow import FlowEstimator
+from cyclegan_batch.video.pipeline import join_video, translate_video
+from cyclegan_batch.video.segments import context_frames, write_index
+from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, make_stabilizer
 
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 
 
 def farneback_errors(inputs: np.ndarray, outputs: np.ndarray) -> tuple[list[float], list[float]]:
     """Per-frame (from frame 1) warping error of inputs and outputs along Farneback flow of the inputs,
-    over forward-backward consistent pixels (the same definition as cyclegan_batch/temporal.py)."""
+    over forward-backward consistent pixels (the same definition as cyclegan_batch/video/flow.py)."""
     h, w = inputs.shape[1:3]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     warp_in, warp_out = [], []

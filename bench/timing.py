@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from cyclegan_batch.engine import BatchSize, Translator
-from cyclegan_batch.threads import torch_threads_shared_by
+from cyclegan_batch.models.engine import BatchSize, Translator
+from cyclegan_batch.util.threads import torch_threads_shared_by
 
 
 def batch_size_arg(text: str) -> BatchSize:

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cyclegan_batch.config import build_config
-from cyclegan_batch.precision import pick_device
-from cyclegan_batch.step import ImagePool, build_networks
-from cyclegan_batch.train import Trainer
+from cyclegan_batch.device.precision import pick_device
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.loop import Trainer
+from cyclegan_batch.train.step import ImagePool, build_networks
 
 
 def plain_step_fn(cfg, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], None]:

@@ -27,12 +27,12 @@ import torch
 from PIL import Image
 
 from bench.timing import batch_size_arg, median_seconds, model_only, print_comparison
-from cyclegan_batch.engine import Translator
-from cyclegan_batch.image_pipeline import PipelineSettings
 from cyclegan_batch.media.images import load_rgb
-from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
-from cyclegan_batch.translate import TranslateOptions, translate_path
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generators
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.translate.image_pipeline import PipelineSettings
+from cyclegan_batch.translate.verb import TranslateOptions, translate_path
 
 
 def make_images(folder: Path, n: int, size: int) -> list[Path]:

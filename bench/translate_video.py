@@ -28,11 +28,11 @@ import torch
 from PIL import Image
 
 from bench.timing import batch_size_arg, median_seconds, model_only, print_comparison
-from cyclegan_batch.engine import Translator
-from cyclegan_batch.media.video import FrameReader, ffmpeg_exe, probe
-from cyclegan_batch.modelfile import Generators, ModelInfo
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
-from cyclegan_batch.video import translate_video
+from cyclegan_batch.media.ffmpeg import FrameReader, ffmpeg_exe, probe
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import Generators, ModelInfo
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.video.pipeline import translate_video
 
 
 def make_clip(path: Path, frames: int, size: str) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cyclegan_batch.atomic import atomic_output, atomic_write_text
+from cyclegan_batch.util.atomic import atomic_output, atomic_write_text
 
 PHOTOS = (
     "astronaut.png",
@@ -195,9 +195,9 @@ def score_heldout(
     """
     from skimage.metrics import peak_signal_noise_ratio
 
-    from cyclegan_batch.engine import Translator
     from cyclegan_batch.errors import UserError
     from cyclegan_batch.media.images import load_rgb
+    from cyclegan_batch.models.engine import Translator
 
     inputs = sorted((heldout / "A").glob("*.png"))
     if not inputs:

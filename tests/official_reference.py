@@ -1,6 +1,6 @@
 """The official junyanz/pytorch-CycleGAN-and-pix2pix generators (models/networks.py), written out here.
 
-They give the tests checkpoints with the official key names, made independently of cyclegan_batch/official.py:
+They give the tests checkpoints with the official key names, made independently of cyclegan_batch/models/official.py:
 the weights come from this project's generator (random, copied by parameter order), the names from these
 modules' own state_dict(). Only what the tests need: ResnetGenerator (reflect padding, any norm, dropout
 or not) and a small UnetGenerator.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
 
 
 class ResnetBlock(nn.Module):

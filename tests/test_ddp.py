@@ -17,10 +17,10 @@ import torch.multiprocessing as mp
 from conftest import run_cli, smooth_images, write_images
 from safetensors.torch import load_file
 
-from cyclegan_batch.config import build_config
-from cyclegan_batch.data import epoch_draws, rank_batches
 from cyclegan_batch.runfolder import CHECKPOINT_FILE, MODEL_FILE
-from cyclegan_batch.train import Trainer
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.data import epoch_draws, rank_batches
+from cyclegan_batch.train.loop import Trainer
 
 WORLD = 2
 FIXED_STEPS = 2  # steps on fixed data; each step's global batch is WORLD * FIXED_BATCH images per domain

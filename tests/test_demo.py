@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from cyclegan_batch.config import build_config
 from cyclegan_batch.demo import VIDEOS, golden_hour
+from cyclegan_batch.media.ffmpeg import probe
 from cyclegan_batch.media.images import load_rgb
-from cyclegan_batch.media.video import probe
-from cyclegan_batch.modelfile import read_info
+from cyclegan_batch.models.modelfile import read_info
 from cyclegan_batch.runfolder import bundled_model
-from cyclegan_batch.train import Trainer
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.loop import Trainer
 
 
 def digest(folder: Path) -> dict[str, str]:

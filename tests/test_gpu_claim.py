@@ -22,8 +22,8 @@ import torch
 from conftest import run_cli, smooth_images, write_images
 from test_workflow import run_snakemake, tiny_config, write_config
 
-from cyclegan_batch import gpu_claim
-from cyclegan_batch.precision import pick_device
+from cyclegan_batch.device import gpu_claim
+from cyclegan_batch.device.precision import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOLDER = """
 import logging, os, sys, time
 logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-from cyclegan_batch import gpu_claim
+from cyclegan_batch.device import gpu_claim
 n = int(os.environ.get("CARDS", "1"))
 cards = gpu_claim.claim(n) if n > 1 else [gpu_claim.process_card()]
 start = time.monotonic_ns()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cyclegan_batch.nets import (
+from cyclegan_batch.models.nets import (
     GeneratorSpec,
     InstanceNorm2d,
     PatchDiscriminator,

@@ -21,12 +21,12 @@ from safetensors.torch import save_file
 from torch import nn
 
 from cyclegan_batch.cli import main
-from cyclegan_batch.config import build_config
-from cyclegan_batch.engine import Translator
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.modelfile import ModelInfo, load_generators, read_info, save_generators
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
-from cyclegan_batch.train import Trainer
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import ModelInfo, load_generators, read_info, save_generators
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.loop import Trainer
 
 X = torch.rand(2, 3, 36, 44) * 2 - 1
 

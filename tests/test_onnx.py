@@ -10,9 +10,9 @@ import pytest
 import torch
 from conftest import run_cli
 
-from cyclegan_batch.engine import pad_to_multiple
-from cyclegan_batch.modelfile import ModelInfo, load_generators, save_generators
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.models.engine import pad_to_multiple
+from cyclegan_batch.models.modelfile import ModelInfo, load_generators, save_generators
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install '.[onnx]'")
 onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed: pip install '.[onnx]'")

@@ -24,11 +24,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cyclegan_batch.cli import app
-from cyclegan_batch.engine import Translator
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.metrics import cycle_metrics
-from cyclegan_batch.modelfile import read_info
-from cyclegan_batch.video import translate_video
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import read_info
+from cyclegan_batch.video.pipeline import translate_video
 
 FPS = 25
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -14,15 +14,15 @@ from PIL import Image
 
 from bench.temporal import farneback_errors
 from cyclegan_batch.demo import skimage_photo
-from cyclegan_batch.engine import Translator
-from cyclegan_batch.media.video import EncodeSettings, FrameReader, FrameWriter, probe
+from cyclegan_batch.media.ffmpeg import EncodeSettings, FrameReader, FrameWriter, probe
 from cyclegan_batch.metrics import psnr
-from cyclegan_batch.modelfile import ModelInfo, save_generators
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
-from cyclegan_batch.stabilize import DEFAULT_STRENGTH, Stabilizer, TorchStabilizer
-from cyclegan_batch.temporal import FlowEstimator
-from cyclegan_batch.translate import default_model
-from cyclegan_batch.video import translate_video
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import ModelInfo, save_generators
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.translate.verb import default_model
+from cyclegan_batch.video.flow import FlowEstimator
+from cyclegan_batch.video.pipeline import translate_video
+from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, Stabilizer, TorchStabilizer
 from tests.conftest import run_cli
 from tests.test_video import ffmpeg
 

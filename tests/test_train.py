@@ -18,14 +18,14 @@ from conftest import run_cli, smooth_images, write_images
 from PIL import Image
 from safetensors.torch import load_file
 
-from cyclegan_batch.atomic import temp_path_for
-from cyclegan_batch.config import build_config
-from cyclegan_batch.engine import Translator
-from cyclegan_batch.modelfile import load_generators, read_info
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import load_generators, read_info
 from cyclegan_batch.runfolder import CHECKPOINT_FILE, MODEL_FILE
-from cyclegan_batch.step import ImagePool
-from cyclegan_batch.train import Trainer
-from cyclegan_batch.train_outputs import LOSS_COLUMNS
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.loop import Trainer
+from cyclegan_batch.train.outputs import LOSS_COLUMNS
+from cyclegan_batch.train.step import ImagePool
+from cyclegan_batch.util.atomic import temp_path_for
 
 
 def tiny_trainer(data: Path, model_dir: Path, **overrides) -> Trainer:

@@ -21,14 +21,14 @@ from typer.testing import CliRunner
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.cli import app, main
-from cyclegan_batch.cycle_table import CycleTable
-from cyclegan_batch.engine import Translator
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import load_rgb, load_rgb_alpha
 from cyclegan_batch.metrics import cycle_metrics
-from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator, init_weights
-from cyclegan_batch.translate import default_model
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generators
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.translate.cycle_table import CycleTable
+from cyclegan_batch.translate.verb import default_model
 
 SPEC = GeneratorSpec(ngf=8, n_blocks=2)
 G_COLOUR, F_COLOUR = (200, 100, 50), (30, 160, 220)  # what the constant generators paint, as uint8
@@ -308,7 +308,7 @@ def test_csv_metrics_equal_a_reference_on_saved_reconstructions(tmp_path: Path, 
 
 
 def test_tiled_result_is_close_to_untiled(random_model: Path) -> None:
-    from cyclegan_batch.modelfile import load_generators
+    from cyclegan_batch.models.modelfile import load_generators
 
     model: Generators = load_generators(random_model)
     frames = np.stack([smooth(150, 190, 7), smooth(150, 190, 8)])

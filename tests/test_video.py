@@ -20,16 +20,16 @@ import torch
 from conftest import run_cli
 from PIL import Image, ImageSequence
 
-from cyclegan_batch.engine import Translator
+from cyclegan_batch.media.ffmpeg import EncodeSettings, FrameReader, FrameWriter, VideoError, ffmpeg_exe, probe, split
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.media.picture import Picture
-from cyclegan_batch.media.video import EncodeSettings, FrameReader, FrameWriter, VideoError, ffmpeg_exe, probe, split
-from cyclegan_batch.modelfile import Generators, ModelInfo, save_generators
-from cyclegan_batch.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.models.engine import Translator
+from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generators
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.runfolder import VIDEO_CYCLE_COLUMNS
-from cyclegan_batch.temporal import FlowEstimator, warping_errors
-from cyclegan_batch.translate import TranslateOptions, translate_path
-from cyclegan_batch.video import VideoOptions, join_video, translate_video
+from cyclegan_batch.translate.verb import TranslateOptions, translate_path
+from cyclegan_batch.video.flow import FlowEstimator, warping_errors
+from cyclegan_batch.video.pipeline import VideoOptions, join_video, translate_video
 
 SPEC = GeneratorSpec(ngf=8, n_blocks=2)
 

@@ -38,12 +38,12 @@ def export(
     """
     import torch
 
-    from cyclegan_batch.engine import resolve_direction
-    from cyclegan_batch.modelfile import load_generators, save_generators
+    from cyclegan_batch.models.engine import resolve_direction
+    from cyclegan_batch.models.modelfile import load_generators, save_generators
 
     loaded = load_generators(model)
     if out.suffix.lower() == ".onnx":
-        from cyclegan_batch.onnx_export import export_onnx
+        from cyclegan_batch.models.onnx_export import export_onnx
 
         a_to_b = resolve_direction(direction, loaded.info.domains)
         export_onnx(loaded, out, "a_to_b" if a_to_b else "b_to_a")

@@ -38,8 +38,8 @@ def import_model(
 
     Example: `cyclegan-batch import latest_net_G_A.pth latest_net_G_B.pth horse2zebra.safetensors --names horse,zebra`
     """
-    from cyclegan_batch import official
-    from cyclegan_batch.modelfile import direction_name, from_official, save_generators
+    from cyclegan_batch.models import official
+    from cyclegan_batch.models.modelfile import direction_name, from_official, save_generators
 
     setup_logging(quiet)
     if len(paths) not in (2, 3):

@@ -23,7 +23,7 @@ def info(
 
     Example: `cyclegan-batch info results/demo/model/generators.safetensors`
     """
-    from cyclegan_batch.modelfile import direction_name, read_info
+    from cyclegan_batch.models.modelfile import direction_name, read_info
 
     meta = read_info(model)
     fields = {

@@ -12,10 +12,10 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.progress import show_progress
+from cyclegan_batch.util.progress import show_progress
 
 if TYPE_CHECKING:
-    from cyclegan_batch.prepare import Outcome
+    from cyclegan_batch.prepare.run import Outcome
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -88,9 +88,9 @@ def prepare(
 
     Example: `cyclegan-batch prepare raw/photos raw/paintings results/demo/data --load-size 286 --jobs 4`
     """
-    from cyclegan_batch.prepare import Settings
-    from cyclegan_batch.prepare import prepare as run_prepare
-    from cyclegan_batch.prepare_convert import Conversion
+    from cyclegan_batch.prepare.convert import Conversion
+    from cyclegan_batch.prepare.run import Settings
+    from cyclegan_batch.prepare.run import prepare as run_prepare
 
     setup_logging(quiet)
     if crop_size > load_size:

@@ -11,7 +11,7 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.progress import show_progress
+from cyclegan_batch.util.progress import show_progress
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -68,9 +68,9 @@ def report(
 
     Example: `cyclegan-batch report results/demo results/demo/report/index.html --fail-above l1=0.2`
     """
-    from cyclegan_batch.report_gates import parse_gates
-    from cyclegan_batch.report_page import write_report
-    from cyclegan_batch.report_read import read_run
+    from cyclegan_batch.report.gates import parse_gates
+    from cyclegan_batch.report.page import write_report
+    from cyclegan_batch.report.read import read_run
 
     setup_logging(quiet)
     if out_html.suffix.lower() not in (".html", ".htm"):

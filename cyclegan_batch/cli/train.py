@@ -12,7 +12,7 @@ from cyclegan_batch import runfolder
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.progress import show_progress
+from cyclegan_batch.util.progress import show_progress
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -81,10 +81,10 @@ def train(
     (N x batch) steps per epoch) with its own image pool; rank 0 writes all outputs. Resume with the
     same number of GPUs.
     """
-    from cyclegan_batch import distributed
-    from cyclegan_batch.config import build_config
-    from cyclegan_batch.precision import pick_device
-    from cyclegan_batch.train import NonFiniteLoss, Trainer
+    from cyclegan_batch.device import distributed
+    from cyclegan_batch.device.precision import pick_device
+    from cyclegan_batch.train.config import build_config
+    from cyclegan_batch.train.loop import NonFiniteLoss, Trainer
 
     setup_logging(quiet)
     if gpus > 1 and not distributed.under_torchrun():
@@ -136,7 +136,7 @@ def train(
 
 def check_gpus(gpus: int, device: str) -> bool:
     """--gpus N needs N CUDA devices, unless --device cpu (N CPU processes). True: plain cuda, claim N free ones."""
-    from cyclegan_batch import gpu_claim
+    from cyclegan_batch.device import gpu_claim
 
     if device == "cpu":
         return False

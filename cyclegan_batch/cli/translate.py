@@ -14,7 +14,7 @@ from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:  # the engine imports torch; --help stays fast without it
-    from cyclegan_batch.engine import BatchSize, Tile
+    from cyclegan_batch.models.engine import BatchSize, Tile
 
 
 class ContainerChoice(StrEnum):
@@ -163,10 +163,10 @@ def translate(
 
     Example: `cyclegan-batch translate segs/segment_00001.mp4 out/segment_00001.mp4 --context-from clip.mp4`
     """
-    from cyclegan_batch.image_pipeline import PipelineSettings
-    from cyclegan_batch.progress import show_progress
-    from cyclegan_batch.translate import TranslateOptions, translate_path
-    from cyclegan_batch.video import VideoOptions
+    from cyclegan_batch.translate.image_pipeline import PipelineSettings
+    from cyclegan_batch.translate.verb import TranslateOptions, translate_path
+    from cyclegan_batch.util.progress import show_progress
+    from cyclegan_batch.video.pipeline import VideoOptions
 
     setup_logging(quiet)
     if context_from is not None and not (src.is_file() and out.suffix.lower().lstrip(".") in set(ContainerChoice)):

@@ -39,8 +39,8 @@ def split_command(
 
     Example: `cyclegan-batch video split clip.mp4 work/segments --seconds 10`
     """
-    from cyclegan_batch.media.video import VideoError, split
-    from cyclegan_batch.segments import INDEX_NAME, write_index
+    from cyclegan_batch.media.ffmpeg import VideoError, split
+    from cyclegan_batch.video.segments import INDEX_NAME, write_index
 
     setup_logging(quiet)
     if outdir.is_dir() and (outdir / INDEX_NAME).is_file() and not overwrite:
@@ -66,8 +66,8 @@ def join_command(
 
     Example: `cyclegan-batch video join work/translated clip.mp4 out/clip.mp4`
     """
-    from cyclegan_batch.media.video import CONTAINER_FORMATS, VideoError
-    from cyclegan_batch.video import join_video
+    from cyclegan_batch.media.ffmpeg import CONTAINER_FORMATS, VideoError
+    from cyclegan_batch.video.pipeline import join_video
 
     setup_logging(quiet)
     if not segdir.is_dir():

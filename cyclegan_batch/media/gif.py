@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import GifImagePlugin, Image, ImageSequence
 
-from cyclegan_batch.media.video import VideoError
+from cyclegan_batch.media.ffmpeg import VideoError
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from cyclegan_batch import gpu_claim, runfolder
-from cyclegan_batch.config import TrainConfig, build_config, config_errors
+from cyclegan_batch.device import gpu_claim
+
+from cyclegan_batch import runfolder
+from cyclegan_batch.train.config import TrainConfig, build_config, config_errors
 from cyclegan_batch.errors import UserError
 
 RULES_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True))
@@ -110,7 +112,7 @@ def local_gpu_limit() -> None:
     """Let a local run start as many GPU jobs at once as the box has cards.
 
     Snakemake enforces `gpu` only where a limit is set; each job then claims a card of its
-    own (cyclegan_batch.gpu_claim). Left alone: cluster runs (the scheduler gives out the
+    own (cyclegan_batch.device.gpu_claim). Left alone: cluster runs (the scheduler gives out the
     cards), jobs inside them, and a limit from --resources or a profile.
     """
     if not USES_GPU or workflow.nodes is not None or workflow.remote_exec:

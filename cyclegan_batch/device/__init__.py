@@ -1,0 +1,1 @@
+"""Which device and precision a process computes on: precision choice, the GPU claim, DDP."""

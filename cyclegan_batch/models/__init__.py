@@ -1,0 +1,1 @@
+"""The networks, the model file, official checkpoints, ONNX export and the inference engine."""

@@ -1,0 +1,320 @@
+"""The inference engine shared by image and video translation: uint8 frames in, uint8 frames out.
+
+A `Translator` holds one direction of a model file (G, and F for the cycle back) on a device in a
+precision, and turns a batch of same-size HxWx3 uint8 frames into translated frames and, when asked,
+their reconstructions F(G(x)). Any size works: frames are reflect-padded to a multiple of 4 and the
+result is cropped back.
+
+Frames too large for device memory are translated in overlapping tiles (`tile="auto"` decides from an
+estimate of the generator's peak memory). Tiles start on the stride-4 grid of the whole frame, and each
+tile's weight ramps linearly to zero across the overlap, so neighbours blend without a visible seam.
+Instance norm would see each tile's own statistics and shift each tile's colours differently, so the
+tiles are normalized with statistics captured first from the whole frame: at full size when that pass
+fits (then tiled and untiled differ only near tile borders), else from the largest downscaled view that does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cyclegan_batch.device.precision import DTYPES, pick_device, resolve_precision
+from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.models.modelfile import Generators, load_generators
+from cyclegan_batch.models.pixels import to_model_range, to_pixels
+
+log = logging.getLogger("cyclegan_batch")
+
+MULTIPLE = 4  # two stride-2 downsamplings
+MIN_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 scale, which needs 2 pixels there
+# Peak memory of one generator pass, measured on CPU: ~14 bytes per pixel per ngf channel in fp32
+# (3-4 full-resolution feature maps alive at once); 16 leaves a margin. Plus the 3-channel float
+# input, output, reconstruction and blend buffers.
+BYTES_PER_PIXEL_PER_NGF = 16
+IO_BYTES_PER_PIXEL = 64
+MEMORY_FRACTION = 0.5  # of the free device memory (or free RAM on a CPU) one pass may use
+MIN_TILE = 32
+
+Tile = int | Literal["auto"]  # tile side in pixels; 0 = never tile; "auto" = only when a frame would not fit
+BatchSize = int | Literal["auto"]  # frames per model call; "auto" = `Translator.batch_size_for` decides
+
+AUTO_MAX_BATCH = 8
+# On a CPU the cores are already busy inside one frame, so batching pays only for small frames, and big
+# batches fall out of cache: a budget of ~100k pixels per call came within ~10 % of the best batch at
+# every size measured (the table is in bench/RESULTS.md).
+CPU_BATCH_PIXELS = 100_000
+
+
+@dataclass
+class TranslatedBatch:
+    outputs: np.ndarray  # N x H x W x 3 uint8
+    reconstructions: np.ndarray | None  # F(G(x)), same shape, when the cycle is computed
+
+
+def resolve_direction(direction: str, domains: tuple[str, str]) -> bool:
+    """True for A->B. Accepts AtoB/BtoA and the model's own domain names (`photo2painting`, `painting`...)."""
+
+    def key_of(text: str) -> str:  # spelled loosely: case, "-", "_" and "->" do not matter
+        return text.strip().lower().replace("-", "").replace("_", "").replace(">", "to")
+
+    a, b = domains
+    forward = {key_of(k) for k in ("atob", "a2b", f"{a}to{b}", f"{a}2{b}", b)}
+    backward = {key_of(k) for k in ("btoa", "b2a", f"{b}to{a}", f"{b}2{a}", a)}
+    key = key_of(direction)
+    if key in forward and key not in backward:
+        return True
+    if key in backward and key not in forward:
+        return False
+    raise UserError(
+        f"--direction {direction!r}: use AtoB or BtoA, or {a}2{b} / {b}2{a} (this model's domains)",
+        ExitCode.USAGE,
+    )
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes a pass may count on: free CUDA memory, or the RAM Linux reports available (8 GiB if unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return 8 << 30
+
+
+def tile_starts(length: int, side: int, overlap: int) -> list[int]:
+    """Tile origins along one axis: every `side - overlap` pixels, the last one flush with the end."""
+    if length <= side:
+        return [0]
+    return [*range(0, length - side, side - overlap), length - side]
+
+
+def blend_ramp(length: int, overlap: int, ramp_in: bool, ramp_out: bool) -> torch.Tensor:
+    """1 inside, rising linearly across `overlap` pixels on each side that meets another tile."""
+    weight = torch.ones(length)
+    ramp = (torch.arange(overlap) + 0.5) / overlap
+    if ramp_in:
+        weight[:overlap] = ramp
+    if ramp_out:
+        weight[-overlap:] = ramp.flip(0)
+    return weight
+
+
+def pad_to_multiple(x: torch.Tensor) -> torch.Tensor:
+    """Pad bottom/right to a multiple of 4 (at least MIN_SIDE): reflect, or replicate where reflect can't."""
+    h, w = x.shape[-2:]
+    ph = max(-h % MULTIPLE, MIN_SIDE - h)
+    pw = max(-w % MULTIPLE, MIN_SIDE - w)
+    if not (ph or pw):
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"  # reflect needs the pad smaller than the side
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+class FrameNormStats:
+    """Instance-norm statistics captured from one view of a frame, then imposed on every tile of it."""
+
+    def __init__(self, net: nn.Module) -> None:
+        self.layers = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+        self.stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _capture(self, module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+        x = inputs[0].float()
+        self.stats[module] = (x.mean((2, 3), keepdim=True), x.var((2, 3), unbiased=False, keepdim=True))
+
+    def _impose(self, module: nn.InstanceNorm2d, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor:
+        mean, var = self.stats[module]
+        return ((inputs[0].float() - mean) * torch.rsqrt(var + module.eps)).to(output.dtype)
+
+    @contextlib.contextmanager
+    def _hooked(self, hook) -> Iterator[None]:
+        handles = [m.register_forward_hook(hook) for m in self.layers]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def capturing(self) -> contextlib.AbstractContextManager:
+        return self._hooked(self._capture)
+
+    def imposing(self) -> contextlib.AbstractContextManager:
+        return self._hooked(self._impose)
+
+
+class Translator:
+    def __init__(
+        self,
+        model: Generators,
+        *,
+        a_to_b: bool = True,
+        device: str = "auto",
+        precision: str = "auto",
+        cycle: bool = True,
+        channels_last: bool = True,
+        tile: Tile = "auto",
+        memory_budget: int | None = None,
+    ) -> None:
+        self.device = pick_device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise UserError(f"--device {device}: no CUDA device here; use --device auto or cpu", ExitCode.USAGE)
+        try:
+            self.precision = resolve_precision(precision, self.device)  # type: ignore[arg-type]
+        except ValueError as e:
+            raise UserError(str(e), ExitCode.USAGE) from None
+        if tile != "auto" and tile != 0 and tile < MIN_TILE:
+            raise UserError(f"--tile {tile}: use auto, 0 (never) or a side of at least {MIN_TILE}", ExitCode.USAGE)
+        self.info = model.info
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # Inference keeps the weights themselves in the compute dtype: autocast would re-cast every weight on
+        # every call (bench/RESULTS.md compares the two).
+        self.dtype = DTYPES[self.precision]
+        forward, backward = (model.a_to_b, model.b_to_a) if a_to_b else (model.b_to_a, model.a_to_b)
+        source, target = model.info.domains if a_to_b else model.info.domains[::-1]
+        if forward is None:
+            raise UserError(
+                f"this model holds {target} -> {source} only (one generator); pass --direction {target}2{source}",
+                ExitCode.USAGE,
+            )
+        # A one-direction model (an official latest_net_G.pth) has no F to cycle back with: translate anyway.
+        self.cycle_unavailable = (
+            f"cycle not computed: the model has no {target} -> {source} generator" if cycle and backward is None else ""
+        )
+        if self.cycle_unavailable:
+            log.warning("%s (it holds one direction only); translating without cycle metrics", self.cycle_unavailable)
+        self.forward = self._prepared(forward)
+        self.backward = self._prepared(backward) if cycle and backward is not None else None
+        self.tile = tile if tile == "auto" else tile - tile % MULTIPLE
+        self.memory_budget = memory_budget or int(free_memory(self.device) * MEMORY_FRACTION)
+
+    def _prepared(self, net: nn.Module) -> nn.Module:
+        """`net` on the device in the compute dtype, in eval mode; a copy, so the caller's module is untouched."""
+        return copy.deepcopy(net).to(self.device, self.dtype, memory_format=self.memory_format).eval()
+
+    @classmethod
+    def from_file(cls, path: Path, *, direction: str = "AtoB", **kwargs) -> Translator:
+        model = load_generators(path)
+        return cls(model, a_to_b=resolve_direction(direction, model.info.domains), **kwargs)
+
+    def to_device(self, frames: np.ndarray) -> torch.Tensor:
+        """N x H x W x 3 uint8 -> N x 3 x H x W float in [-1, 1] on the device (pinned, async copy on CUDA)."""
+        frames = np.ascontiguousarray(frames)
+        if not frames.flags.writeable:  # decoded images are read-only views; torch warns on wrapping those
+            frames = frames.copy()
+        t = torch.from_numpy(frames)
+        if self.device.type == "cuda":
+            t = t.pin_memory()
+        t = to_model_range(t.to(self.device, non_blocking=True).permute(0, 3, 1, 2))
+        return t.contiguous(memory_format=self.memory_format)
+
+    @staticmethod
+    def to_uint8(t: torch.Tensor) -> np.ndarray:
+        return to_pixels(t).permute(0, 2, 3, 1).cpu().numpy()
+
+    def batch_size_for(self, height: int, width: int, requested: BatchSize = "auto") -> int:
+        """Frames of this size per model call: `requested`, or for "auto" up to 8 on a GPU (as many as
+        fit the memory budget) and ~CPU_BATCH_PIXELS worth on a CPU."""
+        if isinstance(requested, int) and requested >= 1:
+            return requested
+        if requested != "auto":
+            raise ValueError(f"batch size {requested!r}: use a positive integer or 'auto'")
+        pixels = height * width
+        if self.device.type == "cpu":
+            fits = CPU_BATCH_PIXELS // pixels
+        else:
+            fits = self.memory_budget // self.pass_bytes(pixels)
+        return max(1, min(AUTO_MAX_BATCH, fits))
+
+    def concurrent_calls(self, height: int, width: int, batch_size: int) -> int:
+        """How many model calls on frames of this size may run at once: 2 on a CPU with 2+ threads (each
+        call with half the threads, which kept the cores busier than one call with all of them; see
+        bench/RESULTS.md), when two passes fit the memory budget and need no tiling (tiling hooks the
+        shared network); else 1. The network is shared: inference reads its weights only."""
+        two_passes = 2 * self.pass_bytes(height * width * batch_size)
+        fits = two_passes <= self.memory_budget and self.tile_side(height, width) == 0
+        return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 and fits else 1
+
+    def pass_bytes(self, pixels: int) -> int:
+        """Estimated peak device memory of one generator pass over `pixels` pixels."""
+        return (BYTES_PER_PIXEL_PER_NGF * self.info.spec.ngf + IO_BYTES_PER_PIXEL) * pixels
+
+    def tile_overlap(self, side: int) -> int:
+        """Twice the generator's receptive radius (tile borders see reflection padding that far), <= side / 2."""
+        radius = 15 + 8 * self.info.spec.n_blocks  # conv7, two stride-2 convs, 2 convs per block at 1/4 scale, ...
+        overlap = min(2 * radius, side // 2)
+        return overlap - overlap % MULTIPLE  # keeps every tile origin on the stride-4 grid
+
+    def tile_side(self, height: int, width: int) -> int:
+        """The tile side for a frame of this size; 0 when it is translated whole."""
+        if self.tile != "auto":
+            return self.tile if max(height, width) > self.tile else 0
+        if self.pass_bytes(height * width) <= self.memory_budget:
+            return 0
+        fits = int((self.memory_budget / self.pass_bytes(1)) ** 0.5)
+        return max(MIN_TILE, fits - fits % MULTIPLE)
+
+    @torch.inference_mode()
+    def run(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Apply `net` to any H x W: whole, in memory-sized groups of frames, or tiled. Float in [-1, 1]."""
+        h, w = x.shape[-2:]
+        side = self.tile_side(h, w)
+        if side:
+            return torch.cat([self._run_tiled(net, frame, side) for frame in x.split(1)])
+        per_pass = max(1, self.memory_budget // self.pass_bytes(h * w))
+        return torch.cat([self._run_whole(net, group) for group in x.split(per_pass)])
+
+    def _run_whole(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        y = net(pad_to_multiple(x.to(self.dtype)))
+        return y[..., :h, :w].float()
+
+    def _run_tiled(self, net: torch.nn.Module, x: torch.Tensor, side: int) -> torch.Tensor:
+        """Overlapping side x side tiles on the padded frame's stride-4 grid, blended by linear ramps."""
+        h, w = x.shape[-2:]
+        x = pad_to_multiple(x)
+        height, width = x.shape[-2:]
+        norm = FrameNormStats(net)
+        with norm.capturing():
+            self._run_whole(net, self._stats_view(x))
+        overlap = self.tile_overlap(side)
+        out = torch.zeros(x.shape[0], 3, height, width, device=x.device)
+        total = torch.zeros(height, width, device=x.device)
+        ys, xs = tile_starts(height, side, overlap), tile_starts(width, side, overlap)
+        for y0 in ys:
+            th = min(side, height)
+            wy = blend_ramp(th, overlap, y0 > 0, y0 + th < height)
+            for x0 in xs:
+                tw = min(side, width)
+                wx = blend_ramp(tw, overlap, x0 > 0, x0 + tw < width)
+                weight = (wy[:, None] * wx[None, :]).to(x.device)
+                with norm.imposing():
+                    tile = self._run_whole(net, x[..., y0 : y0 + th, x0 : x0 + tw])
+                out[..., y0 : y0 + th, x0 : x0 + tw] += tile * weight
+                total[y0 : y0 + th, x0 : x0 + tw] += weight
+        return (out / total)[..., :h, :w]
+
+    def _stats_view(self, x: torch.Tensor) -> torch.Tensor:
+        """The frame itself if one pass over it fits in memory, else the largest area-downscaled copy that does."""
+        h, w = x.shape[-2:]
+        scale = (self.memory_budget / self.pass_bytes(h * w)) ** 0.5
+        if scale >= 1:
+            return x
+        size = (max(MIN_SIDE, int(h * scale)), max(MIN_SIDE, int(w * scale)))
+        return F.interpolate(x, size=size, mode="area")
+
+    def translate(self, frames: np.ndarray) -> TranslatedBatch:
+        """Translate a batch of same-size uint8 frames (N x H x W x 3)."""
+        x = self.to_device(frames)
+        y = self.run(self.forward, x)
+        rec = self.run(self.backward, y) if self.backward is not None else None
+        return TranslatedBatch(self.to_uint8(y), self.to_uint8(rec) if rec is not None else None)

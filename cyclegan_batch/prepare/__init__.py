@@ -1,0 +1,1 @@
+"""The prepare stage: scan, hash, decide, convert and record two raw image folders."""

@@ -1,0 +1,1 @@
+"""The translate verb: scan once, classify, dispatch images and videos to their pipelines; cycle.csv."""

@@ -1,0 +1,1 @@
+"""Small building blocks every stage uses: atomic writes, bounded concurrency, the journal, progress, threads."""

@@ -1,0 +1,1 @@
+"""Videos: the frame pipeline, its sink, optical flow, stabilization and segments."""

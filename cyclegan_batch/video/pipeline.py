@@ -1,0 +1,282 @@
+"""Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
+
+    decoder thread --frames--> model threads (Translator, batches) --in order--> main thread
+                                                                    (stabilizer, ffmpeg encoder, frame
+                                                                     images, cycle + warping metrics:
+                                                                     cyclegan_batch/video/frame_sink.py)
+
+Each stage runs a bounded number of items ahead of the next (cyclegan_batch/util/bounded.py), so memory stays
+at a few batches whatever the video's length.
+Output files (docs/interfaces.md): `<dst>` (the video), `<dst>.cycle.csv` (one row per frame) and
+`<dst>.json` (input vs output properties). All three are written to temporary names; the video is renamed
+last, so its presence means all three are complete, and a rerun after a kill starts the video again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cyclegan_batch import runfolder
+from cyclegan_batch.media.ffmpeg import (
+    CONTAINER_FORMATS,
+    EncodeSettings,
+    FrameReader,
+    FrameWriter,
+    VideoError,
+    VideoInfo,
+    finish_with_audio,
+    is_video_path,
+    join,
+    pix_fmt_for,
+    probe,
+)
+from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
+from cyclegan_batch.models.engine import BatchSize, Translator
+from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
+from cyclegan_batch.util.bounded import bounded_map, in_background
+from cyclegan_batch.util.progress import progress_bar
+from cyclegan_batch.util.threads import opencv_sequential, torch_threads_shared_by
+from cyclegan_batch.video.frame_sink import FrameSink
+from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, make_stabilizer
+
+log = logging.getLogger("cyclegan_batch")
+
+OUTPUT_CONTAINERS = (*CONTAINER_FORMATS, "gif")  # GIF is written by media/gif.py, the others by ffmpeg
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How `translate` writes videos: container (the output suffix), codec, quality, optional frame images."""
+
+    container: str | None = None  # None: an animated GIF stays a GIF, any other video becomes mp4
+    codec: str | None = None  # None: H.264, or VP9 in WebM
+    crf: int = 18
+    frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
+    temporal: float | None = DEFAULT_STRENGTH  # stabilization strength (cyclegan_batch/video/stabilize.py); None: off
+    context_from: Path | None = None  # a segment's original video: warm the stabilizer on the frames before it
+
+    def output_name(self, rel: Path) -> Path:
+        container = self.container or ("gif" if rel.suffix.lower() == ".gif" else "mp4")
+        return rel.with_suffix(f".{container}")
+
+    def settings(self) -> EncodeSettings:
+        # A segment (context_from: it is joined to its neighbours later) starts with a keyframe, whose
+        # cleaner look against the P-frames before it showed as a flicker seam at every join; x264's grain
+        # tuning keeps I- and P-frames alike (join frames 1.81x -> 1.05x the added flicker elsewhere,
+        # bench/RESULTS.md), at the cost of larger files.
+        tune = "grain" if self.context_from is not None else None
+        return EncodeSettings.for_container(self.container or "mp4", self.codec, self.crf, tune)
+
+
+@dataclass
+class VideoResult:
+    status: str  # "ok" or "skipped" (complete output already there)
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _run_pipeline(
+    translator: Translator,
+    reader: Iterable[np.ndarray],
+    sink: FrameSink,
+    batch_size: int,
+    advance: Callable,
+    model_calls: int = 1,
+) -> None:
+    """Decode, translate and encode concurrently; the first error of any stage is raised.
+
+    `model_calls` batches are translated at once, by as many threads, while the main thread encodes the
+    results in frame order; the decoder keeps two rounds of batches ready.
+    """
+
+    def translate_batch(batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        inputs = np.stack(batch)
+        result = translator.translate(inputs)
+        return inputs, result.outputs, result.reconstructions
+
+    frames = in_background(reader, 2 * batch_size * model_calls, "decode")
+    batches = iter(lambda: list(itertools.islice(frames, batch_size)), [])
+    model_pool = ThreadPoolExecutor(model_calls, thread_name_prefix="model")
+    try:
+        for _, (inputs, outputs, reconstructions) in bounded_map(model_pool, translate_batch, batches, model_calls):
+            for i in range(len(inputs)):
+                sink.add(inputs[i], outputs[i], None if reconstructions is None else reconstructions[i])
+            advance(len(inputs))
+    finally:
+        model_pool.shutdown(cancel_futures=True)
+        frames.close()
+        sink.finish()
+
+
+def remove_stale_parts(dst: Path) -> None:
+    """Temporary files a killed run left for this output and its sidecars (other videos' stay)."""
+    for name in (dst, runfolder.video_cycle_csv(dst), runfolder.video_sidecar(dst)):
+        remove_stale_parts_of(name)
+
+
+def translate_video(
+    translator: Translator,
+    src: Path,
+    dst: Path,
+    *,
+    settings: EncodeSettings | None = None,
+    batch_size: BatchSize = "auto",
+    frames_dir: Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    measure_workers: int = min(4, os.cpu_count() or 1),
+    temporal: float | None = None,
+    context: Sequence[np.ndarray] = (),
+) -> VideoResult:
+    """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
+
+    `temporal`: stabilize with this strength (cyclegan_batch/video/stabilize.py); None writes the per-frame
+    translation. `context`: frames that come before `src` (a segment's, from the original video): they go
+    through the model and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    """
+    src, dst = Path(src), Path(dst)
+    settings = settings or EncodeSettings.for_container(dst.suffix.lstrip(".").lower())
+    if dst.exists() and not overwrite:
+        return VideoResult("skipped")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dst)
+    info = probe(src)
+    warnings: list[str] = []
+    gif = dst.suffix.lower() == ".gif"
+    container, codec = ("gif", "gif") if gif else (settings.container, settings.codec)
+    if info.vfr and not gif:
+        warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
+    reader = FrameReader(src, info)
+    batch_size = translator.batch_size_for(info.height, info.width, batch_size)
+    video_only = temp_path_for(dst)
+    if gif:
+        writer: FrameWriter | GifWriter = GifWriter(video_only, _gif_timing(src, info, warnings))
+    else:
+        if pix_fmt_for(info.width, info.height) != "yuv420p":
+            log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
+        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
+    stabilizer = None if temporal is None else make_stabilizer(temporal, translator.device)
+    cycle = translator.backward is not None
+    sink = FrameSink(writer, float(info.fps), frames_dir, cycle, measure_workers, stabilizer, len(context))
+    try:
+        on_cpu = translator.device.type == "cpu"
+        calls = translator.concurrent_calls(info.height, info.width, batch_size)
+        with (
+            progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
+            opencv_sequential(on_cpu),
+            torch_threads_shared_by(calls),
+        ):
+            _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
+        if reader.frames_read == 0:
+            raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
+        writer.close()
+    except BaseException:
+        writer.abort()
+        video_only.unlink(missing_ok=True)
+        raise
+    finally:
+        reader.close()
+    if reader.frames_read < info.frames or info.truncated:
+        warnings.append(
+            f"truncated file: translated the {reader.frames_read} frames that decode "
+            f"({info.duration_s:.2f} s of the {info.header_duration_s:.2f} s its header promises)"
+        )
+    _publish(
+        dst,
+        lambda tmp: finish_with_audio(video_only, src, info, tmp, container),
+        src,
+        info,
+        sink.csv_text(),
+        warnings,
+    )
+    for warning in warnings:
+        log.warning("%s: %s", src.name, warning)
+    return VideoResult("ok", reader.frames_read, info.width, info.height, warnings)
+
+
+def _gif_timing(src: Path, info: VideoInfo, warnings: list[str]) -> GifTiming:
+    """A GIF input's own frame durations and loop count; for other inputs, its frame rate, looping forever."""
+    if info.audio:
+        warnings.append(f"a GIF holds no audio: {', '.join(info.audio)} left out")
+    stored = read_timing(src) if src.suffix.lower() == ".gif" else None
+    if stored is not None and len(stored.durations_ms) == info.frames:
+        return stored
+    if stored is not None:
+        warnings.append(
+            f"Pillow reads {len(stored.durations_ms)} frames, ffmpeg {info.frames}: durations from the frame rate"
+        )
+    return GifTiming.of_rate(info.fps, info.frames, stored.loop if stored is not None else 0)
+
+
+def _publish(
+    dst: Path, produce: Callable[[Path], str], src: Path, info: VideoInfo, csv_text: str, warnings: list[str]
+) -> None:
+    """Write the video via `produce(tmp) -> audio note`, then its two sidecars, then rename the video.
+
+    The sidecar names the input video by its absolute path, so the report shows input frames beside the output.
+    """
+    with atomic_output(dst) as tmp:
+        audio = produce(tmp)
+        out_info = probe(tmp)
+        sidecar = {
+            "input": {**info.summary(), "path": str(src.resolve())},
+            "output": {**out_info.summary(), "audio_carried": audio},
+            "warnings": warnings,
+        }
+        atomic_write_text(runfolder.video_cycle_csv(dst), csv_text)
+        atomic_write_text(runfolder.video_sidecar(dst), json.dumps(sidecar, indent=2) + "\n")
+
+
+def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
+    """The segments' per-frame rows as one table: frames renumbered, times recomputed at the joined rate."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=runfolder.VIDEO_CYCLE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    missing, frame = [], 0
+    for segment in segments:
+        table = runfolder.video_cycle_csv(segment)
+        if not table.is_file():
+            missing.append(segment.name)
+            continue
+        with table.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                writer.writerow({**row, "frame": str(frame), "time_s": f"{frame / fps:.6f}"})
+                frame += 1
+    warnings = [f"no per-frame metrics for segments {', '.join(missing)}: the joined cycle.csv skips them"]
+    return out.getvalue(), warnings if missing else []
+
+
+def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool = False) -> VideoResult:
+    """Join the translated segments in `segments_dir` (name order) into `dst` with `original`'s audio.
+
+    The per-frame tables of the segments are merged; a segment translated with `--context-from` has the
+    warping error at its first frame too (measured against the context frame before it). Raises VideoError.
+    """
+    segments_dir, dst = Path(segments_dir), Path(dst)
+    segments = sorted(p for p in segments_dir.iterdir() if is_video_path(p) and not p.name.startswith("."))
+    if not segments:
+        raise VideoError(f"no video segments in {segments_dir}")
+    if dst.exists() and not overwrite:
+        return VideoResult("skipped")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(dst)
+    info = probe(original)
+    container = dst.suffix.lstrip(".").lower()
+    csv_text, warnings = _merged_csv(segments, float(info.fps))
+    _publish(dst, lambda tmp: join(segments, original, info, tmp, container), original, info, csv_text, warnings)
+    for warning in warnings:
+        log.warning("%s: %s", dst.name, warning)
+    return VideoResult("ok", info.frames, info.width, info.height, warnings)

@@ -1,0 +1,116 @@
+"""Temporal stabilization of translated video: blind (any per-frame translator), no learned weights, streaming.
+
+CycleGAN translates each frame on its own, so texture and colour jitter from frame to frame. The stabilized
+frame t is a per-pixel blend of the per-frame translation and the previous *stabilized* frame carried along
+the optical flow of the *input* frames (recursive, so the carried frame already holds all earlier frames):
+
+    S_t = w * warp(S_{t-1}) + (1 - w) * T_t,     w = strength * valid * exp(-(d / SIGMA)^2)
+
+`valid` is the forward-backward consistency mask of the flow (cyclegan_batch/video/flow.py), `d` the mismatch,
+in grey levels, between the input frame and the previous input frame warped along the same flow: where the
+flow is wrong, the pixel is newly uncovered, or the light changed, the carried frame is not trusted and the
+per-frame translation shows. A frame where less than CUT_TRUST of the picture can be trusted follows a scene
+cut (or a flash): the stabilizer resets and writes the per-frame translation unchanged, so nothing ghosts
+across a cut. The state is one float frame, so memory does not grow with the video.
+
+Chosen by measurement (bench/RESULTS.md, graded with an independent flow): a split in the spirit of Bonneel
+et al. 2015 (per-frame detail, carried low frequencies) removed only 2-24 % of the added flicker, since this
+flicker is mostly in the detail; the reverse split 45-122 %; the plain blend 84-139 % at 34-38 dB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cyclegan_batch.video.flow import Warp, sample
+
+DEFAULT_STRENGTH = 0.8  # weight of the carried frame where fully trusted; 0 turns stabilization off
+SIGMA = 12.0  # grey levels of input mismatch at which trust falls to 1/e
+CUT_TRUST = 0.3  # mean trust below this: a scene cut, the stabilizer starts again
+
+
+def trust(warp: Warp, previous_input: np.ndarray, current_input: np.ndarray) -> np.ndarray:
+    """Per-pixel trust in [0, 1] (float32 H x W) of the previous frame carried along `warp`."""
+    mismatch = cv2.absdiff(current_input, sample(previous_input, warp.maps)).astype(np.float32).mean(axis=2)
+    mismatch *= 1.0 / SIGMA
+    weight = np.exp(-(mismatch * mismatch))
+    weight[~warp.valid] = 0.0
+    return weight
+
+
+@dataclass
+class StepResult:
+    frame: np.ndarray  # the stabilized frame, H x W x 3 uint8
+    reset: bool  # True: the per-frame translation unchanged (first frame, or after a cut)
+
+
+class Stabilizer:
+    """The recursive blend over one stream of frames; `step` them in order. CPU (NumPy/OpenCV) state."""
+
+    def __init__(self, strength: float = DEFAULT_STRENGTH) -> None:
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"strength {strength}: use a value in [0, 1)")
+        self.strength = strength
+        self._state: np.ndarray | None = None  # float32 H x W x 3: no rounding drift between frames
+
+    def step(
+        self, warp: Warp | None, previous_input: np.ndarray | None, current_input: np.ndarray, output: np.ndarray
+    ) -> StepResult:
+        """Stabilize `output` (the per-frame translation of `current_input`); `warp` maps the previous frame."""
+        weight = None if warp is None or previous_input is None else trust(warp, previous_input, current_input)
+        if weight is None or self._state is None or float(weight.mean()) < CUT_TRUST or self.strength == 0.0:
+            self._state = output.astype(np.float32)
+            return StepResult(output, reset=True)
+        weight *= self.strength
+        carried = sample(self._state, warp.maps)
+        # S = T + w (carried - T): one fused pass, in place
+        state = output.astype(np.float32)
+        carried -= state
+        carried *= weight[..., None]
+        state += carried
+        self._state = state
+        return StepResult(np.clip(state + 0.5, 0, 255).astype(np.uint8), reset=False)
+
+
+class TorchStabilizer:
+    """The same blend with the state on a torch device (a GPU): warping by `grid_sample`, blending there.
+
+    The flow (OpenCV DIS) stays on the CPU; only its H x W x 2 sampling grid and the trust map travel.
+    """
+
+    def __init__(self, device: torch.device, strength: float = DEFAULT_STRENGTH) -> None:
+        Stabilizer(strength)  # the same argument check
+        self.device, self.strength = device, strength
+        self._state: torch.Tensor | None = None  # 1 x 3 x H x W float32
+
+    def step(
+        self, warp: Warp | None, previous_input: np.ndarray | None, current_input: np.ndarray, output: np.ndarray
+    ) -> StepResult:
+        weight = None if warp is None or previous_input is None else trust(warp, previous_input, current_input)
+        frame = torch.from_numpy(np.ascontiguousarray(output)).to(self.device).permute(2, 0, 1)[None].float()
+        if weight is None or self._state is None or float(weight.mean()) < CUT_TRUST or self.strength == 0.0:
+            self._state = frame
+            return StepResult(output, reset=True)
+        grid = torch.from_numpy(normalized_grid(warp)).to(self.device)[None]
+        carried = F.grid_sample(self._state, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        w = torch.from_numpy(weight).to(self.device)[None, None] * self.strength
+        self._state = torch.lerp(frame, carried, w)
+        out = (self._state[0].permute(1, 2, 0) + 0.5).clamp_(0, 255).to(torch.uint8)
+        return StepResult(out.cpu().numpy(), reset=False)
+
+
+def normalized_grid(warp: Warp) -> np.ndarray:
+    """`warp`'s sampling positions as grid_sample wants them: H x W x 2 in [-1, 1] (align_corners=True)."""
+    map_x, map_y = cv2.convertMaps(*warp.maps, cv2.CV_32FC1)
+    h, w = map_x.shape
+    return np.stack([map_x * (2.0 / max(1, w - 1)) - 1.0, map_y * (2.0 / max(1, h - 1)) - 1.0], axis=-1)
+
+
+def make_stabilizer(strength: float, device: torch.device) -> Stabilizer | TorchStabilizer:
+    """Where the frames are: on a CUDA device the state lives there, else in NumPy."""
+    return TorchStabilizer(device, strength) if device.type == "cuda" else Stabilizer(strength)
