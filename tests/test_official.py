@@ -25,6 +25,7 @@ from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import ModelInfo, load_generators, read_info, save_generators
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.models.pixels import to_uint8_image
 from cyclegan_batch.train.config import build_config
 from cyclegan_batch.train.loop import Trainer
 
@@ -81,7 +82,7 @@ def test_official_generator_gives_the_official_output(
     frames = ((X[:1].permute(0, 2, 3, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
     out = Translator(model, device="cpu", precision="fp32").translate(frames).outputs
     with torch.no_grad():  # the official test script's path: uint8 -> [-1, 1] -> G -> uint8
-        expected = Translator.to_uint8(theirs(torch.from_numpy(frames).permute(0, 3, 1, 2) / 127.5 - 1))
+        expected = to_uint8_image(theirs(torch.from_numpy(frames).permute(0, 3, 1, 2) / 127.5 - 1))
     assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
 
 

@@ -18,7 +18,7 @@ class PrecisionChoice(StrEnum):
     fp16 = "fp16"
 
 
-Precision = Annotated[
+PrecisionOption = Annotated[
     PrecisionChoice,
     typer.Option(
         help="auto = bf16 on CUDA with bf16 and on CPUs with AMX, else fp32; fp16 is CUDA-only.",

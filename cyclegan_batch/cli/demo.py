@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
+from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -42,7 +42,7 @@ def demo_score(
     model: Annotated[
         Path | None, typer.Option(help="Model file or official .pth (default: the bundled demo model).")
     ] = None,
-    precision: Precision = PrecisionChoice.fp32,
+    precision: PrecisionOption = PrecisionChoice.fp32,
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     strip: Annotated[Path | None, typer.Option(help="Also write a PNG: rows of input | G(input) | true style.")] = None,

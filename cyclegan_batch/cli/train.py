@@ -10,7 +10,7 @@ import typer
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
+from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.util.progress import show_progress
 
@@ -43,7 +43,7 @@ def train(
         str | None, typer.Option(help="Domain names stored in the model, A first: photo,painting.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for init, data order, augmentation and the pool.")] = None,
-    precision: Precision = PrecisionChoice.auto,
+    precision: PrecisionOption = PrecisionChoice.auto,
     device: Device = "auto",
     workers: Annotated[int | None, typer.Option(help="DataLoader worker processes (default: up to 4).")] = None,
     compile: Annotated[

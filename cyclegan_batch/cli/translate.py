@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Device, Precision, PrecisionChoice, Quiet, setup_logging
+from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:  # the engine imports torch; --help stays fast without it
-    from cyclegan_batch.models.engine import BatchSize, Tile
+    from cyclegan_batch.models.engine import BatchSize, TileSide
 
 
 class ContainerChoice(StrEnum):
@@ -40,7 +40,7 @@ def _auto_or_int(text: str) -> int | Literal["auto"] | None:
     return int(text) if text.isdecimal() else None
 
 
-def parse_tile(text: str) -> Tile:
+def parse_tile(text: str) -> TileSide:
     """`auto`, `off`/`0`, or a tile side in pixels."""
     value = 0 if text.strip().lower() == "off" else _auto_or_int(text)
     if value is None:
@@ -143,7 +143,7 @@ def translate(
             "frames before it, so the joined video has no seam."
         ),
     ] = None,
-    precision: Precision = PrecisionChoice.auto,
+    precision: PrecisionOption = PrecisionChoice.auto,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:

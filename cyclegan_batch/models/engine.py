@@ -31,12 +31,12 @@ from torch import nn
 from cyclegan_batch.device.precision import DTYPES, pick_device, resolve_precision
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.models.modelfile import Generators, load_generators
-from cyclegan_batch.models.pixels import to_model_range, to_pixels
+from cyclegan_batch.models.pixels import to_model_range, to_uint8_image
 
 log = logging.getLogger("cyclegan_batch")
 
 MULTIPLE = 4  # two stride-2 downsamplings
-MIN_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 scale, which needs 2 pixels there
+MIN_NET_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 scale, which needs 2 pixels there
 # Peak memory of one generator pass, measured on CPU: ~14 bytes per pixel per ngf channel in fp32
 # (3-4 full-resolution feature maps alive at once); 16 leaves a margin. Plus the 3-channel float
 # input, output, reconstruction and blend buffers.
@@ -45,7 +45,7 @@ IO_BYTES_PER_PIXEL = 64
 MEMORY_FRACTION = 0.5  # of the free device memory (or free RAM on a CPU) one pass may use
 MIN_TILE = 32
 
-Tile = int | Literal["auto"]  # tile side in pixels; 0 = never tile; "auto" = only when a frame would not fit
+TileSide = int | Literal["auto"]  # tile side in pixels; 0 = never tile; "auto" = only when a frame would not fit
 BatchSize = int | Literal["auto"]  # frames per model call; "auto" = `Translator.batch_size_for` decides
 
 AUTO_MAX_BATCH = 8
@@ -111,10 +111,10 @@ def blend_ramp(length: int, overlap: int, ramp_in: bool, ramp_out: bool) -> torc
 
 
 def pad_to_multiple(x: torch.Tensor) -> torch.Tensor:
-    """Pad bottom/right to a multiple of 4 (at least MIN_SIDE): reflect, or replicate where reflect can't."""
+    """Pad bottom/right to a multiple of 4 (at least MIN_NET_SIDE): reflect, or replicate where reflect can't."""
     h, w = x.shape[-2:]
-    ph = max(-h % MULTIPLE, MIN_SIDE - h)
-    pw = max(-w % MULTIPLE, MIN_SIDE - w)
+    ph = max(-h % MULTIPLE, MIN_NET_SIDE - h)
+    pw = max(-w % MULTIPLE, MIN_NET_SIDE - w)
     if not (ph or pw):
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"  # reflect needs the pad smaller than the side
@@ -162,7 +162,7 @@ class Translator:
         precision: str = "auto",
         cycle: bool = True,
         channels_last: bool = True,
-        tile: Tile = "auto",
+        tile: TileSide = "auto",
         memory_budget: int | None = None,
     ) -> None:
         self.device = pick_device(device)
@@ -216,10 +216,6 @@ class Translator:
             t = t.pin_memory()
         t = to_model_range(t.to(self.device, non_blocking=True).permute(0, 3, 1, 2))
         return t.contiguous(memory_format=self.memory_format)
-
-    @staticmethod
-    def to_uint8(t: torch.Tensor) -> np.ndarray:
-        return to_pixels(t).permute(0, 2, 3, 1).cpu().numpy()
 
     def batch_size_for(self, height: int, width: int, requested: BatchSize = "auto") -> int:
         """Frames of this size per model call: `requested`, or for "auto" up to 8 on a GPU (as many as
@@ -309,7 +305,7 @@ class Translator:
         scale = (self.memory_budget / self.pass_bytes(h * w)) ** 0.5
         if scale >= 1:
             return x
-        size = (max(MIN_SIDE, int(h * scale)), max(MIN_SIDE, int(w * scale)))
+        size = (max(MIN_NET_SIDE, int(h * scale)), max(MIN_NET_SIDE, int(w * scale)))
         return F.interpolate(x, size=size, mode="area")
 
     def translate(self, frames: np.ndarray) -> TranslatedBatch:
@@ -317,4 +313,4 @@ class Translator:
         x = self.to_device(frames)
         y = self.run(self.forward, x)
         rec = self.run(self.backward, y) if self.backward is not None else None
-        return TranslatedBatch(self.to_uint8(y), self.to_uint8(rec) if rec is not None else None)
+        return TranslatedBatch(to_uint8_image(y), to_uint8_image(rec) if rec is not None else None)

@@ -49,7 +49,6 @@ from cyclegan_batch.util.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-MANIFEST = runfolder.MANIFEST
 JOURNAL = "manifest.jsonl.journal"  # records converted by an unfinished run
 DOMAINS = ("A", "B")
 SPLITS = ("train", "test")
@@ -310,10 +309,12 @@ def _check_folders(raw: dict[str, Path], out: Path) -> None:
             raise UserError(f"RAW_{domain} {raw[domain]} is inside OUT's A/ or B/; pick another OUT", usage)
     if resolved["A"].is_relative_to(resolved["B"]) or resolved["B"].is_relative_to(resolved["A"]):
         raise UserError("RAW_A and RAW_B overlap; give each domain its own folder", usage)
-    if not (out / MANIFEST).exists() and not (out / JOURNAL).exists():
+    if not (out / runfolder.MANIFEST).exists() and not (out / JOURNAL).exists():
         leftovers = [p for d in DOMAINS for s in SPLITS if (p := out / d / s).is_dir() and any(p.iterdir())]
         if leftovers:
-            raise UserError(f"{leftovers[0]} holds files but {out} has no {MANIFEST}; give prepare a new folder", usage)
+            raise UserError(
+                f"{leftovers[0]} holds files but {out} has no {runfolder.MANIFEST}; give prepare a new folder", usage
+            )
 
 
 def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress: bool = False) -> Outcome:
@@ -325,7 +326,7 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
     for domain in DOMAINS:
         log.info("%s: %d files found under %s", domain, sum(r.domain == domain for r in records), raw[domain])
     out.mkdir(parents=True, exist_ok=True)
-    previous = read_records(out / MANIFEST) | read_records(out / JOURNAL)
+    previous = read_records(out / runfolder.MANIFEST) | read_records(out / JOURNAL)
     jobs = settings.jobs or os.cpu_count() or 1
     with worker_pool(jobs) as pool:
         to_hash = {r.source: r for r in _reuse_hashes([r for r in records if r.status is None], previous)}
@@ -340,12 +341,12 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
         todo = decide(records, settings)
         _convert_all(pool, todo, previous, out, settings, progress, in_flight=jobs * 4)
     records.sort(key=lambda r: r.key)
-    atomic_write_text(out / MANIFEST, "".join(_line(r) for r in records))
+    atomic_write_text(out / runfolder.MANIFEST, "".join(_line(r) for r in records))
     removed = _remove_unclaimed(out, {r.output for r in records if r.status == "ok" and r.output})
     if removed:
         log.info("removed %d outputs no longer claimed by any source (stale or half-written)", removed)
     Journal(out / JOURNAL).remove()
-    return Outcome(records, out / MANIFEST)
+    return Outcome(records, out / runfolder.MANIFEST)
 
 
 def _convert_all(

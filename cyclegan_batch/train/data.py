@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb, resize_shorter
-from cyclegan_batch.models.pixels import to_model_range, to_pixels
+from cyclegan_batch.models.pixels import to_model_range
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,6 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> 3xHxW float in [-1, 1] (the model file's normalization)."""
     # np.array copies: decoded images are read-only views, which torch cannot wrap safely
     return to_model_range(torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1))
-
-
-def to_uint8(t: torch.Tensor) -> np.ndarray:
-    """3xHxW in [-1, 1] -> HxWx3 uint8."""
-    return to_pixels(t.detach()).permute(1, 2, 0).cpu().numpy()
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from cyclegan_batch.train.data import (
 )
 from cyclegan_batch.train.outputs import TrainingOutputs
 from cyclegan_batch.train.step import CycleGANStep, generator_spec
+from cyclegan_batch.util.atomic import remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.fixed_samples = self._fixed_samples()
         if self.rank == 0:  # a run killed mid-write leaves temporary files
-            self.outputs.remove_stale_parts()
+            remove_stale_parts_under(self.outputs.model_dir)
         if resume and self.outputs.checkpoint.is_file():
             self._resume()
             if self.rank == 0:

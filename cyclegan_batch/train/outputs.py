@@ -16,9 +16,9 @@ from PIL import Image
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.modelfile import ModelInfo, save_generators
-from cyclegan_batch.train.data import to_uint8
+from cyclegan_batch.models.pixels import to_uint8_image
 from cyclegan_batch.train.step import LOSS_TERMS, Networks
-from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_stale_parts
+from cyclegan_batch.util.atomic import atomic_output, atomic_write_text
 
 LOSS_COLUMNS = ("epoch", "step", *LOSS_TERMS, "lr", "images_per_s")
 
@@ -33,11 +33,6 @@ class TrainingOutputs:
         self.losses = self.model_dir / runfolder.LOSSES_CSV
         self.samples = self.model_dir / runfolder.SAMPLES_DIR
         self.run_info = self.model_dir / runfolder.RUN_JSON
-
-    def remove_stale_parts(self) -> None:
-        """Temporary files a run killed mid-write left behind."""
-        if self.model_dir.is_dir():
-            remove_stale_parts(self.model_dir)
 
     def log_losses(self, epoch: int, step: int, means: dict[str, float], lr: float, rate: float) -> None:
         new = not self.losses.exists()
@@ -62,7 +57,7 @@ class TrainingOutputs:
 
     def write_samples(self, step: int, grid: torch.Tensor) -> None:
         with atomic_output(self.samples / f"step_{step:07d}.png") as tmp:
-            Image.fromarray(to_uint8(grid)).save(tmp, format="PNG")
+            Image.fromarray(to_uint8_image(grid)).save(tmp, format="PNG")
 
     def write_model(self, nets: Networks, info: ModelInfo) -> None:
         save_generators(self.model, nets.a_to_b, nets.b_to_a, info)

@@ -17,12 +17,12 @@ from pathlib import Path
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.ffmpeg import VideoError, is_video_file
-from cyclegan_batch.models.engine import Tile, Translator, resolve_direction
+from cyclegan_batch.models.engine import TileSide, Translator, resolve_direction
 from cyclegan_batch.models.modelfile import load_generators
 from cyclegan_batch.translate.cycle_table import CycleTable, failed_row, ok_row
 from cyclegan_batch.translate.image_pipeline import PipelineSettings, PipelineStats, translate_images
 from cyclegan_batch.translate.plan import plan_images, scan_inputs
-from cyclegan_batch.util.atomic import atomic_write_text, remove_stale_parts
+from cyclegan_batch.util.atomic import atomic_write_text, remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.video.pipeline import OUTPUT_CONTAINERS, VideoOptions, translate_video
 from cyclegan_batch.video.segments import segment_context
@@ -56,7 +56,7 @@ class TranslateOptions:
     strict: bool = False
     device: str = "auto"
     precision: str = "auto"
-    tile: Tile = "auto"
+    tile: TileSide = "auto"
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     video: VideoOptions = field(default_factory=VideoOptions)
 
@@ -179,7 +179,7 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     run_json = out_dir / runfolder.RUN_JSON  # what produced OUT: the report finds the inputs by it
     if not run_json.is_file() or run_json.read_text() != run_text:  # reruns touch nothing
         atomic_write_text(run_json, run_text)
-    if removed := remove_stale_parts(out_dir):
+    if removed := remove_stale_parts_under(out_dir):
         log.info("removed %d unfinished temporary files left by an interrupted run", removed)
     table = CycleTable(out_dir)
     plan = plan_images(

@@ -32,7 +32,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
 STALE_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part(\.[^.]+)?$")  # temp_path_for's names
 
 
-def remove_stale_parts(folder: Path) -> int:
+def remove_stale_parts_under(folder: Path) -> int:
     """Delete the temporary files killed writers left anywhere under `folder`; returns how many.
 
     Only for a folder no other process is writing into (use `remove_stale_parts_of` for one output).

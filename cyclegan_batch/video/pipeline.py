@@ -121,7 +121,7 @@ def _run_pipeline(
         sink.finish()
 
 
-def remove_stale_parts(dst: Path) -> None:
+def remove_stale_video_parts(dst: Path) -> None:
     """Temporary files a killed run left for this output and its sidecars (other videos' stay)."""
     for name in (dst, runfolder.video_cycle_csv(dst), runfolder.video_sidecar(dst)):
         remove_stale_parts_of(name)
@@ -152,7 +152,7 @@ def translate_video(
     if dst.exists() and not overwrite:
         return VideoResult("skipped")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(dst)
+    remove_stale_video_parts(dst)
     info = probe(src)
     warnings: list[str] = []
     gif = dst.suffix.lower() == ".gif"
@@ -272,7 +272,7 @@ def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool
     if dst.exists() and not overwrite:
         return VideoResult("skipped")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(dst)
+    remove_stale_video_parts(dst)
     info = probe(original)
     container = dst.suffix.lstrip(".").lower()
     csv_text, warnings = _merged_csv(segments, float(info.fps))
