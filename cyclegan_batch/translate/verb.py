@@ -1,18 +1,21 @@
 """`translate IN OUT`: an image, a folder of images and videos, or one video, and how well each cycles back.
 
-`translate_path` is the whole verb: scan IN and skip what a previous run finished (translate_plan), run the
-image pipeline (image_pipeline) and each video (video), and write OUT/cycle.csv (cycle_table) and
-OUT/run.json. Rows finished before a kill are kept in a journal beside cycle.csv, so a killed run loses at
-most the images in flight.
+`translate_path` is the whole verb: it scans IN once (plan.py), classifies each file once as an image or a
+video, and hands the images to the image pipeline (image_pipeline.py) and each video to the frame pipeline
+(video/pipeline.py); every input's outcome becomes a row of OUT/cycle.csv (cycle_table.py). Rows finished
+before a kill are kept in a journal beside cycle.csv, so a killed run loses at most the files in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import ExitCode, UserError
@@ -21,7 +24,7 @@ from cyclegan_batch.models.engine import TileSide, Translator, resolve_direction
 from cyclegan_batch.models.modelfile import load_generators
 from cyclegan_batch.translate.cycle_table import CycleTable, failed_row, ok_row
 from cyclegan_batch.translate.image_pipeline import PipelineSettings, PipelineStats, translate_images
-from cyclegan_batch.translate.plan import plan_images, scan_inputs
+from cyclegan_batch.translate.plan import Plan, Scan, plan_images, scan_inputs
 from cyclegan_batch.util.atomic import atomic_write_text, remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.video.pipeline import OUTPUT_CONTAINERS, VideoOptions, translate_video
@@ -61,13 +64,35 @@ class TranslateOptions:
     video: VideoOptions = field(default_factory=VideoOptions)
 
 
+State = Literal["translated", "skipped", "failed"]  # what became of one input
+Outcome = tuple[dict[str, str], State]  # its cycle.csv row, and that
+
+
+def state_of(row: dict[str, str], skipped: bool) -> State:
+    return "failed" if row["status"] == "failed" else "skipped" if skipped else "translated"
+
+
 @dataclass
 class RunSummary:
+    strict: bool = False  # --strict: the first failed input stops the run (translate_path raises)
     translated: int = 0
     skipped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
     csv: Path | None = None
     stats: PipelineStats = field(default_factory=PipelineStats)
+    stopped: bool = False  # by --strict, at failures[0]
+
+    def count(self, row: dict[str, str], state: State) -> bool:
+        """Count one input's outcome; False when the run stops here (--strict and it failed)."""
+        if state == "failed":
+            self.failures.append((row["input"], row["reason"]))
+            log.warning("%s: %s", row["input"], row["reason"])
+            self.stopped = self.strict
+        elif state == "skipped":
+            self.skipped += 1
+        else:
+            self.translated += 1
+        return not self.stopped
 
 
 def open_translator(options: TranslateOptions) -> tuple[Translator, Path]:
@@ -129,27 +154,45 @@ def video_row(
     return row | {"width": str(result.width), "height": str(result.height)}, result.status == "skipped"
 
 
-def translate_one_video(src: Path, dst: Path, options: TranslateOptions, progress: bool) -> RunSummary:
-    """`translate clip.mp4 out/clip.mp4`: one video to a named file (the workflow's per-segment jobs)."""
-    options = replace(options, video=replace(options.video, container=dst.suffix.lower().lstrip(".")))
-    translator, _ = open_translator(options)
-    row, skipped = video_row(translator, src, Path(src.name), dst.parent, Path(dst.name), options, progress)
-    summary = RunSummary(translated=int(row["status"] == "ok" and not skipped), skipped=int(skipped))
-    if row["status"] == "failed":
-        summary.failures.append((row["input"], row["reason"]))
-        log.warning("%s: %s", row["input"], row["reason"])
-    elif skipped:
-        log.info("%s exists; skipped (--overwrite redoes it)", dst)
-    if options.strict and summary.failures:
-        raise UserError(f"{src.name}: {row['reason']} (--strict stops at the first file that fails)")
+def translate_path(src: Path, out: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
+    """Translate IN into OUT; each input file is classified once, as an image or a video.
+
+    - IN one video and OUT a video file name (.mp4, .gif, ...): that one video (the workflow's segment jobs).
+    - Otherwise OUT is a folder: the image IN, or every image and video under the folder IN (recursive,
+      hidden names skipped). Images go through the batched image pipeline first, then each video through
+      the frame pipeline, one after another, as `<name>.mp4` (an animated GIF stays a GIF; --container
+      changes both) with its per-frame metrics in `<output>.cycle.csv` and notes in `<output>.json`.
+      OUT/cycle.csv gets one row per input (a video's row holds its status and size), OUT/run.json what
+      produced them. A rerun skips an image whose output is newer than the input and the model, and a video
+      whose output exists; --overwrite redoes them.
+    A file that fails becomes a failed row and the run goes on; with --strict the first one stops the run
+    (UserError, after cycle.csv is written).
+    """
+    src, out = Path(src), Path(out)
+    if src.is_file() and is_video_file(src) and out.suffix.lower().lstrip(".") in OUTPUT_CONTAINERS:
+        summary = translate_one_video(src, out, options, progress)
+    else:
+        summary = translate_folder(src, out, options, progress)
+    if summary.stopped:
+        name, reason = summary.failures[0]
+        raise UserError(f"{name}: {reason} (--strict stops at the first file that fails)")
     return summary
 
 
-def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress: bool = False) -> RunSummary:
-    """Translate the image `src`, or every image under the folder `src`, into `out_dir` + cycle.csv."""
-    src, out_dir = Path(src), Path(out_dir)
-    if src.is_file() and is_video_file(src) and out_dir.suffix.lower().lstrip(".") in OUTPUT_CONTAINERS:
-        return translate_one_video(src, out_dir, options, progress)
+def translate_one_video(src: Path, dst: Path, options: TranslateOptions, progress: bool) -> RunSummary:
+    """`translate clip.mp4 out/clip.mp4`: one video to a named file."""
+    options = replace(options, video=replace(options.video, container=dst.suffix.lower().lstrip(".")))
+    translator, _ = open_translator(options)
+    row, skipped = video_row(translator, src, Path(src.name), dst.parent, Path(dst.name), options, progress)
+    summary = RunSummary(strict=options.strict)
+    summary.count(row, state_of(row, skipped))
+    if skipped:
+        log.info("%s exists; skipped (--overwrite redoes it)", dst)
+    return summary
+
+
+def translate_folder(src: Path, out_dir: Path, options: TranslateOptions, progress: bool) -> RunSummary:
+    """The images and videos of `src` into the folder `out_dir`, + cycle.csv and run.json (see translate_path)."""
     if out_dir.resolve() == src.resolve():
         raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)
     if out_dir.exists() and not out_dir.is_dir():
@@ -168,17 +211,7 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
         f" (ignored {scan.ignored} other files)" if scan.ignored else "",
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = {
-        "input": str(src.resolve()),
-        "model": str(model_path.resolve()),
-        "direction": options.direction,
-        "cycle": options.cycle,
-        "save_reconstruction": options.save_reconstruction,
-    }
-    run_text = json.dumps(run, indent=2)
-    run_json = out_dir / runfolder.RUN_JSON  # what produced OUT: the report finds the inputs by it
-    if not run_json.is_file() or run_json.read_text() != run_text:  # reruns touch nothing
-        atomic_write_text(run_json, run_text)
+    write_run_json(out_dir, src, model_path, options)
     if removed := remove_stale_parts_under(out_dir):
         log.info("removed %d unfinished temporary files left by an interrupted run", removed)
     table = CycleTable(out_dir)
@@ -195,51 +228,20 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
     if plan.skipped:
         log.info("skipping %d images already translated (--overwrite redoes them)", plan.skipped)
     rows = plan.rows
-
-    summary = RunSummary(skipped=plan.skipped, csv=table.path)
-
-    def note_failure(row: dict[str, str]) -> None:
-        summary.failures.append((row["input"], row["reason"]))
-        log.warning("%s: %s", row["input"], row["reason"])
-
-    for row in rows.values():
-        if row["status"] == "failed":
-            note_failure(row)
+    summary = RunSummary(strict=options.strict, skipped=plan.skipped, csv=table.path)
     start = time.perf_counter()
+
+    def outcomes() -> Iterator[Outcome]:
+        yield from image_outcomes(translator, plan, options, summary.stats, progress)
+        yield from video_outcomes(translator, scan, table, out_dir, options, progress)
+
     try:
-        if not (options.strict and summary.failures):
-            with progress_bar("translating", len(plan.jobs), "images", progress) as advance:
-                for result in translate_images(translator, list(plan.jobs), options.pipeline, summary.stats):
-                    rel, out_rel = plan.jobs[result.job]
-                    note = translator.cycle_unavailable
-                    row = failed_row(rel, result.error) if result.error else ok_row(rel, out_rel, result, note)
-                    rows[row["input"]] = row
-                    table.record(row)
-                    advance()
-                    if result.error:
-                        note_failure(row)
-                        if options.strict:
-                            break
-                    else:
-                        summary.translated += 1
-            claimed: dict[Path, Path] = {}  # output rel -> the video that writes it
-            for rel in scan.videos:
-                if options.strict and summary.failures:
+        with contextlib.closing(outcomes()) as stream:  # closing it early cancels the pipelines' queued work
+            for row, state in stream:
+                rows[row["input"]] = row
+                table.record(row)
+                if not summary.count(row, state):
                     break
-                out_rel = options.video.output_name(rel)
-                if out_rel in claimed:
-                    row, skipped = failed_row(rel, f"output {out_rel} is already written for {claimed[out_rel]}"), False
-                else:
-                    claimed[out_rel] = rel
-                    row, skipped = video_row(translator, scan.root / rel, rel, out_dir, out_rel, options, progress)
-                rows[row["input"]] = table.previous.get(row["input"], row) if skipped else row
-                table.record(rows[row["input"]])
-                if row["status"] == "failed":
-                    note_failure(row)
-                elif skipped:
-                    summary.skipped += 1
-                else:
-                    summary.translated += 1
     finally:
         table.write(rows.values())
     if summary.stats.images:
@@ -251,7 +253,50 @@ def translate_path(src: Path, out_dir: Path, options: TranslateOptions, progress
         len(summary.failures),
         table.path,
     )
-    if options.strict and summary.failures:
-        name, reason = summary.failures[0]
-        raise UserError(f"{name}: {reason} (--strict stops at the first file that fails)")
     return summary
+
+
+def write_run_json(out_dir: Path, src: Path, model_path: Path, options: TranslateOptions) -> None:
+    """What produced OUT: the report finds the inputs by it. A rerun with the same inputs touches nothing."""
+    run = {
+        "input": str(src.resolve()),
+        "model": str(model_path.resolve()),
+        "direction": options.direction,
+        "cycle": options.cycle,
+        "save_reconstruction": options.save_reconstruction,
+    }
+    run_text = json.dumps(run, indent=2)
+    run_json = out_dir / runfolder.RUN_JSON
+    if not run_json.is_file() or run_json.read_text() != run_text:
+        atomic_write_text(run_json, run_text)
+
+
+def image_outcomes(
+    translator: Translator, plan: Plan, options: TranslateOptions, stats: PipelineStats, progress: bool
+) -> Iterator[Outcome]:
+    """The images' rows: those the plan already failed (name collisions), then each translation as it lands."""
+    for row in plan.rows.values():
+        if row["status"] == "failed":
+            yield row, "failed"
+    with progress_bar("translating", len(plan.jobs), "images", progress) as advance:
+        for result in translate_images(translator, list(plan.jobs), options.pipeline, stats):
+            rel, out_rel = plan.jobs[result.job]
+            note = translator.cycle_unavailable
+            row = failed_row(rel, result.error) if result.error else ok_row(rel, out_rel, result, note)
+            advance()
+            yield row, state_of(row, skipped=False)
+
+
+def video_outcomes(
+    translator: Translator, scan: Scan, table: CycleTable, out_dir: Path, options: TranslateOptions, progress: bool
+) -> Iterator[Outcome]:
+    """Each video's row, one video after another; a skipped video keeps its previous row."""
+    claimed: dict[Path, Path] = {}  # output rel -> the video that writes it
+    for rel in scan.videos:
+        out_rel = options.video.output_name(rel)
+        if out_rel in claimed:
+            yield failed_row(rel, f"output {out_rel} is already written for {claimed[out_rel]}"), "failed"
+            continue
+        claimed[out_rel] = rel
+        row, skipped = video_row(translator, scan.root / rel, rel, out_dir, out_rel, options, progress)
+        yield (table.previous.get(row["input"], row) if skipped else row), state_of(row, skipped)
