@@ -34,7 +34,6 @@ VIDEO_CYCLE_SUFFIX = ".cycle.csv"  # <video><suffix>: one row per frame
 # fidelity_psnr: the written (stabilized) frame against the per-frame translation; empty with --no-temporal
 VIDEO_CYCLE_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out", "fidelity_psnr")
 VIDEO_SIDECAR_SUFFIX = ".json"  # <video><suffix>: properties in vs out
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif"})
 
 # report
 REPORT_SUMMARY = "summary.json"

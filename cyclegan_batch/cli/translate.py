@@ -11,25 +11,15 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS, OUTPUT_CONTAINERS
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:  # the engine imports torch; --help stays fast without it
     from cyclegan_batch.models.engine import BatchSize, TileSide
 
 
-class ContainerChoice(StrEnum):
-    mp4 = "mp4"
-    mov = "mov"
-    mkv = "mkv"
-    webm = "webm"
-    avi = "avi"
-    gif = "gif"
-
-
-class FormatChoice(StrEnum):
-    png = "png"
-    jpg = "jpg"
-    webp = "webp"
+ContainerChoice = StrEnum("ContainerChoice", {name: name for name in OUTPUT_CONTAINERS})
+FormatChoice = StrEnum("FormatChoice", {name: name for name in IMAGE_OUTPUT_FORMATS})
 
 
 def _auto_or_int(text: str) -> int | Literal["auto"] | None:

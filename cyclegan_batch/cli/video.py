@@ -66,7 +66,8 @@ def join_command(
 
     Example: `cyclegan-batch video join work/translated clip.mp4 out/clip.mp4`
     """
-    from cyclegan_batch.media.ffmpeg import CONTAINER_FORMATS, VideoError
+    from cyclegan_batch.media.ffmpeg import VideoError
+    from cyclegan_batch.media.formats import CONTAINER_FORMATS
     from cyclegan_batch.video.pipeline import join_video
 
     setup_logging(quiet)

@@ -33,13 +33,12 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-from cyclegan_batch import runfolder
+from cyclegan_batch.media.formats import CONTAINER_FORMATS, DEFAULT_CONTAINER, GIF, VIDEO_SUFFIXES, segment_suffix
 from cyclegan_batch.media.picture import Picture, parse_showinfo
 from cyclegan_batch.util.atomic import temp_path_for
 
 log = logging.getLogger("cyclegan_batch")
 
-CONTAINER_FORMATS = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi"}
 # Audio that cannot be stream-copied into a container is re-encoded to this codec (and logged).
 FALLBACK_AUDIO = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "libopus", "avi": "libmp3lame"}
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
@@ -61,13 +60,13 @@ def file_arg(path: Path) -> str:
 
 
 def is_video_path(path: Path) -> bool:
-    return Path(path).suffix.lower() in runfolder.VIDEO_SUFFIXES
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def is_video_file(path: Path) -> bool:
     """A file to translate as a video: a video suffix, or a GIF with more than one frame (else an image)."""
     path = Path(path)
-    if path.suffix.lower() != ".gif":
+    if path.suffix.lower() != f".{GIF}":
         return is_video_path(path)
     try:
         with Image.open(path) as img:
@@ -277,7 +276,7 @@ def pix_fmt_for(width: int, height: int) -> str:
 class EncodeSettings:
     codec: str = "libx264"
     crf: int = 18
-    container: str = "mp4"
+    container: str = DEFAULT_CONTAINER
     preset: str = "medium"
     tune: str | None = None  # x264/x265 --tune, e.g. "grain" for segments that are joined later
 
@@ -384,19 +383,13 @@ def mux_audio(video: Path, source: Path, dst: Path, container: str) -> str:
 def finish_with_audio(video_only: Path, source: Path, source_info: VideoInfo, dst: Path, container: str) -> str:
     """Turn the encoded `video_only` file into `dst` (the temporary name), adding the source's audio
     (a GIF holds none: translate_video warns that it is left out)."""
-    if not source_info.audio or container == "gif":
+    if not source_info.audio or container == GIF:
         os.replace(video_only, dst)
         return "none"
     try:
         return mux_audio(video_only, source, dst, container)
     finally:
         video_only.unlink(missing_ok=True)
-
-
-def segment_suffix(source: Path) -> str:
-    """Segments keep MP4/MOV (exact time bases); everything else goes to Matroska, which takes any codec."""
-    suffix = source.suffix.lower()
-    return {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov"}.get(suffix, ".mkv")
 
 
 def split(source: Path, out_dir: Path, seconds: float) -> list[Path]:
@@ -410,7 +403,7 @@ def split(source: Path, out_dir: Path, seconds: float) -> list[Path]:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
     try:
-        suffix = segment_suffix(source)
+        suffix = segment_suffix(source.suffix)
         pattern = work / f"segment_%05d{suffix}"
         args = ["-v", "error", "-i", file_arg(source), "-map", VIDEO_STREAM, "-c", "copy", "-f", "segment"]
         args += ["-segment_time", str(seconds), "-reset_timestamps", "1"]
@@ -431,7 +424,9 @@ def _concat_line(path: Path) -> str:
     return f"file '{quoted}'\n"
 
 
-def join(segments: list[Path], original: Path, original_info: VideoInfo, dst: Path, container: str = "mp4") -> str:
+def join(
+    segments: list[Path], original: Path, original_info: VideoInfo, dst: Path, container: str = DEFAULT_CONTAINER
+) -> str:
     """Concatenate translated `segments` (same codec and size) into `dst` without re-encoding, adding the
     audio of `original`. Returns how the audio was carried. The caller makes `dst` atomic."""
     dst = Path(dst)

@@ -20,23 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-IMAGE_SUFFIXES = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".bmp",
-        ".gif",
-        ".tif",
-        ".tiff",
-        ".webp",
-        ".ppm",
-        ".pgm",
-        ".pbm",
-        ".tga",
-    }
-)
+from cyclegan_batch.media.formats import IMAGE_SUFFIXES
+
 # Output formats whose files hold an alpha channel as Pillow writes them (GIF: one transparent colour,
 # which is what a GIF input's alpha is). Pillow writes BMP without alpha; JPEG and PNM have none.
 ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff", ".gif", ".tga"})

@@ -13,11 +13,10 @@ from pathlib import Path
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.ffmpeg import is_video_file
+from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS
 from cyclegan_batch.media.images import is_image_path
 from cyclegan_batch.translate.cycle_table import CycleTable, failed_row
 from cyclegan_batch.translate.image_pipeline import ImageJob
-
-FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 
 
 @dataclass
@@ -91,7 +90,7 @@ def plan_images(
     plan = Plan()
     claimed: dict[Path, Path] = {}  # output rel -> the input that writes it
     for rel in scan.images:
-        out_rel = rel.with_suffix(FORMATS[format]) if format else rel
+        out_rel = rel.with_suffix(IMAGE_OUTPUT_FORMATS[format]) if format else rel
         if out_rel in claimed:
             plan.rows[rel.as_posix()] = failed_row(rel, f"output {out_rel} is already written for {claimed[out_rel]}")
             continue

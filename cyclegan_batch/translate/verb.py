@@ -20,6 +20,7 @@ from typing import Literal
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.ffmpeg import VideoError, is_video_file
+from cyclegan_batch.media.formats import OUTPUT_CONTAINERS
 from cyclegan_batch.models.engine import TileSide, Translator, resolve_direction
 from cyclegan_batch.models.modelfile import load_generators
 from cyclegan_batch.translate.cycle_table import CycleTable, failed_row, ok_row
@@ -27,7 +28,7 @@ from cyclegan_batch.translate.image_pipeline import PipelineSettings, PipelineSt
 from cyclegan_batch.translate.plan import Plan, Scan, plan_images, scan_inputs
 from cyclegan_batch.util.atomic import atomic_write_text, remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
-from cyclegan_batch.video.pipeline import OUTPUT_CONTAINERS, VideoOptions, translate_video
+from cyclegan_batch.video.pipeline import VideoOptions, translate_video
 from cyclegan_batch.video.segments import segment_context
 
 log = logging.getLogger("cyclegan_batch")

@@ -29,7 +29,6 @@ import numpy as np
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.media.ffmpeg import (
-    CONTAINER_FORMATS,
     EncodeSettings,
     FrameReader,
     FrameWriter,
@@ -41,6 +40,7 @@ from cyclegan_batch.media.ffmpeg import (
     pix_fmt_for,
     probe,
 )
+from cyclegan_batch.media.formats import DEFAULT_CONTAINER, GIF
 from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
 from cyclegan_batch.models.engine import BatchSize, Translator
 from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
@@ -51,8 +51,6 @@ from cyclegan_batch.video.frame_sink import FrameSink
 from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, make_stabilizer
 
 log = logging.getLogger("cyclegan_batch")
-
-OUTPUT_CONTAINERS = (*CONTAINER_FORMATS, "gif")  # GIF is written by media/gif.py, the others by ffmpeg
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ class VideoOptions:
     context_from: Path | None = None  # a segment's original video: warm the stabilizer on the frames before it
 
     def output_name(self, rel: Path) -> Path:
-        container = self.container or ("gif" if rel.suffix.lower() == ".gif" else "mp4")
+        container = self.container or (GIF if rel.suffix.lower() == f".{GIF}" else DEFAULT_CONTAINER)
         return rel.with_suffix(f".{container}")
 
     def settings(self) -> EncodeSettings:
@@ -76,7 +74,7 @@ class VideoOptions:
         # tuning keeps I- and P-frames alike (join frames 1.81x -> 1.05x the added flicker elsewhere,
         # bench/RESULTS.md), at the cost of larger files.
         tune = "grain" if self.context_from is not None else None
-        return EncodeSettings.for_container(self.container or "mp4", self.codec, self.crf, tune)
+        return EncodeSettings.for_container(self.container or DEFAULT_CONTAINER, self.codec, self.crf, tune)
 
 
 @dataclass
@@ -155,8 +153,8 @@ def translate_video(
     remove_stale_video_parts(dst)
     info = probe(src)
     warnings: list[str] = []
-    gif = dst.suffix.lower() == ".gif"
-    container, codec = ("gif", "gif") if gif else (settings.container, settings.codec)
+    gif = dst.suffix.lower() == f".{GIF}"
+    container, codec = (GIF, GIF) if gif else (settings.container, settings.codec)
     if info.vfr and not gif:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
     reader = FrameReader(src, info)
@@ -211,7 +209,7 @@ def _gif_timing(src: Path, info: VideoInfo, warnings: list[str]) -> GifTiming:
     """A GIF input's own frame durations and loop count; for other inputs, its frame rate, looping forever."""
     if info.audio:
         warnings.append(f"a GIF holds no audio: {', '.join(info.audio)} left out")
-    stored = read_timing(src) if src.suffix.lower() == ".gif" else None
+    stored = read_timing(src) if src.suffix.lower() == f".{GIF}" else None
     if stored is not None and len(stored.durations_ms) == info.frames:
         return stored
     if stored is not None:

@@ -1,6 +1,7 @@
 """Config checks, run-folder paths, CLI options and input functions shared by the rules."""
 
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from snakemake.utils import update_config, validate
 from cyclegan_batch.device import gpu_claim
 
 from cyclegan_batch import runfolder
+from cyclegan_batch.media import formats
 from cyclegan_batch.train.config import TrainConfig, build_config, config_errors
 from cyclegan_batch.errors import UserError
 
@@ -19,7 +21,7 @@ RULES_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True))
 SCHEMA = RULES_DIR / "../schemas/config.schema.yaml"
 DEMO_CONFIG = RULES_DIR / "../../config/demo.yaml"
 NAME = r"[A-Za-z0-9_.-]+"  # experiment, image set and video names (as in the schema)
-SEGMENT = r"segment_[0-9]+\.(?:mp4|m4v|mov|mkv)"  # what `video split` writes
+SEGMENT = rf"segment_[0-9]+(?:{'|'.join(map(re.escape, formats.SEGMENT_SUFFIXES))})"  # what `video split` writes
 
 # Shell rules find `cyclegan-batch` on PATH; put this interpreter's bin/ first so that
 # `.venv/bin/snakemake` works without activating the venv (locally and inside SLURM jobs).
@@ -86,7 +88,7 @@ MANIFEST = f"{RUN}/{runfolder.DATA_DIR}/{runfolder.MANIFEST}"
 MODEL_DIR = f"{RUN}/{runfolder.MODEL_DIR}"
 MODEL = f"{MODEL_DIR}/{runfolder.MODEL_FILE}"
 IMAGE_SET = f"{RUN}/{runfolder.IMAGES_DIR}/{{set}}"
-VIDEO = f"{RUN}/{runfolder.VIDEOS_DIR}/{{video}}.mp4"
+VIDEO = f"{RUN}/{runfolder.VIDEOS_DIR}/{{video}}.{formats.DEFAULT_CONTAINER}"
 SEGMENT_OUT = f"{RUN}/segments/{{video}}/translated/{{seg}}"
 REPORT = f"{RUN}/report/index.html"
 IMAGE_SETS = config["translate"]["images"]
