@@ -29,6 +29,8 @@ PHOTOS = (
     "motorcycle_right.png",
 )
 STRIP_ROWS = 4
+TRAIN_IMAGES = 240  # per domain
+CROP_SIDE = 128
 
 
 def skimage_photo(name: str) -> np.ndarray:
@@ -155,7 +157,13 @@ def write_video(video: DemoVideo, frames: list[np.ndarray], path: Path) -> None:
 
 
 def build_demo(
-    out: Path, *, seed: int = 0, n_train: int = 240, n_heldout: int = 24, size: int = 128, videos: bool = True
+    out: Path,
+    *,
+    seed: int = 0,
+    n_train: int = TRAIN_IMAGES,
+    n_heldout: int = 24,
+    size: int = CROP_SIDE,
+    videos: bool = True,
 ) -> dict:
     """Write OUT/{A,B}/*.png (unpaired), OUT/heldout/{A,B_true}/*.png (pairs) and OUT/videos/*.mp4."""
     rng = np.random.default_rng(seed)

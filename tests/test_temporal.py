@@ -22,7 +22,7 @@ from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.translate.verb import default_model
 from cyclegan_batch.video.flow import FlowEstimator
 from cyclegan_batch.video.pipeline import translate_video
-from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, Stabilizer, TorchStabilizer
+from cyclegan_batch.video.stabilize import Stabilizer, TorchStabilizer
 from tests.conftest import run_cli
 from tests.test_video import ffmpeg
 
@@ -189,11 +189,3 @@ def test_torch_stabilizer_matches_the_numpy_one(photo) -> None:
         a, b = cpu.step(warp, prev, frames[t], outputs[t]), dev.step(warp, prev, frames[t], outputs[t])
         assert a.reset == b.reset == (t == 0)
         assert np.abs(a.frame.astype(int) - b.frame.astype(int)).max() <= 2
-
-
-def test_cli_default_strength_is_the_library_default() -> None:
-    import inspect
-
-    from cyclegan_batch.cli.translate import translate
-
-    assert inspect.signature(translate).parameters["temporal_strength"].default == DEFAULT_STRENGTH

@@ -11,6 +11,7 @@ import typer
 
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
+from cyclegan_batch.demo import CROP_SIDE, TRAIN_IMAGES
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -19,8 +20,8 @@ log = logging.getLogger("cyclegan_batch")
 def demo(
     out: Annotated[Path, typer.Argument(help="Folder to write A/, B/, heldout/ and videos/ into.")],
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
-    count: Annotated[int, typer.Option(help="Images per domain.")] = 240,
-    size: Annotated[int, typer.Option(help="Side of the square crops, pixels.")] = 128,
+    count: Annotated[int, typer.Option(help="Images per domain.")] = TRAIN_IMAGES,
+    size: Annotated[int, typer.Option(help="Side of the square crops, pixels.")] = CROP_SIDE,
     videos: Annotated[bool, typer.Option(help="Also write the demo videos (one with audio).")] = True,
     quiet: Quiet = False,
 ) -> None:

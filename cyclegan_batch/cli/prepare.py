@@ -12,6 +12,8 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, PAPER_CROP_SIZE, PAPER_LOAD_SIZE
+from cyclegan_batch.prepare.run import Settings
 from cyclegan_batch.util.progress import show_progress
 
 if TYPE_CHECKING:
@@ -52,24 +54,26 @@ def prepare(
     out: Annotated[
         Path, typer.Argument(metavar="OUT", help="Gets manifest.jsonl and A/ B/ with train/ test/ of prepared images.")
     ],
-    load_size: Annotated[int, typer.Option(min=1, help="Shorter side of every prepared image, in pixels.")] = 286,
+    load_size: Annotated[
+        int, typer.Option(min=1, help="Shorter side of every prepared image, in pixels.")
+    ] = PAPER_LOAD_SIZE,
     crop_size: Annotated[
         int, typer.Option(min=1, help="Training crop; images with a shorter side below it are skipped.")
-    ] = 256,
+    ] = PAPER_CROP_SIZE,
     upscale_small: Annotated[
         bool, typer.Option("--upscale-small", help="Enlarge images smaller than --crop-size instead of skipping.")
     ] = False,
     test_fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of images for test/, chosen by content hash and --seed.")
-    ] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    ] = Settings.test_fraction,
+    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = Settings.seed,
     image_format: Annotated[Format, typer.Option("--format", help="png (lossless) or jpg (quality 95).")] = Format.png,
     background: Annotated[
         str, typer.Option(help="Colour transparent pixels are composited on: white, black, #808080...")
     ] = "white",
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels than this (decompression-bomb guard).")
-    ] = 100_000_000,
+    ] = DEFAULT_MAX_PIXELS,
     allow_truncated: Annotated[
         bool, typer.Option("--allow-truncated", help="Use what a truncated file holds (the rest is gray).")
     ] = False,
@@ -77,7 +81,7 @@ def prepare(
         bool,
         typer.Option("--keep-cross-duplicates", help="Keep files that appear in both domains (default: drop both)."),
     ] = False,
-    jobs: Annotated[int, typer.Option(min=0, help="Worker processes (0 = all cores).")] = 0,
+    jobs: Annotated[int, typer.Option(min=0, help="Worker processes (0 = all cores).")] = Settings.jobs,
     strict: Annotated[bool, typer.Option("--strict", help="Stop with exit 1 at the first file that fails.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -89,7 +93,6 @@ def prepare(
     Example: `cyclegan-batch prepare raw/photos raw/paintings results/demo/data --load-size 286 --jobs 4`
     """
     from cyclegan_batch.prepare.convert import Conversion
-    from cyclegan_batch.prepare.run import Settings
     from cyclegan_batch.prepare.run import prepare as run_prepare
 
     setup_logging(quiet)

@@ -11,8 +11,10 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.media.ffmpeg import DEFAULT_CRF
 from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS, OUTPUT_CONTAINERS
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
+from cyclegan_batch.video import DEFAULT_STRENGTH
 
 if TYPE_CHECKING:  # the engine imports torch; --help stays fast without it
     from cyclegan_batch.models.engine import BatchSize, TileSide
@@ -107,7 +109,9 @@ def translate(
     codec: Annotated[
         str | None, typer.Option(help="Videos: any ffmpeg encoder (default libx264; libvpx-vp9 for webm).")
     ] = None,
-    crf: Annotated[int, typer.Option(min=0, max=63, help="Videos: constant quality, lower is better (x264: 18).")] = 18,
+    crf: Annotated[
+        int, typer.Option(min=0, max=63, help="Videos: constant quality, lower is better (x264: 18).")
+    ] = DEFAULT_CRF,
     frames_dir: Annotated[
         Path | None, typer.Option(help="Videos: also write every translated frame to DIR/NAME/000000.png.")
     ] = None,
@@ -125,7 +129,7 @@ def translate(
             max=0.95,
             help="Videos: weight of the previous stabilized frame where the flow is reliable; 0 is --no-temporal.",
         ),
-    ] = 0.8,  # stabilize.DEFAULT_STRENGTH (not imported here: it loads torch, and --help stays fast)
+    ] = DEFAULT_STRENGTH,
     context_from: Annotated[
         Path | None,
         typer.Option(

@@ -41,6 +41,7 @@ log = logging.getLogger("cyclegan_batch")
 
 # Audio that cannot be stream-copied into a container is re-encoded to this codec (and logged).
 FALLBACK_AUDIO = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "libopus", "avi": "libmp3lame"}
+DEFAULT_CRF = 18  # constant quality (x264, VP9): visually lossless for the translated frames
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
 NO_PTS = -(2**63)  # AV_NOPTS_VALUE as framecrc prints it
 VIDEO_STREAM = "0:V:0"  # capital V: video streams that are not attached pictures (cover art)
@@ -275,14 +276,14 @@ def pix_fmt_for(width: int, height: int) -> str:
 @dataclass(frozen=True)
 class EncodeSettings:
     codec: str = "libx264"
-    crf: int = 18
+    crf: int = DEFAULT_CRF
     container: str = DEFAULT_CONTAINER
     preset: str = "medium"
     tune: str | None = None  # x264/x265 --tune, e.g. "grain" for segments that are joined later
 
     @classmethod
     def for_container(
-        cls, container: str, codec: str | None = None, crf: int = 18, tune: str | None = None
+        cls, container: str, codec: str | None = None, crf: int = DEFAULT_CRF, tune: str | None = None
     ) -> EncodeSettings:
         """H.264 everywhere except WebM, which only holds VP8/VP9/AV1."""
         codec = codec or ("libvpx-vp9" if container == "webm" else "libx264")

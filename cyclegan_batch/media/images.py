@@ -27,6 +27,9 @@ from cyclegan_batch.media.formats import IMAGE_SUFFIXES
 ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff", ".gif", ".tga"})
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La", "RGBA;16"})
 DEFAULT_MAX_PIXELS = 100_000_000  # ~10000x10000; larger is refused as a likely decompression bomb
+# The paper\'s resize, then random crop: train\'s defaults (load_size, crop_size) and what prepare resizes to.
+PAPER_LOAD_SIZE = 286
+PAPER_CROP_SIZE = 256
 WHITE = (255, 255, 255)
 
 

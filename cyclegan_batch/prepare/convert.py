@@ -24,6 +24,8 @@ from PIL import Image
 
 from cyclegan_batch.media.images import (
     DEFAULT_MAX_PIXELS,
+    PAPER_CROP_SIZE,
+    PAPER_LOAD_SIZE,
     WHITE,
     ImageLoadError,
     open_image,
@@ -37,8 +39,8 @@ from cyclegan_batch.util.atomic import atomic_output
 class Conversion:
     """Everything that decides a prepared file's bytes (its fingerprint invalidates old outputs)."""
 
-    load_size: int = 286
-    crop_size: int = 256
+    load_size: int = PAPER_LOAD_SIZE
+    crop_size: int = PAPER_CROP_SIZE
     image_format: Literal["png", "jpg"] = "png"
     background: tuple[int, int, int] = WHITE
     max_pixels: int = DEFAULT_MAX_PIXELS

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.media.images import PAPER_CROP_SIZE, PAPER_LOAD_SIZE
 
 
 @dataclass
@@ -23,8 +24,8 @@ class TrainConfig:
     upsample: str = "transpose"  # or "resize-conv": fewer checkerboard artifacts (a departure, opt-in)
     init_gain: float = 0.02
     # Data: resize shorter side to load_size, random crop_size crop, random horizontal flip
-    load_size: int = 286
-    crop_size: int = 256
+    load_size: int = PAPER_LOAD_SIZE
+    crop_size: int = PAPER_CROP_SIZE
     flip: bool = True
     batch_size: int = 1
     # Losses: LSGAN + lambda_cycle * cycle L1 each way + lambda_identity * lambda_cycle * identity L1

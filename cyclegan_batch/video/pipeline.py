@@ -29,6 +29,7 @@ import numpy as np
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.media.ffmpeg import (
+    DEFAULT_CRF,
     EncodeSettings,
     FrameReader,
     FrameWriter,
@@ -47,8 +48,9 @@ from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_
 from cyclegan_batch.util.bounded import bounded_map, in_background
 from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.util.threads import opencv_sequential, torch_threads_shared_by
+from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
-from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, make_stabilizer
+from cyclegan_batch.video.stabilize import make_stabilizer
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -59,7 +61,7 @@ class VideoOptions:
 
     container: str | None = None  # None: an animated GIF stays a GIF, any other video becomes mp4
     codec: str | None = None  # None: H.264, or VP9 in WebM
-    crf: int = 18
+    crf: int = DEFAULT_CRF
     frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
     temporal: float | None = DEFAULT_STRENGTH  # stabilization strength (cyclegan_batch/video/stabilize.py); None: off
     context_from: Path | None = None  # a segment's original video: warm the stabilizer on the frames before it

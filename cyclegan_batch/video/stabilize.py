@@ -27,9 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.flow import Warp, sample
 
-DEFAULT_STRENGTH = 0.8  # weight of the carried frame where fully trusted; 0 turns stabilization off
 SIGMA = 12.0  # grey levels of input mismatch at which trust falls to 1/e
 CUT_TRUST = 0.3  # mean trust below this: a scene cut, the stabilizer starts again
 
