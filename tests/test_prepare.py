@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from cyclegan_batch.cli import app
 from cyclegan_batch.media.images import resize_shorter
 from cyclegan_batch.prepare.convert import Conversion
-from cyclegan_batch.prepare.run import JOURNAL, MANIFEST, Settings, output_name, prepare, split_of
+from cyclegan_batch.prepare.run import JOURNAL, Settings, output_name, prepare, split_of
+from cyclegan_batch.runfolder import MANIFEST
 
 LOAD, CROP = 36, 32
 BACKGROUND = (16, 32, 48)
