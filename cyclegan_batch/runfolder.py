@@ -15,6 +15,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from cyclegan_batch.errors import UserError
+
 # prepare
 MANIFEST = "manifest.jsonl"
 
@@ -40,6 +42,7 @@ REPORT_SUMMARY = "summary.json"
 
 # the bundled demo model, inside the cyclegan_batch package (`translate` uses EXPERIMENT_MODEL, else it)
 BUNDLED_MODEL = "assets/demo.safetensors"
+BUNDLED = "bundled"  # what names it wherever a model file is taken (resolve_model)
 
 # the workflow run folder
 DATA_DIR = "data"
@@ -70,3 +73,15 @@ def bundled_model() -> Path | None:
     """The demo model shipped in the package (a real file: the package installs from a folder)."""
     path = Path(str(resources.files("cyclegan_batch") / BUNDLED_MODEL))
     return path if path.is_file() else None
+
+
+def resolve_model(model: Path | str) -> Path:
+    """A model argument as a file path: the word `bundled` (BUNDLED) names the demo model in the package.
+
+    Every verb that takes a model file (and the workflow's train.init_from) passes its argument through here.
+    """
+    if str(model) != BUNDLED:
+        return Path(model)
+    if (path := bundled_model()) is None:
+        raise UserError(f"`{BUNDLED}`: this install has no {BUNDLED_MODEL}; reinstall the package or pass a model file")
+    return path

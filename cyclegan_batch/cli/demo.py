@@ -41,7 +41,8 @@ def demo(
 def demo_score(
     heldout: Annotated[Path, typer.Argument(help="The demo's heldout/ folder (A/ and B_true/ pairs).")],
     model: Annotated[
-        Path | None, typer.Option(help="Model file or official .pth (default: the bundled demo model).")
+        Path | None,
+        typer.Option(help="Model file, official .pth, or `bundled` (the demo model in the package; the default)."),
     ] = None,
     precision: PrecisionOption = PrecisionChoice.fp32,
     device: Device = "auto",
@@ -54,13 +55,10 @@ def demo_score(
     Example: `cyclegan-batch demo-score results/demo/raw/heldout --model results/demo/model/generators.safetensors`
     """
     from cyclegan_batch.demo import score_heldout
-    from cyclegan_batch.errors import UserError
-    from cyclegan_batch.runfolder import bundled_model
+    from cyclegan_batch.runfolder import BUNDLED, resolve_model
 
     setup_logging(quiet)
-    model = model or bundled_model()
-    if model is None:
-        raise UserError("no --model given and this install has no bundled demo model; pass --model")
+    model = resolve_model(model or BUNDLED)
     scores = score_heldout(heldout, model, device=device, precision=precision.value, strip=strip)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))

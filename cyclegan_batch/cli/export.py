@@ -19,7 +19,11 @@ class StorageDtype(StrEnum):
 @app.command()
 def export(
     model: Annotated[
-        Path, typer.Argument(help="A generators.safetensors, or an official .pth checkpoint (or its folder).")
+        Path,
+        typer.Argument(
+            help="A generators.safetensors, an official .pth checkpoint (or its folder), or `bundled` (the demo "
+            "model in the package)."
+        ),
     ],
     out: Annotated[Path, typer.Argument(help="Where to write: OUT.safetensors (a model file) or OUT.onnx.")],
     dtype: Annotated[

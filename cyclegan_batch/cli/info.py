@@ -14,7 +14,11 @@ from cyclegan_batch.cli import app
 @app.command()
 def info(
     model: Annotated[
-        Path, typer.Argument(help="A generators.safetensors, or an official .pth checkpoint (or its folder).")
+        Path,
+        typer.Argument(
+            help="A generators.safetensors, an official .pth checkpoint (or its folder), or `bundled` (the demo "
+            "model in the package)."
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the header as JSON.")] = False,
 ) -> None:

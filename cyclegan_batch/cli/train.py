@@ -68,7 +68,10 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue from MODEL_DIR/state/checkpoint.pt when present.")] = True,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Start the generators from this model file or official .pth checkpoint (fine-tuning)."),
+        typer.Option(
+            help="Start the generators from this model file, official .pth checkpoint, or `bundled` (the demo "
+            "model in the package; its ngf/n_blocks are the demo preset's). Fine-tuning."
+        ),
     ] = None,
     quiet: Quiet = False,
 ) -> None:

@@ -57,9 +57,9 @@ def translate(
     model: Annotated[
         Path | None,
         typer.Option(
-            help="A generators.safetensors or an official latest_net_G_A.pth / latest_net_G.pth (or its folder). "
-            "Default: results/demo/model/generators.safetensors if present, "
-            "else the bundled demo model."
+            help="A generators.safetensors, an official latest_net_G_A.pth / latest_net_G.pth (or its folder), "
+            "or `bundled` (the demo model in the package). Default: results/demo/model/generators.safetensors "
+            "if present, else `bundled`."
         ),
     ] = None,
     direction: Annotated[

@@ -39,6 +39,7 @@ from cyclegan_batch.errors import UserError
 from cyclegan_batch.models import official
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.models.pixels import NORMALIZATION
+from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.util.atomic import atomic_output
 
 FORMAT = "cyclegan-batch.generators"
@@ -224,7 +225,7 @@ def _umask() -> int:
 
 def read_info(path: Path) -> ModelInfo:
     """The header alone (no tensors loaded), checked against the tensor shapes; official checkpoints are read."""
-    path = Path(path)
+    path = resolve_model(path)
     if official.is_official(path):
         return from_official(official.read(path)).info
     return _read_header(path)[0]
@@ -280,8 +281,9 @@ def _read_header(path: Path) -> tuple[ModelInfo, dict[str, dict[str, tuple[int, 
 def load_generators(path: Path, device: torch.device | str = "cpu") -> Generators:
     """Rebuild the generators from the file alone; weights come back as float32 in eval mode.
 
-    `path` may also be an official checkpoint (`latest_net_G_A.pth`, `latest_net_G.pth`) or its folder."""
-    path = Path(path)
+    `path` may also be an official checkpoint (`latest_net_G_A.pth`, `latest_net_G.pth`) or its folder,
+    or `bundled` (runfolder.resolve_model)."""
+    path = resolve_model(path)
     if official.is_official(path):
         return _to(from_official(official.read(path)), device)
     info, by_direction = _read_header(path)

@@ -32,6 +32,7 @@ from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import pick_device, resolve_precision
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
+from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.train.config import TrainConfig
 from cyclegan_batch.train.data import (
     UnpairedImages,
@@ -134,7 +135,7 @@ class Trainer:
             )
         self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
 
-        init = initial_generators(Path(init_from), cfg) if init_from is not None else None
+        init = initial_generators(resolve_model(init_from), cfg) if init_from is not None else None
         self.step = CycleGANStep(
             cfg, self.device, self.precision, memory_format, initial_generators=init, compile=compile
         )

@@ -98,7 +98,7 @@ class RunSummary:
 
 def open_translator(options: TranslateOptions) -> tuple[Translator, Path]:
     """The model (given, or `default_model()`) as a Translator in the asked direction; logs which one."""
-    model_path = options.model or default_model()
+    model_path = runfolder.resolve_model(options.model) if options.model else default_model()
     model = load_generators(model_path)
     a_to_b = resolve_direction(options.direction, model.info.domains)
     translator = Translator(

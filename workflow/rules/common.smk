@@ -145,15 +145,10 @@ def init_model() -> list[str]:
     init_from = config["train"]["init_from"]
     if init_from is None:
         return []
-    if init_from != "bundled":
-        return [init_from]
-    path = runfolder.bundled_model()
-    if path is None:
-        raise WorkflowError(
-            f"train.init_from: bundled, but this install has no {runfolder.BUNDLED_MODEL}; "
-            "reinstall the package or set train.init_from: null to train from scratch"
-        )
-    return [str(path)]
+    try:
+        return [str(runfolder.resolve_model(init_from))]
+    except UserError as e:
+        raise WorkflowError(f"train.init_from: {e}") from None
 
 
 def train_settings() -> str:
