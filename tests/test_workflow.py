@@ -24,7 +24,8 @@ import yaml
 from conftest import smooth_images, write_images
 from safetensors import safe_open
 
-from cyclegan_batch.train.config import build_config, config_errors
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.util.schema import config_errors
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from cyclegan_batch.errors import ExitCode, UserError
+
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors; no progress bar.")]
 
 
@@ -26,6 +28,14 @@ PrecisionOption = Annotated[
     ),
 ]
 Device = Annotated[str, typer.Option(help="auto (CUDA if available, else CPU), cpu, cuda or cuda:N.")]
+
+
+def parse_domain_names(text: str) -> tuple[str, str]:
+    """`--names photo,painting` (train and import): two different names, A first."""
+    parts = [n.strip() for n in text.split(",")]
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+        raise UserError(f"--names {text!r}: give two different names, A first: horse,zebra", ExitCode.USAGE)
+    return parts[0], parts[1]
 
 
 def setup_logging(quiet: bool) -> None:

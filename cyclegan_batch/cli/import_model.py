@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Quiet, setup_logging
+from cyclegan_batch.cli.common import Quiet, parse_domain_names, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
 
 log = logging.getLogger("cyclegan_batch")
@@ -47,7 +47,7 @@ def import_model(
     *sources, out = paths
     if out.suffix.lower() != ".safetensors":
         raise UserError(f"{out}: the output is a model file; name it OUT.safetensors", ExitCode.USAGE)
-    domains = _parse_names(names)
+    domains = parse_domain_names(names) if names is not None else None
     if len(sources) == 2:
         checkpoint = official.read_files(
             dict(zip(("a_to_b", "b_to_a"), sources, strict=True)),
@@ -62,12 +62,3 @@ def import_model(
     for prefix, file in checkpoint.files.items():
         log.info("%s: %s", direction_name(prefix, model.info.domains), file)
     typer.echo(f"wrote {out} ({', '.join(direction_name(p, model.info.domains) for p in model.info.directions)})")
-
-
-def _parse_names(names: str | None) -> tuple[str, str] | None:
-    if names is None:
-        return None
-    parts = [n.strip() for n in names.split(",")]
-    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
-        raise UserError(f"--names {names!r}: give two different names, A first: horse,zebra", ExitCode.USAGE)
-    return parts[0], parts[1]

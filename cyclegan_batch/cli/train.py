@@ -10,7 +10,7 @@ import typer
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
+from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, parse_domain_names, setup_logging
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.util.progress import show_progress
 
@@ -100,7 +100,7 @@ def train(
         crop_size=crop_size,
         load_size=load_size,
         seed=seed,
-        domain_names=[n.strip() for n in names.split(",")] if names else None,
+        domain_names=list(parse_domain_names(names)) if names else None,
     )
     cfg = build_config(preset, overrides, set_)
     with distributed.process_group(pick_device(device)):

@@ -14,8 +14,9 @@ from cyclegan_batch.device import gpu_claim
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.media import formats
-from cyclegan_batch.train.config import TrainConfig, build_config, config_errors
-from cyclegan_batch.errors import UserError
+from cyclegan_batch.train.config import TrainConfig, build_config
+from cyclegan_batch.util.schema import config_errors
+from cyclegan_batch.errors import ExitCode, UserError
 
 RULES_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True))
 SCHEMA = RULES_DIR / "../schemas/config.schema.yaml"

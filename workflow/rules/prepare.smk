@@ -24,4 +24,4 @@ rule prepare_data:
         " --test-fraction {params.test_fraction} --seed {params.seed} --jobs {threads}"
         " -- {input.a:q} {input.b:q} {params.data:q} > {log:q} 2>&1"
         # exit 3: done, some files failed; each is in the manifest with its reason
-        " || [ $? -eq 3 ]"
+        f" || [ $? -eq {int(ExitCode.PARTIAL)} ]"

@@ -33,4 +33,4 @@ rule translate_image_set:
         " --batch-size {params.batch_size} --workers {threads} {params.reconstruction} {params.device}"
         " -- {input.images:q} {output:q} > {log:q} 2>&1"
         # exit 3: done, some images failed; each is in cycle.csv with its reason
-        " || [ $? -eq 3 ]"
+        f" || [ $? -eq {int(ExitCode.PARTIAL)} ]"
