@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cyclegan_batch import runfolder
+from cyclegan_batch.media.formats import DEFAULT_CONTAINER
 from cyclegan_batch.util.atomic import atomic_output, atomic_write_text
 
 PHOTOS = (
@@ -173,8 +175,8 @@ def build_demo(
         "B": [golden_hour(c) for c in random_crops(photos, n_train, size, rng)],
     }
     heldout = random_crops(photos, n_heldout, size, rng)
-    sets["heldout/A"] = heldout
-    sets["heldout/B_true"] = [golden_hour(c) for c in heldout]
+    sets[f"{runfolder.HELDOUT_DIR}/A"] = heldout
+    sets[f"{runfolder.HELDOUT_DIR}/{runfolder.HELDOUT_TRUE_B}"] = [golden_hour(c) for c in heldout]
     for folder, images in sets.items():
         for i, img in enumerate(images):
             save_png(img, out / folder / f"{i:04d}.png")
@@ -183,7 +185,7 @@ def build_demo(
         for video in VIDEOS:
             n_frames = round(video.seconds * eval_rate(video.fps))
             frames = camera_move(skimage_photo(video.photo), video, n_frames)
-            write_video(video, frames, out / "videos" / f"{video.name}.mp4")
+            write_video(video, frames, out / runfolder.DEMO_VIDEOS_DIR / f"{video.name}.{DEFAULT_CONTAINER}")
         written["videos"] = len(VIDEOS)
     atomic_write_text(out / "demo.json", json.dumps({"seed": seed, "style": "golden_hour", **written}, indent=2))
     return written
@@ -213,7 +215,7 @@ def score_heldout(
     translator = Translator.from_file(model, direction="AtoB", device=device, precision=precision, cycle=False)
     model_db, identity_db, rows = [], [], []
     for path in inputs:
-        a, truth = load_rgb(path), load_rgb(heldout / "B_true" / path.name)
+        a, truth = load_rgb(path), load_rgb(heldout / runfolder.HELDOUT_TRUE_B / path.name)
         fake = translator.translate(a[None]).outputs[0]
         if strip is not None and len(rows) < STRIP_ROWS:
             rows.append(np.concatenate([a, fake, truth], axis=1))

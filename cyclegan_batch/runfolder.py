@@ -3,11 +3,15 @@
 The workflow's rules import it too (workflow/rules/common.smk), so a path is spelled once. What the files
 hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<exp>/`:
 
-    data/manifest.jsonl                       prepare
+    raw/                                      the demo's inputs (demo mode): A/ B/ heldout/{A,B_true}/ videos/
+    data/manifest.jsonl                       prepare (+ A/ B/)
     model/generators.safetensors              train (+ losses.csv, run.json, samples/, state/)
     translated/images/<set>/cycle.csv         translate (+ run.json, reconstructed/)
     translated/videos/<name>.mp4              translate or join (+ <name>.mp4.cycle.csv, <name>.mp4.json)
+    segments/<name>/                          video split (+ segments.csv, translated/ per segment)
     report/index.html                         report (+ summary.json, index_assets/)
+    demo_score.json                           demo-score (demo mode)
+    logs/<stage>.log                          each rule's log
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from cyclegan_batch.errors import UserError
 
 # prepare
 MANIFEST = "manifest.jsonl"
+DOMAINS = ("A", "B")  # OUT/A/, OUT/B/
+SPLITS = ("train", "test")  # inside each domain
 
 # train: inside MODEL_DIR
 MODEL_FILE = "generators.safetensors"
@@ -37,18 +43,40 @@ VIDEO_CYCLE_SUFFIX = ".cycle.csv"  # <video><suffix>: one row per frame
 VIDEO_CYCLE_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out", "fidelity_psnr")
 VIDEO_SIDECAR_SUFFIX = ".json"  # <video><suffix>: properties in vs out
 
+# video split: segment_00000.mp4, ... (suffix: media.formats.segment_suffix)
+SEGMENT_PREFIX = "segment_"
+TRANSLATED_SEGMENTS_DIR = "translated"  # inside the split's folder, so a new split drops them too
+
 # report
 REPORT_SUMMARY = "summary.json"
+
+
+def report_assets(page: Path) -> Path:
+    """The folder of the page's pictures, beside it."""
+    return page.with_name(f"{page.stem}_assets")
+
+
+# demo: what `cyclegan-batch demo OUT` writes (and demo-score reads)
+HELDOUT_DIR = "heldout"
+HELDOUT_TRUE_B = "B_true"  # heldout/A's crops in the true target style
+DEMO_VIDEOS_DIR = "videos"
+DEMO_SCORE = "demo_score.json"
 
 # the bundled demo model, inside the cyclegan_batch package (`translate` uses EXPERIMENT_MODEL, else it)
 BUNDLED_MODEL = "assets/demo.safetensors"
 BUNDLED = "bundled"  # what names it wherever a model file is taken (resolve_model)
 
-# the workflow run folder
+# the workflow run folder, results/<exp>/
+RUN_DIR = "results/{exp}"  # a Snakemake pattern
+RAW_DIR = "raw"
 DATA_DIR = "data"
 MODEL_DIR = "model"
 IMAGES_DIR = "translated/images"
 VIDEOS_DIR = "translated/videos"
+SEGMENTS_DIR = "segments"
+REPORT_DIR = "report"
+REPORT_PAGE = "index.html"
+LOGS_DIR = "logs"
 EXPERIMENT_MODEL = Path("results/demo") / MODEL_DIR / MODEL_FILE  # the workflow's default experiment's model
 
 

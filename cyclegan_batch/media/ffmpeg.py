@@ -33,6 +33,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.media.formats import CONTAINER_FORMATS, DEFAULT_CONTAINER, GIF, VIDEO_SUFFIXES, segment_suffix
 from cyclegan_batch.media.picture import Picture, parse_showinfo
 from cyclegan_batch.util.atomic import temp_path_for
@@ -405,7 +406,7 @@ def split(source: Path, out_dir: Path, seconds: float) -> list[Path]:
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
     try:
         suffix = segment_suffix(source.suffix)
-        pattern = work / f"segment_%05d{suffix}"
+        pattern = work / f"{runfolder.SEGMENT_PREFIX}%05d{suffix}"
         args = ["-v", "error", "-i", file_arg(source), "-map", VIDEO_STREAM, "-c", "copy", "-f", "segment"]
         args += ["-segment_time", str(seconds), "-reset_timestamps", "1"]
         args += ["-segment_format", CONTAINER_FORMATS[suffix.lstrip(".")]]
@@ -417,7 +418,7 @@ def split(source: Path, out_dir: Path, seconds: float) -> list[Path]:
         os.replace(work, out_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return sorted(out_dir.glob(f"segment_*{suffix}"))
+    return sorted(out_dir.glob(f"{runfolder.SEGMENT_PREFIX}*{suffix}"))
 
 
 def _concat_line(path: Path) -> str:

@@ -50,8 +50,7 @@ from cyclegan_batch.util.progress import progress_bar
 log = logging.getLogger(__name__)
 
 JOURNAL = "manifest.jsonl.journal"  # records converted by an unfinished run
-DOMAINS = ("A", "B")
-SPLITS = ("train", "test")
+DOMAINS, SPLITS = runfolder.DOMAINS, runfolder.SPLITS
 Status = Literal["ok", "skipped", "failed"]
 
 

@@ -354,7 +354,7 @@ def write_report(report: Report, out_html: Path, *, progress: bool = False) -> P
     """Write OUT.html, its assets folder and summary.json beside it; each appears only when complete."""
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    assets = out_html.with_name(f"{out_html.stem}_assets")
+    assets = runfolder.report_assets(out_html)
     staging = out_html.with_name(f".{assets.name}.{uuid.uuid4().hex[:8]}.part")
     staging.mkdir()
     try:

@@ -22,7 +22,7 @@ RULES_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True))
 SCHEMA = RULES_DIR / "../schemas/config.schema.yaml"
 DEMO_CONFIG = RULES_DIR / "../../config/demo.yaml"
 NAME = r"[A-Za-z0-9_.-]+"  # experiment, image set and video names (as in the schema)
-SEGMENT = rf"segment_[0-9]+(?:{'|'.join(map(re.escape, formats.SEGMENT_SUFFIXES))})"  # what `video split` writes
+SEGMENT = rf"{runfolder.SEGMENT_PREFIX}[0-9]+(?:{'|'.join(map(re.escape, formats.SEGMENT_SUFFIXES))})"  # what `video split` writes
 
 # Shell rules find `cyclegan-batch` on PATH; put this interpreter's bin/ first so that
 # `.venv/bin/snakemake` works without activating the venv (locally and inside SLURM jobs).
@@ -84,14 +84,34 @@ TRAIN = training_config()
 
 EXP = config["experiment"]
 # The run folder's files, named once in cyclegan_batch/runfolder.py (what the CLI writes and reads).
-RUN = "results/{exp}"
-MANIFEST = f"{RUN}/{runfolder.DATA_DIR}/{runfolder.MANIFEST}"
+RUN = runfolder.RUN_DIR
+RAW = f"{RUN}/{runfolder.RAW_DIR}"
+RAW_DOMAIN = {domain: f"{RAW}/{domain}" for domain in runfolder.DOMAINS}
+HELDOUT = f"{RAW}/{runfolder.HELDOUT_DIR}"
+HELDOUT_A = f"{HELDOUT}/{runfolder.DOMAINS[0]}"
+HELDOUT_TRUE_B = f"{HELDOUT}/{runfolder.HELDOUT_TRUE_B}"
+RAW_VIDEO = f"{RAW}/{runfolder.DEMO_VIDEOS_DIR}/{{video}}.{formats.DEFAULT_CONTAINER}"
+DATA = f"{RUN}/{runfolder.DATA_DIR}"
+DATA_DOMAIN = {domain: f"{DATA}/{domain}" for domain in runfolder.DOMAINS}
+MANIFEST = f"{DATA}/{runfolder.MANIFEST}"
 MODEL_DIR = f"{RUN}/{runfolder.MODEL_DIR}"
 MODEL = f"{MODEL_DIR}/{runfolder.MODEL_FILE}"
 IMAGE_SET = f"{RUN}/{runfolder.IMAGES_DIR}/{{set}}"
 VIDEO = f"{RUN}/{runfolder.VIDEOS_DIR}/{{video}}.{formats.DEFAULT_CONTAINER}"
-SEGMENT_OUT = f"{RUN}/segments/{{video}}/translated/{{seg}}"
-REPORT = f"{RUN}/report/index.html"
+SEGMENTS = f"{RUN}/{runfolder.SEGMENTS_DIR}/{{video}}"
+SEGMENT_IN = f"{SEGMENTS}/{{seg}}"
+SEGMENT_OUT = f"{SEGMENTS}/{runfolder.TRANSLATED_SEGMENTS_DIR}/{{seg}}"
+REPORT = f"{RUN}/{runfolder.REPORT_DIR}/{runfolder.REPORT_PAGE}"
+REPORT_SUMMARY = f"{RUN}/{runfolder.REPORT_DIR}/{runfolder.REPORT_SUMMARY}"
+REPORT_ASSETS = str(runfolder.report_assets(Path(REPORT)))
+DEMO_SCORE = f"{RUN}/{runfolder.DEMO_SCORE}"
+
+
+def log_file(name: str) -> str:
+    """A rule's log: results/<exp>/logs/<name>.log (name may hold wildcards and folders)."""
+    return f"{RUN}/{runfolder.LOGS_DIR}/{name}.log"
+
+
 IMAGE_SETS = config["translate"]["images"]
 VIDEOS = config["translate"]["videos"]
 USES_GPU = config["device"].startswith("cuda")
@@ -197,6 +217,6 @@ def run_outputs(*stages: str) -> list[str]:
         "translate_images": expand(IMAGE_SET, exp=EXP, set=IMAGE_SETS),
         "translate_videos": expand(VIDEO, exp=EXP, video=VIDEOS),
         "report": expand(REPORT, exp=EXP),
-        "demo_score": [f"results/{EXP}/demo_score.json"] if config["demo"] else [],
+        "demo_score": expand(DEMO_SCORE, exp=EXP) if config["demo"] else [],
     }
     return [path for stage in stages for path in targets[stage]]

@@ -4,16 +4,17 @@ from cyclegan_batch.demo import VIDEOS as DEMO_VIDEOS
 
 rule build_demo:
     output:
-        a=directory("results/{exp}/raw/A"),
-        b=directory("results/{exp}/raw/B"),
-        heldout_a=directory("results/{exp}/raw/heldout/A"),
-        heldout_b=directory("results/{exp}/raw/heldout/B_true"),
+        a=directory(RAW_DOMAIN["A"]),
+        b=directory(RAW_DOMAIN["B"]),
+        heldout_a=directory(HELDOUT_A),
+        heldout_b=directory(HELDOUT_TRUE_B),
         videos=expand(
-            "results/{{exp}}/raw/videos/{video}.mp4",
+            RAW_VIDEO,
             video=[v.name for v in DEMO_VIDEOS],
+            allow_missing=True,
         ),
     log:
-        "results/{exp}/logs/demo.log",
+        log_file("demo"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("demo")
@@ -29,17 +30,17 @@ rule build_demo:
 # style on the held-out pairs, next to PSNR of a itself.
 rule score_demo:
     input:
-        heldout_a="results/{exp}/raw/heldout/A",
-        heldout_b="results/{exp}/raw/heldout/B_true",
+        heldout_a=HELDOUT_A,
+        heldout_b=HELDOUT_TRUE_B,
         model=MODEL,
     output:
         report(
-            "results/{exp}/demo_score.json",
+            DEMO_SCORE,
             caption="../report/demo_score.rst",
             category="Demo",
         ),
     log:
-        "results/{exp}/logs/demo_score.log",
+        log_file("demo_score"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("translate")

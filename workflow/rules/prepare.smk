@@ -4,10 +4,10 @@ rule prepare_data:
         b=config["domains"]["B"],
     output:
         manifest=MANIFEST,
-        a=directory("results/{exp}/data/A"),
-        b=directory("results/{exp}/data/B"),
+        a=directory(DATA_DOMAIN["A"]),
+        b=directory(DATA_DOMAIN["B"]),
     log:
-        "results/{exp}/logs/prepare.log",
+        log_file("prepare"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("prepare")

@@ -9,15 +9,15 @@ rule build_report:
             caption="../report/run_report.rst",
             category="Report",
         ),
-        summary=f"{RUN}/report/{runfolder.REPORT_SUMMARY}",
+        summary=REPORT_SUMMARY,
         plots=report(
-            directory("results/{exp}/report/index_assets"),
+            directory(REPORT_ASSETS),
             patterns=["{plot}.png"],
             caption="../report/report_plots.rst",
             category="Report",
         ),
     log:
-        "results/{exp}/logs/report.log",
+        log_file("report"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("report")

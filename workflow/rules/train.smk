@@ -4,8 +4,8 @@
 rule train_model:
     input:
         manifest=MANIFEST,
-        a="results/{exp}/data/A",
-        b="results/{exp}/data/B",
+        a=DATA_DOMAIN["A"],
+        b=DATA_DOMAIN["B"],
         init_from=init_model(),
     output:
         model=MODEL,
@@ -25,7 +25,7 @@ rule train_model:
             category="Training",
         ),
     log:
-        "results/{exp}/logs/train.log",
+        log_file("train"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("train")

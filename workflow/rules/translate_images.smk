@@ -13,7 +13,7 @@ rule translate_image_set:
             subcategory="{set}",
         ),
     log:
-        "results/{exp}/logs/translate_images/{set}.log",
+        log_file("translate_images/{set}"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("translate")

@@ -8,9 +8,9 @@ checkpoint split_video:
     input:
         video_file,
     output:
-        directory("results/{exp}/segments/{video}"),
+        directory(SEGMENTS),
     log:
-        "results/{exp}/logs/split/{video}.log",
+        log_file("split/{video}"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("video")
@@ -24,7 +24,7 @@ checkpoint split_video:
 
 rule translate_segment:
     input:
-        segment="results/{exp}/segments/{video}/{seg}",
+        segment=SEGMENT_IN,
         model=MODEL,
         original=video_file,
     output:
@@ -32,7 +32,7 @@ rule translate_segment:
         cycle=SEGMENT_OUT + runfolder.VIDEO_CYCLE_SUFFIX,
         properties=SEGMENT_OUT + runfolder.VIDEO_SIDECAR_SUFFIX,
     log:
-        "results/{exp}/logs/translate_segment/{video}/{seg}.log",
+        log_file("translate_segment/{video}/{seg}"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("translate")
@@ -68,7 +68,7 @@ rule join_video:
         ),
         properties=VIDEO + runfolder.VIDEO_SIDECAR_SUFFIX,
     log:
-        "results/{exp}/logs/join/{video}.log",
+        log_file("join/{video}"),
     conda:
         "../envs/cyclegan-batch.yaml"
     threads: stage_threads("video")
