@@ -32,6 +32,13 @@ STATE_DIR = "state"
 CHECKPOINT_FILE = f"{STATE_DIR}/checkpoint.pt"
 LOSSES_CSV = "losses.csv"
 SAMPLES_DIR = "samples"
+SAMPLE_GLOB = "step_*.png"  # a sample grid per logging step, sorting in step order
+
+
+def sample_name(step: int) -> str:
+    return f"step_{step:07d}.png"
+
+
 RUN_JSON = "run.json"  # also written by translate into each image set's output folder
 
 # translate
@@ -45,6 +52,7 @@ VIDEO_SIDECAR_SUFFIX = ".json"  # <video><suffix>: properties in vs out
 
 # video split: segment_00000.mp4, ... (suffix: media.formats.segment_suffix)
 SEGMENT_PREFIX = "segment_"
+SEGMENTS_INDEX = "segments.csv"  # beside the segments: where each starts in the original (video/segments.py)
 TRANSLATED_SEGMENTS_DIR = "translated"  # inside the split's folder, so a new split drops them too
 
 # report

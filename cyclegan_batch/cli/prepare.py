@@ -12,6 +12,7 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
+from cyclegan_batch.media.formats import PREPARED_IMAGE_FORMATS
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, PAPER_CROP_SIZE, PAPER_LOAD_SIZE
 from cyclegan_batch.prepare.run import Settings
 from cyclegan_batch.util.progress import show_progress
@@ -31,9 +32,7 @@ def _raw_folder(domain: str) -> typer.models.ArgumentInfo:
     )
 
 
-class Format(StrEnum):
-    png = "png"
-    jpg = "jpg"
+Format = StrEnum("Format", {name: name for name in PREPARED_IMAGE_FORMATS})
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:

@@ -11,6 +11,7 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".tga"}
 )
 IMAGE_OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}  # --format name -> suffix
+PREPARED_IMAGE_FORMATS = ("png", "jpg")  # what `prepare --format` writes: lossless, or JPEG quality 95
 
 # Videos: containers ffmpeg writes (name = suffix -> ffmpeg muxer), plus GIF (written by media/gif.py).
 CONTAINER_FORMATS = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi"}

@@ -122,7 +122,7 @@ def read_training(run_dir: Path) -> TrainingSection:
     for column in rows[0] if rows else []:
         if column != "epoch":
             section.losses[column] = [to_float(r.get(column)) for r in rows]
-    section.samples = sorted((model_dir / runfolder.SAMPLES_DIR).glob("step_*.png"))
+    section.samples = sorted((model_dir / runfolder.SAMPLES_DIR).glob(runfolder.SAMPLE_GLOB))
     return section
 
 

@@ -56,7 +56,7 @@ class TrainingOutputs:
                 csv.writer(f).writerows(kept)
 
     def write_samples(self, step: int, grid: torch.Tensor) -> None:
-        with atomic_output(self.samples / f"step_{step:07d}.png") as tmp:
+        with atomic_output(self.samples / runfolder.sample_name(step)) as tmp:
             Image.fromarray(to_uint8_image(grid)).save(tmp, format="PNG")
 
     def write_model(self, nets: Networks, info: ModelInfo) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.ffmpeg import FrameReader, VideoError, probe
 from cyclegan_batch.util.atomic import atomic_write_text
 
-INDEX_NAME = "segments.csv"
+INDEX_NAME = runfolder.SEGMENTS_INDEX
 INDEX_COLUMNS = ("segment", "first_frame", "frames")
 CONTEXT_FRAMES = 12  # the stabilizer's memory decays as strength^n: 0.8^12 < 7 %
 
