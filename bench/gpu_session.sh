@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Everything GPU-specific in one call on a lent GPU machine (the device tool's `run`), results in $OUT:
-#   1. the benchmark suite (`python -m bench`) on the GPU -> $OUT/bench.txt
-#   2. the demo model trained on the GPU, exported as fp16 and scored -> $OUT/demo.safetensors, demo_score.json
+# The GPU measurements of this project in one call, on a CUDA machine; results in $OUT (default /tmp/gpu-session):
+#   1. the benchmark suite (`python -m bench`) on the GPU -> $OUT/bench.txt; the stabilizer at 1280x720
+#      (`bench.temporal --speed-only --device cuda`) -> $OUT/temporal.txt
+#   2. the demo model trained on the GPU, exported as fp16 and scored -> $OUT/demo.safetensors, demo_score.json,
+#      demo_losses.csv
 #   3. the GPU claim (issue 16) on the real card(s), first (seconds) -> $OUT/gpu_claim.txt, one PASS/FAIL a line
-# That machine has torch, scikit-image, opencv, imageio, typer, rich and safetensors but no imageio-ffmpeg:
-# carry its wheel in .whl/ (see .library/device/README.md) and name .whl in `carry`.
+#   and the card, driver and torch build -> $OUT/gpu.txt
+#
+#   OUT=results/gpu bench/gpu_session.sh        # from a checkout; nothing is downloaded
+#
+# Needs: an NVIDIA GPU with its driver (`nvidia-smi`), python3 with a CUDA build of torch, and the package's
+# dependencies (scikit-image, opencv, imageio, imageio-ffmpeg, typer, rich, safetensors). Wheels the machine
+# lacks (imageio-ffmpeg is the usual one: it carries the ffmpeg binary) can be put in .whl/ of the checkout:
+# the script installs them offline (`pip install --no-index --no-deps --target /tmp/site`) and puts
+# /tmp/site on PYTHONPATH. The package itself runs from the checkout (PYTHONPATH), not installed.
 #   DEMO_SECONDS (default 240) caps the demo training; BENCH_SECONDS (default 240) caps the suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +32,7 @@ python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_devic
 claim_check() {
     local locks n holders=() rc waited
     locks=$(mktemp -d) && export CYCLEGAN_BATCH_GPU_LOCKS=$locks
-    n=$(python3 -c "from cyclegan_batch import gpu_claim; print(gpu_claim.device_count())")
+    n=$(python3 -c "from cyclegan_batch.device import gpu_claim; print(gpu_claim.device_count())")
     hold='from cyclegan_batch.device.precision import pick_device; import torch, time, sys, os, logging
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 d = pick_device("cuda"); x = torch.ones(1, device=d)

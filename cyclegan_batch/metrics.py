@@ -6,7 +6,8 @@ Every function takes two uint8 H x W x 3 arrays of the same shape and measures o
 SSIM is scikit-image's `structural_similarity` with its defaults (7x7 uniform window, sample covariance,
 K1 = 0.01, K2 = 0.03, reflect borders, mean over the window-valid area and the channels), computed with
 OpenCV box filters in float32: the same numbers to ~1e-8 (tests/test_translate_images.py checks it against
-scikit-image), about 3x faster, and OpenCV releases the GIL, so metric threads run beside the model.
+scikit-image), faster (measured: bench/RESULTS.md, appendix "Session 1 details", image folder translation),
+and OpenCV releases the GIL, so metric threads run beside the model.
 """
 
 from __future__ import annotations

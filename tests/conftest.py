@@ -56,3 +56,13 @@ def tiny_domains(tmp_path: Path) -> Path:
 def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests share two cores; one intra-op thread per process avoids oversubscription stalls.
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    """The test process itself too (it imported torch before the variable above was set): with two
+    intra-op threads on two busy cores they wait on each other, and a tiny training run in the test
+    process took 15-60 s instead of 2 s (the note on threads in bench/RESULTS.md, "Training step")."""
+    import torch
+
+    torch.set_num_threads(1)

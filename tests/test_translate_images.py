@@ -34,15 +34,6 @@ SPEC = GeneratorSpec(ngf=8, n_blocks=2)
 G_COLOUR, F_COLOUR = (200, 100, 50), (30, 160, 220)  # what the constant generators paint, as uint8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> None:
-    # in-process runs share two cores with other test processes; restore the setting for later modules
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def constant_generator(colour: tuple[int, int, int]) -> ResnetGenerator:
     """All weights zero and the last bias atanh(c): every output pixel is `colour`, whatever the input."""
     net = ResnetGenerator(SPEC)

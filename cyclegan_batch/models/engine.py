@@ -37,9 +37,9 @@ log = logging.getLogger("cyclegan_batch")
 
 MULTIPLE = 4  # two stride-2 downsamplings
 MIN_NET_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 scale, which needs 2 pixels there
-# Peak memory of one generator pass, measured on CPU: ~14 bytes per pixel per ngf channel in fp32
-# (3-4 full-resolution feature maps alive at once); 16 leaves a margin. Plus the 3-channel float
-# input, output, reconstruction and blend buffers.
+# Peak memory of one generator pass in fp32, per pixel and ngf channel: a few full-resolution feature
+# maps alive at once (measured: bench/RESULTS.md, appendix "Generator memory"); this constant leaves a
+# margin. Plus the 3-channel float input, output, reconstruction and blend buffers.
 BYTES_PER_PIXEL_PER_NGF = 16
 IO_BYTES_PER_PIXEL = 64
 MEMORY_FRACTION = 0.5  # of the free device memory (or free RAM on a CPU) one pass may use
@@ -50,8 +50,8 @@ BatchSize = int | Literal["auto"]  # frames per model call; "auto" = `Translator
 
 AUTO_MAX_BATCH = 8
 # On a CPU the cores are already busy inside one frame, so batching pays only for small frames, and big
-# batches fall out of cache: a budget of ~100k pixels per call came within ~10 % of the best batch at
-# every size measured (the table is in bench/RESULTS.md).
+# batches fall out of cache: this pixel budget per call came close to the best batch at every size
+# measured (bench/RESULTS.md, appendix "Session 2", `--batch-size auto`).
 CPU_BATCH_PIXELS = 100_000
 
 
@@ -177,7 +177,7 @@ class Translator:
         self.info = model.info
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         # Inference keeps the weights themselves in the compute dtype: autocast would re-cast every weight on
-        # every call (bench/RESULTS.md compares the two).
+        # every call (measured: bench/RESULTS.md, appendix "Session 1 quiet-machine figures").
         self.dtype = DTYPES[self.precision]
         forward, backward = (model.a_to_b, model.b_to_a) if a_to_b else (model.b_to_a, model.a_to_b)
         source, target = model.info.domains if a_to_b else model.info.domains[::-1]
@@ -233,9 +233,10 @@ class Translator:
 
     def concurrent_calls(self, height: int, width: int, batch_size: int) -> int:
         """How many model calls on frames of this size may run at once: 2 on a CPU with 2+ threads (each
-        call with half the threads, which kept the cores busier than one call with all of them; see
-        bench/RESULTS.md), when two passes fit the memory budget and need no tiling (tiling hooks the
-        shared network); else 1. The network is shared: inference reads its weights only."""
+        call with half the threads, which kept the cores busier than one call with all of them; measured:
+        bench/RESULTS.md, appendix "Session 2", two model calls at once), when two passes fit the memory
+        budget and need no tiling (tiling hooks the shared network); else 1. The network is shared:
+        inference reads its weights only."""
         two_passes = 2 * self.pass_bytes(height * width * batch_size)
         fits = two_passes <= self.memory_budget and self.tile_side(height, width) == 0
         return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 and fits else 1

@@ -33,7 +33,8 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     """Instance norm without affine parameters or running statistics, fast on channels-last CPU tensors.
 
     On a CPU, stock instance norm reshapes to one batch-norm over N*C channels, which copies a
-    channels-last tensor to NCHW and back (half of the bf16 generator's time; bench/RESULTS.md). Group
+    channels-last tensor to NCHW and back (most of the bf16 generator's time went there: bench/RESULTS.md,
+    appendix "Session 2"). Group
     norm with one group per channel computes the same statistics with native channels-last kernels (the
     inference engine runs channels-last). NCHW tensors (CPU training) keep the stock op: its per-channel
     sums do not depend on the batch size, which DDP's equivalence relies on (2 ranks x batch b = 1 process

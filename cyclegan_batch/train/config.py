@@ -81,7 +81,8 @@ class TrainConfig:
 # Presets: named overrides of the paper's defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # Tests and smoke runs: a training step costs ~30 ms on a laptop CPU.
+    # Tests and smoke runs: a training step takes a fraction of a second on a CPU (measured:
+    # bench/RESULTS.md, appendix "Tiny preset training step").
     "tiny": dict(
         ngf=8,
         ndf=8,

@@ -115,6 +115,7 @@ class Trainer:
         self.device = distributed.rank_device(pick_device(device))
         self.precision = resolve_precision(precision, self.device)  # type: ignore[arg-type]
         if channels_last is None:  # CUDA's tensor-core convs prefer it; CPU training measured slower with it
+            # (bench/RESULTS.md, appendix "Session 1 details", training step)
             channels_last = self.device.type == "cuda"
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
 

@@ -18,7 +18,8 @@ import numpy as np
 
 MIN_SIDE = 16  # DIS needs at least a few 8x8 patches; smaller frames get no temporal term
 # Larger frames get their flow at this longer side and scaled up: DIS's cost grows with the pixels
-# (bench/RESULTS.md), while the motion that matters for flicker is smooth at that scale.
+# (measured: bench/RESULTS.md, appendix "Temporal stabilization"), while the motion that matters for
+# flicker is smooth at that scale.
 FLOW_MAX_SIDE = 640
 
 
@@ -66,7 +67,8 @@ class FlowEstimator:
 
     def __init__(self, max_side: int = FLOW_MAX_SIDE) -> None:
         # MEDIUM, not FAST: the stabilizer trusts what this flow follows, and MEDIUM follows parallax over
-        # a blurred background far better, for about 3x the time (figures in bench/RESULTS.md)
+        # a blurred background far better, at a few times the cost (measured: bench/RESULTS.md, appendix
+        # "Temporal stabilization")
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.max_side = max_side
 

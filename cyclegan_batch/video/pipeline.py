@@ -73,8 +73,8 @@ class VideoOptions:
     def settings(self) -> EncodeSettings:
         # A segment (context_from: it is joined to its neighbours later) starts with a keyframe, whose
         # cleaner look against the P-frames before it showed as a flicker seam at every join; x264's grain
-        # tuning keeps I- and P-frames alike (join frames 1.81x -> 1.05x the added flicker elsewhere,
-        # bench/RESULTS.md), at the cost of larger files.
+        # tuning keeps I- and P-frames alike (measured: bench/RESULTS.md, appendix "Temporal
+        # stabilization", the segment encoding table), at the cost of larger files.
         tune = "grain" if self.context_from is not None else None
         return EncodeSettings.for_container(self.container or DEFAULT_CONTAINER, self.codec, self.crf, tune)
 

@@ -13,9 +13,10 @@ per-frame translation shows. A frame where less than CUT_TRUST of the picture ca
 cut (or a flash): the stabilizer resets and writes the per-frame translation unchanged, so nothing ghosts
 across a cut. The state is one float frame, so memory does not grow with the video.
 
-Chosen by measurement (bench/RESULTS.md, graded with an independent flow): a split in the spirit of Bonneel
-et al. 2015 (per-frame detail, carried low frequencies) removed only 2-24 % of the added flicker, since this
-flicker is mostly in the detail; the reverse split 45-122 %; the plain blend 84-139 % at 34-38 dB.
+Chosen by measurement, graded with an independent flow (bench/RESULTS.md, appendix "Temporal stabilization",
+the method choice): a split in the spirit of Bonneel et al. 2015 (per-frame detail, carried low frequencies)
+removed little of the added flicker, since this flicker is mostly in the detail; the reverse split less than
+the plain blend, which is kept.
 """
 
 from __future__ import annotations

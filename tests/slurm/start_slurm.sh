@@ -4,7 +4,7 @@
 #   tests/slurm/start_slurm.sh STATE_DIR
 #
 # Installs Debian's munge/slurmctld/slurmd/slurm-client when absent (needs root and apt).
-# Writes /etc/slurm/slurm.conf (+ gres.conf with one fake GPU so --gpus requests schedule): the
+# Writes /etc/slurm/slurm.conf (+ gres.conf with two fake GPUs so --gpus requests schedule): the
 # default path, because the Snakemake job step drops SLURM_* variables (SLURM_CONF too) before its
 # srun. State, spool and logs go to STATE_DIR. Starts the daemons and records the PIDs of the ones
 # it started in STATE_DIR/pids. Stop with stop_slurm.sh STATE_DIR.
@@ -64,14 +64,16 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 # Keep finished jobs visible to squeue (the status source without accounting) for a while.
 MinJobAge=300
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fakegpu:1 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fakegpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
-# A fake GPU: jobs asking for one get scheduled and see CUDA_VISIBLE_DEVICES=0, no device behind it.
+# Two fake GPUs: jobs asking for one get scheduled and see CUDA_VISIBLE_DEVICES=0 or 1, no device behind
+# it; two, so that GPU jobs run two at a time, as the CPU jobs do on a 2-core node.
 cat > "$conf_dir/gres.conf" <<EOF
 $marker
 AutoDetect=off
 NodeName=$host Name=gpu Type=fakegpu File=/dev/null
+NodeName=$host Name=gpu Type=fakegpu File=/dev/zero
 EOF
 
 # munge may already serve this machine; only a munged started here is recorded (and later stopped).

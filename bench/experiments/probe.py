@@ -1,7 +1,7 @@
-"""Probe time of `media.video.probe` (the ffmpeg binary, one process) against PyAV doing the same work.
+"""Probe time of `media.ffmpeg.probe` (the ffmpeg binary, one process) against PyAV doing the same work.
 
-    .venv/bin/python -m bench.probe                 # needs `pip install av`; it is not a dependency
-    .venv/bin/python -m bench.probe --mutants 100   # also probe damaged copies, each in its own process
+    .venv/bin/python -m bench.experiments.probe                 # needs `pip install av`; it is not a dependency
+    .venv/bin/python -m bench.experiments.probe --mutants 100   # also probe damaged copies, each in its own process
 
 The same work: every packet of the video stream (pts, duration: frame count and rate), and the first
 frame decoded (size after rotation, SAR, colour description). Clips are made here with the same ffmpeg.
@@ -81,7 +81,7 @@ def main() -> None:
     try:
         import av
     except ImportError:
-        sys.exit("bench.probe compares against PyAV: `pip install av` first (it is not a dependency)")
+        sys.exit("bench.experiments.probe compares against PyAV: `pip install av` first (it is not a dependency)")
     timed = "import time; t = time.perf_counter(); import av; print(round(1000 * (time.perf_counter() - t)))"
     import_ms = subprocess.run([sys.executable, "-c", timed], capture_output=True, text=True).stdout.strip()
     print(f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info}): `import av` takes {import_ms} ms")
@@ -100,7 +100,7 @@ def main() -> None:
             rng, counts = random.Random(0), {}
             ours_code = "import sys\nfrom cyclegan_batch.media.ffmpeg import probe, VideoError\n"
             ours_code += "try: probe(sys.argv[1])\nexcept VideoError: pass"
-            theirs_code = "import sys\nfrom bench.probe import pyav_probe\n"
+            theirs_code = "import sys\nfrom bench.experiments.probe import pyav_probe\n"
             theirs_code += "try: pyav_probe(sys.argv[1])\nexcept Exception: pass"  # any exception is an answer
             for i in range(args.mutants):
                 src = clips[i % len(clips[:3])]  # the small clips

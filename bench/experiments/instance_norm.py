@@ -1,7 +1,7 @@
 """Instance norm on channels-last CPU tensors: precision against float64, and the generator's speed.
 
-    python -m bench.instance_norm                 # paper generator, 320x180, the engine's precision here
-    python -m bench.instance_norm --precision bf16 --rounds 3
+    python -m bench.experiments.instance_norm     # paper generator, 320x180, the engine's precision here
+    python -m bench.experiments.instance_norm --precision bf16 --rounds 3
 
 Three ways to run the generator's norms, measured in alternating rounds of the same run:
 - stock: torch's instance norm (copies channels-last tensors to NCHW and back);
