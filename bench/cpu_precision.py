@@ -10,6 +10,11 @@ Rows, each bf16 over fp32 in alternating rounds (medians), so that other users' 
 - training step: `CycleGANStep` of the demo preset's networks (ngf 32, 4 blocks) at --train-size, bf16
   autocast vs fp32, steps/s.
 The CPU's model name and its bf16-related flags are printed with the figures.
+
+An AVX2-only CPU, as far as the convolutions go, on a newer one: `ONEDNN_MAX_CPU_ISA=AVX2
+ATEN_CPU_CAPABILITY=avx2 python -m bench.cpu_precision` (oneDNN and ATen's own kernels then use AVX2 at
+most, so bf16 has no native dot product; torch's bf16 matmul may still pick its own kernel by the CPU's
+flags, so the matmul row is not limited). The header shows those variables when set.
 """
 
 from __future__ import annotations
@@ -80,7 +85,10 @@ def main() -> None:
     flags = sorted(f for f in cpu_flags() if f in BF16_CPU_FLAGS or f.startswith(("avx512f", "avx2", "amx")))
     chosen, why = choose_precision("auto", torch.device("cpu"))
     print(f"# {cpu_model()}, flags {' '.join(flags)}; {torch.get_num_threads()} threads, torch {torch.__version__}")
+    limits = " ".join(f"{k}={os.environ[k]}" for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY") if k in os.environ)
     print(f"# load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; precision auto -> {why}", flush=True)
+    if limits:
+        print(f"# ISA limited: {limits}", flush=True)
 
     results: dict[str, dict[str, list[float]]] = {}
     gen, trn = generator_runs(args.size), train_runs(args.train_size)

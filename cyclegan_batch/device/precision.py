@@ -44,12 +44,12 @@ def cpu_flags() -> frozenset[str]:
 
 
 def choose_precision(
-    precision: Precision, device: torch.device, flags: frozenset[str] | None = None, *, training: bool = False
+    precision: Precision, device: torch.device, flags: frozenset[str] | None = None
 ) -> tuple[str, str]:
     """The precision to run in and why, for logs and run.json: ("bf16", "auto: bf16, the CPU has avx512_bf16 ...").
 
     `auto` is bf16 where the hardware computes it natively (CUDA with bf16; CPUs with AMX or AVX512-BF16),
-    else fp32. `training`: bf16 autocast for training too. `flags` overrides /proc/cpuinfo's (tests).
+    else fp32, for translation and training alike. `flags` overrides /proc/cpuinfo's (tests).
     """
     if precision != "auto":
         if precision == "fp16" and device.type == "cpu":

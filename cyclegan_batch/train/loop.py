@@ -112,7 +112,7 @@ class Trainer:
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.progress = progress and self.rank == 0
         self.device = distributed.rank_device(pick_device(device))
-        self.precision, self.precision_reason = choose_precision(precision, self.device, training=True)  # type: ignore[arg-type]
+        self.precision, self.precision_reason = choose_precision(precision, self.device)  # type: ignore[arg-type]
         if channels_last is None:  # CUDA's tensor-core convs prefer it; CPU training measured slower with it
             channels_last = self.device.type == "cuda"
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
