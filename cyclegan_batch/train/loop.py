@@ -239,7 +239,7 @@ class Trainer:
         return TimeBudget(self.cfg.minutes, constant, total_steps, self.train_seconds, self.session_start)
 
     def _agreed(self, total: int) -> int:
-        """Every rank stops at the same step: rank 0's estimate (clocks and rates differ a little)."""
+        """Every rank stops at the same step: the mean of the ranks' estimates (clocks and rates differ)."""
         if self.world_size == 1:
             return total
         return int(distributed.mean_across_ranks(torch.tensor([float(total)], device=self.device)).item())
