@@ -30,7 +30,7 @@ def train(
         str,
         typer.Option(
             help="Starting values: paper (the published defaults), quick (a new style on a laptop CPU in 10 "
-            "minutes: small residual generator, 64-px crops, 8-minute budget), demo, tiny."
+            "minutes: small residual generator, 32-px crops, 8-minute budget), demo, tiny."
         ),
     ] = "paper",
     set_: Annotated[
