@@ -12,6 +12,8 @@ Rows, each measured in this run with its own baseline (see each module's docstri
   `translate` verb end-to-end and of the model alone on decoded frames, against a naive recipe.
 - onnx (bench/onnx_runtime.py): onnxruntime's CPU frames/s on the exported generator against this
   project's engine on the same frames (needs the onnx extra; CPU only, skipped on CUDA runs).
+- official (bench/official_test.py): `cyclegan-batch translate --no-cycle` against the official test.py's
+  work (an fp32 batch-1 loop; same weights, same images), both as whole processes: a ratio line.
 The compute floor: FLOPs per image or frame (torch's FLOP counter: convolutions, forward and backward)
 over the device's peak matmul rate in the row's precision (bench/flops.py, measured first), so
 "of peak" reads as the fraction of the hardware limit reached. On a shared CPU wall-clock figures are
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench import flops, onnx_runtime, train_step, translate_images, translate_video
+from bench import flops, official_test, onnx_runtime, train_step, translate_images, translate_video
 from cyclegan_batch.device.precision import pick_device, resolve_precision
 from cyclegan_batch.models.nets import GeneratorSpec
 
@@ -40,23 +42,27 @@ PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
             ["--frames", "100", "--size", "256x256", "--batch-size", "8"],
             ["--frames", "200", "--size", "1280x720", "--batch-size", "8", "--skip-naive"],
         ],
+        "official": [["--images", "64", "--size", "256", "--repeats", "3"]],
     },
     ("cuda", True): {
         "train": [["--size", "256", "--steps", "5", "--rounds", "2", "--batch-sizes", "1,4"]],
         "images": [["--images", "16", "--size", "256", "--batch-size", "8", "--repeats", "1"]],
         "video": [["--frames", "32", "--size", "1280x720", "--batch-size", "8", "--skip-naive"]],
+        "official": [["--images", "8", "--size", "256", "--repeats", "1"]],
     },
     ("cpu", False): {
         "train": [["--size", "128", "--steps", "2", "--rounds", "3", "--batch-sizes", "1,2"]],
         "images": [["--images", "16", "--size", "128", "--repeats", "1"]],
         "video": [["--frames", "24", "--size", "320x180"]],
         "onnx": [["--frames", "16", "--rounds", "3"]],
+        "official": [["--images", "16", "--size", "256", "--repeats", "3"]],
     },
     ("cpu", True): {
         "train": [["--size", "64", "--steps", "1", "--rounds", "2", "--batch-sizes", "1,2"]],
         "images": [["--images", "4", "--size", "64", "--repeats", "1"]],
         "video": [["--frames", "8", "--size", "128x72"]],
         "onnx": [["--frames", "2", "--rounds", "1", "--sizes", "64x64"]],
+        "official": [["--images", "4", "--size", "64", "--repeats", "1"]],
     },
 }
 
@@ -137,6 +143,16 @@ def translation_rows(kind: str, argv: list[str], device: str) -> tuple[list[Row]
     return rows, notes
 
 
+def official_note(argv: list[str]) -> str:
+    """One line: translate against the official test.py's work, whole processes (bench/official_test.py)."""
+    args = official_test.parser().parse_args(["--compare", *argv])
+    official, ours = official_test.compare(args)
+    return (
+        f"translate vs official test.py (fp32 batch-1 loop, same weights and images, whole process, "
+        f"{args.count} images of {args.size}x{args.size}): {official:.1f} s / {ours:.1f} s = {official / ours:.2f}x"
+    )
+
+
 def render(rows: list[Row], peaks: dict[str, float]) -> str:
     header = "| benchmark | size | batch | precision | steps/s | items/s | vs baseline | CPU ms/item | GFLOP/item "
     header += "| TFLOP/s | of peak |"
@@ -167,13 +183,13 @@ def main() -> None:
         epilog="example: python -m bench --quick   (the full run: python -m bench, or make bench)",
     )
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks that everything runs")
-    parser.add_argument("--only", default="train,images,video,onnx", help="comma-separated subset of those four")
+    parser.add_argument("--only", default="train,images,video,onnx,official", help="comma-separated subset of those")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="train rows also with torch.compile (slow start)")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
-    if unknown := set(kinds) - {"train", "images", "video", "onnx"}:
-        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video, onnx")
+    if unknown := set(kinds) - {"train", "images", "video", "onnx", "official"}:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video, onnx, official")
 
     device = pick_device(args.device)
     plan = PLANS[("cuda" if device.type == "cuda" else "cpu", args.quick)]
@@ -195,6 +211,9 @@ def main() -> None:
             print(f"running {kind} {' '.join(argv)}", flush=True)
             if kind == "train":
                 rows += train_rows([*argv, *(["--compile"] if args.compile else [])], str(device))
+            elif kind == "official":
+                notes.append(official_note(argv))
+                print(notes[-1], flush=True)
             elif kind == "onnx":
                 more_rows, more_notes = onnx_rows(argv)
                 rows, notes = rows + more_rows, notes + more_notes

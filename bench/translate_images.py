@@ -29,7 +29,7 @@ from PIL import Image
 from bench.timing import batch_size_arg, median_seconds, model_only, print_comparison
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.models.engine import Translator
-from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generators
+from cyclegan_batch.models.modelfile import ModelInfo, load_generators, save_generators
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.translate.image_pipeline import PipelineSettings
 from cyclegan_batch.translate.verb import TranslateOptions, translate_path
@@ -71,18 +71,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], str, torch.device]:
-    """Images/s and CPU ms/image of every variant by name, the precision used, and the device."""
+def paper_model_file(folder: Path) -> Path:
+    """The paper's generators (random weights, seed 0: speed does not depend on training) as a model file."""
     torch.manual_seed(0)
     spec = GeneratorSpec()
-    model = Generators(ResnetGenerator(spec), ResnetGenerator(spec), ModelInfo(spec))
+    path = folder / "model.safetensors"
+    save_generators(path, ResnetGenerator(spec), ResnetGenerator(spec), ModelInfo(spec))
+    return path
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], str, torch.device]:
+    """Images/s and CPU ms/image of every variant by name, the precision used, and the device."""
     rate: dict[str, float] = {}
     cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         images = make_images(work / "in", args.images, args.size)
-        model_file = work / "model.safetensors"
-        save_generators(model_file, model.a_to_b, model.b_to_a, model.info)
+        model_file = paper_model_file(work)
+        model = load_generators(model_file)
         decoded = np.stack([load_rgb(p) for p in images])
 
         def measure(name: str, run: Callable[[], object]) -> None:

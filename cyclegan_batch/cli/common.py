@@ -23,7 +23,7 @@ class PrecisionChoice(StrEnum):
 PrecisionOption = Annotated[
     PrecisionChoice,
     typer.Option(
-        help="auto = bf16 on CUDA with bf16 and on CPUs with AMX, else fp32; fp16 is CUDA-only.",
+        help="auto = bf16 on CUDA with bf16 and on CPUs with AMX or AVX512-BF16, else fp32; fp16 is CUDA-only.",
         case_sensitive=False,
     ),
 ]

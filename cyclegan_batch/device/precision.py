@@ -23,25 +23,52 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu") if gpu_claim.simulated() else torch.device("cuda", card.index)
 
 
-def cpu_has_amx() -> bool:
-    """True on CPUs with AMX tiles, where oneDNN runs bf16 convolutions much faster than fp32."""
-    # torch reports only the AVX level (AVX512 on AMX machines), so ask the kernel's CPU flags.
+# CPU flags (Linux /proc/cpuinfo names) with native bf16 dot products, best first. oneDNN runs bf16
+# convolutions and matmuls on them faster than fp32; on AVX2-only CPUs bf16 is emulated and slower.
+# Measured (bench/cpu_precision.py, bench/RESULTS.md): AMX (Xeon) and AVX512-BF16 (AMD Zen 4) both win.
+BF16_CPU_FLAGS = {
+    "amx_bf16": "AMX tiles",
+    "avx512_bf16": "AVX512-BF16 dot products",
+}
+
+
+def cpu_flags() -> frozenset[str]:
+    """The kernel's CPU flags (torch reports only the AVX level: AVX512 on AMX and on Zen 4 alike)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            return any(line.startswith("flags") and "amx_bf16" in line for line in f)
+            return next(
+                (frozenset(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), frozenset()
+            )
     except OSError:
-        return False
+        return frozenset()
 
 
-def resolve_precision(precision: Precision, device: torch.device) -> str:
-    """`auto` is bf16 where the hardware runs it fast (CUDA with bf16, CPUs with AMX), else fp32."""
+def choose_precision(
+    precision: Precision, device: torch.device, flags: frozenset[str] | None = None
+) -> tuple[str, str]:
+    """The precision to run in and why, for logs and run.json: ("bf16", "auto: bf16, the CPU has avx512_bf16 ...").
+
+    `auto` is bf16 where the hardware computes it natively (CUDA with bf16; CPUs with AMX or AVX512-BF16),
+    else fp32, for translation and training alike. `flags` overrides /proc/cpuinfo's (tests).
+    """
     if precision != "auto":
         if precision == "fp16" and device.type == "cpu":
             raise ValueError("fp16 needs a CUDA device; use --precision bf16 or fp32 on a CPU")
-        return precision
+        return precision, f"{precision}: asked for"
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_amx() else "fp32"
+        if torch.cuda.is_bf16_supported():
+            return "bf16", "auto: bf16 on a CUDA device with bf16"
+        return "fp32", "auto: fp32 on a CUDA device without bf16"
+    flags = cpu_flags() if flags is None else flags
+    for flag, what in BF16_CPU_FLAGS.items():
+        if flag in flags:
+            return "bf16", f"auto: bf16, the CPU has {flag} ({what})"
+    return "fp32", "auto: fp32, the CPU has no native bf16 (no amx_bf16 or avx512_bf16 flag)"
+
+
+def resolve_precision(precision: Precision, device: torch.device) -> str:
+    """`choose_precision` without the reason."""
+    return choose_precision(precision, device)[0]
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cyclegan_batch.device.precision import DTYPES, pick_device, resolve_precision
+from cyclegan_batch.device.precision import DTYPES, choose_precision, pick_device
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.models.modelfile import Generators, load_generators
 from cyclegan_batch.models.pixels import to_model_range, to_uint8_image
@@ -169,7 +169,7 @@ class Translator:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UserError(f"--device {device}: no CUDA device here; use --device auto or cpu", ExitCode.USAGE)
         try:
-            self.precision = resolve_precision(precision, self.device)  # type: ignore[arg-type]
+            self.precision, self.precision_reason = choose_precision(precision, self.device)  # type: ignore[arg-type]
         except ValueError as e:
             raise UserError(str(e), ExitCode.USAGE) from None
         if tile != "auto" and tile != 0 and tile < MIN_TILE:

@@ -6,7 +6,8 @@ holds everything `translate` needs to rebuild the networks from the file alone:
 
     format            "cyclegan-batch.generators"
     format_version    "1"
-    generator         JSON of nets.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"}
+    generator         JSON of nets.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"}, plus
+                      "residual": true for a global-residual generator (the `quick` preset; absent = false)
     domains           JSON list of the two domain names, A first: ["photo", "painting"]
     directions        JSON list of the generators held: ["a_to_b", "b_to_a"] (the tensors decide on reading)
     crop_size         training crop (pixels) ; load_size: the resize before cropping
@@ -125,7 +126,7 @@ def _spec(value: str, where: Path | str) -> GeneratorSpec:
         d = json.loads(value)
     except ValueError:
         raise _bad(where, "generator", value, want) from None
-    if not isinstance(d, dict) or not set(d) <= {"ngf", "n_blocks", "upsample"}:
+    if not isinstance(d, dict) or not set(d) <= {"ngf", "n_blocks", "upsample", "residual"}:
         raise _bad(where, "generator", value, want)
     spec = GeneratorSpec(**d)
     valid = (
@@ -134,9 +135,12 @@ def _spec(value: str, where: Path | str) -> GeneratorSpec:
         and type(spec.n_blocks) is int
         and spec.n_blocks >= 0
         and spec.upsample in UPSAMPLE_MODES
+        and type(spec.residual) is bool
     )
     if not valid:
-        raise _bad(where, "generator", value, f"ngf >= 1, n_blocks >= 0, upsample one of {UPSAMPLE_MODES}")
+        raise _bad(
+            where, "generator", value, f"ngf >= 1, n_blocks >= 0, upsample one of {UPSAMPLE_MODES}, residual true/false"
+        )
     return spec
 
 

@@ -24,9 +24,16 @@ class GeneratorSpec:
     ngf: int = 64
     n_blocks: int = 9
     upsample: Upsample = "transpose"
+    # A departure (the `quick` preset): output = clamp(input + last conv, -1, 1) instead of tanh(last conv),
+    # with that conv initialised to zero, so an untrained generator returns its input exactly.
+    residual: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The header entry; `residual` only when set, so the paper's generators keep the header they had."""
+        d = asdict(self)
+        if not self.residual:
+            del d["residual"]
+        return d
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
@@ -140,10 +147,19 @@ class ResnetGenerator(nn.Module):
         layers += [ResnetBlock(ngf * 4) for _ in range(spec.n_blocks)]
         for mult in (4, 2):
             layers += _up(ngf * mult, ngf * mult // 2, spec.upsample)
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7)]
+        if not spec.residual:
+            layers.append(nn.Tanh())
         self.model = nn.Sequential(*layers)
 
+    @property
+    def output_conv(self) -> nn.Conv2d:
+        """The last convolution (a property, not a second registration: the state dict names stay the paper's)."""
+        return self.model[-1] if self.spec.residual else self.model[-2]  # type: ignore[return-value]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.residual:
+            return (x + self.model(x)).clamp(-1.0, 1.0)
         return self.model(x)
 
 
@@ -176,6 +192,9 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
             nn.init.normal_(m.weight, 0.0, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    for m in module.modules():  # after the draws above, so the random stream is the paper's either way
+        if isinstance(m, ResnetGenerator) and m.spec.residual:
+            nn.init.zeros_(m.output_conv.weight)  # step 0 returns the input: the do-nothing baseline
 
 
 def count_parameters(module: nn.Module) -> int:

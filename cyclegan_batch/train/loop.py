@@ -29,10 +29,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from cyclegan_batch.device import distributed
-from cyclegan_batch.device.precision import pick_device, resolve_precision
+from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
 from cyclegan_batch.runfolder import resolve_model
+from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import TrainConfig
 from cyclegan_batch.train.data import (
     UnpairedImages,
@@ -50,7 +51,7 @@ from cyclegan_batch.util.progress import progress_bar
 log = logging.getLogger(__name__)
 
 # Keys a resume cannot change: they fix the networks' shapes or every random draw of the run.
-STRUCTURAL_KEYS = {"ngf", "ndf", "n_blocks", "d_layers", "upsample", "batch_size", "seed"}
+STRUCTURAL_KEYS = {"ngf", "ndf", "n_blocks", "d_layers", "upsample", "residual", "batch_size", "seed"}
 
 
 class NonFiniteLoss(RuntimeError):
@@ -113,7 +114,7 @@ class Trainer:
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.progress = progress and self.rank == 0
         self.device = distributed.rank_device(pick_device(device))
-        self.precision = resolve_precision(precision, self.device)  # type: ignore[arg-type]
+        self.precision, self.precision_reason = choose_precision(precision, self.device)  # type: ignore[arg-type]
         if channels_last is None:  # CUDA's tensor-core convs prefer it; CPU training measured slower with it
             # (bench/RESULTS.md, appendix "Session 1 details", training step)
             channels_last = self.device.type == "cuda"
@@ -141,6 +142,8 @@ class Trainer:
             cfg, self.device, self.precision, memory_format, initial_generators=init, compile=compile
         )
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.train_seconds = 0.0  # time earlier sessions of this run spent (from the checkpoint)
+        self.session_start = time.perf_counter()
         self.fixed_samples = self._fixed_samples()
         if self.rank == 0:  # a run killed mid-write leaves temporary files
             remove_stale_parts_under(self.outputs.model_dir)
@@ -194,17 +197,24 @@ class Trainer:
                 self.outputs.write_model(self.step.nets, self.model_info())
             return
         started = time.perf_counter()
+        budget = self._budget(total_steps)
         window = LossWindow(images_per_step=cfg.batch_size * self.world_size)
         with progress_bar("train", total_steps, "step", self.progress, self.global_step) as advance:
             while self.global_step < total_steps:
                 lr = cfg.lr * cfg.lr_factor(self.epoch)
                 self.step.set_lr(lr)
                 for real_a, real_b in self._batches(self.epoch, self.step_in_epoch):
+                    if budget is not None:  # the decay follows the clock, step by step
+                        lr = cfg.lr * budget.lr_factor(self.global_step)
+                        self.step.set_lr(lr)
                     values = self._loss_values(self.step.train_step(real_a, real_b))
                     self.global_step += 1
                     self.step_in_epoch += 1
+                    if budget is not None:
+                        total_steps = self._agreed(budget.update(self.global_step))
                     window.add(values)
-                    advance(status=" ".join(f"{k}={values[k]:.3f}" for k in ("G_A", "cycle_A", "D_A")))
+                    status = " ".join(f"{k}={values[k]:.3f}" for k in ("G_A", "cycle_A", "D_A"))
+                    advance(status=status, total=total_steps)
                     if self.global_step % cfg.log_every == 0 or self.global_step == total_steps:
                         means, rate = window.take()
                         if self.rank == 0:
@@ -218,9 +228,24 @@ class Trainer:
                 if self.step_in_epoch >= self.steps_per_epoch:
                     self.epoch, self.step_in_epoch = self.epoch + 1, 0
                 self._checkpoint()
+        if budget is not None:
+            log.info("time budget: %d steps in %.1f min of %.1f", self.global_step, budget.elapsed() / 60, cfg.minutes)
         if self.rank == 0:
             self.outputs.write_samples(self.global_step, self.step.sample_grid(*self.fixed_samples))
             self.outputs.write_run_info(self.run_info(time.perf_counter() - started))
+
+    def _budget(self, total_steps: int) -> TimeBudget | None:
+        """The `minutes` budget, counting the time earlier sessions of this run spent; None without one."""
+        if not self.cfg.minutes:
+            return None
+        constant = self.cfg.epochs / self.cfg.total_epochs()
+        return TimeBudget(self.cfg.minutes, constant, total_steps, self.train_seconds, self.session_start)
+
+    def _agreed(self, total: int) -> int:
+        """Every rank stops at the same step: the mean of the ranks' estimates (clocks and rates differ)."""
+        if self.world_size == 1:
+            return total
+        return int(distributed.mean_across_ranks(torch.tensor([float(total)], device=self.device)).item())
 
     # ------------------------------------------------------------------------------ checkpoint and resume
     def _checkpoint(self) -> None:
@@ -235,6 +260,7 @@ class Trainer:
             "epoch": self.epoch,
             "step_in_epoch": self.step_in_epoch,
             "global_step": self.global_step,
+            "train_seconds": self.train_seconds + time.perf_counter() - self.session_start,  # for --minutes
             "config": json.dumps(self.cfg.to_dict()),
         }
         self.outputs.write_checkpoint(state)
@@ -243,7 +269,8 @@ class Trainer:
     def _resume(self) -> None:
         state = self.outputs.read_checkpoint(self.device)
         saved = json.loads(state["config"])
-        structural = {k for k, v in self.cfg.to_dict().items() if saved.get(k) != v} & STRUCTURAL_KEYS
+        defaults = TrainConfig().to_dict()  # a key newer than the checkpoint had its default then
+        structural = {k for k, v in self.cfg.to_dict().items() if saved.get(k, defaults[k]) != v} & STRUCTURAL_KEYS
         if structural:
             raise UserError(
                 f"{self.outputs.model_dir} holds a run with different {', '.join(sorted(structural))}; "
@@ -260,6 +287,7 @@ class Trainer:
         self.step.load_pools(state["pools"])
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
+        self.train_seconds = float(state.get("train_seconds", 0.0))  # absent in checkpoints of older versions
 
     # ------------------------------------------------------------------------------------ descriptions
     def model_info(self) -> ModelInfo:
@@ -277,6 +305,7 @@ class Trainer:
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "precision": self.precision,
+            "precision_reason": self.precision_reason,
             "world_size": self.world_size,
             "steps": self.global_step,
             "epochs": self.epoch,

@@ -108,7 +108,7 @@ class DiscriminatorPair(nn.Module):
 
 
 def generator_spec(cfg: TrainConfig) -> GeneratorSpec:
-    return GeneratorSpec(ngf=cfg.ngf, n_blocks=cfg.n_blocks, upsample=cfg.upsample)  # type: ignore[arg-type]
+    return GeneratorSpec(ngf=cfg.ngf, n_blocks=cfg.n_blocks, upsample=cfg.upsample, residual=cfg.residual)  # type: ignore[arg-type]
 
 
 def build_networks(cfg: TrainConfig, seed: int) -> Networks:

@@ -111,13 +111,14 @@ def open_translator(options: TranslateOptions) -> tuple[Translator, Path]:
     )
     source, target = model.info.domains if a_to_b else model.info.domains[::-1]
     log.info(
-        "model %s (epoch %d): %s -> %s on %s in %s",
+        "model %s (epoch %d): %s -> %s on %s in %s (%s)",
         model_path,
         model.info.epoch,
         source,
         target,
         translator.device,
         translator.precision,
+        translator.precision_reason,
     )
     return translator, model_path
 

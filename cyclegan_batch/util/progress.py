@@ -39,9 +39,9 @@ def show_progress(quiet: bool) -> bool:
 def progress_bar(
     description: str, total: int | None, unit: str, enabled: bool, completed: int = 0
 ) -> Iterator[Advance]:
-    """Yield `advance(n=1, status="")`; a no-op when disabled."""
+    """Yield `advance(n=1, status="", total=None)` (a new `total` re-sizes the bar); a no-op when disabled."""
     if not enabled:
-        yield lambda n=1, status="": None
+        yield lambda n=1, status="", total=None: None
         return
     columns = [
         TextColumn(description),
@@ -54,7 +54,7 @@ def progress_bar(
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task(description, total=total, completed=completed, status="")
 
-        def advance(n: int = 1, status: str = "") -> None:
-            progress.update(task, advance=n, status=status)
+        def advance(n: int = 1, status: str = "", total: int | None = None) -> None:
+            progress.update(task, advance=n, status=status, total=total)
 
         yield advance

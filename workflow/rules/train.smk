@@ -34,12 +34,17 @@ rule train_model:
     params:
         device=DEVICE_OPTIONS,
         preset=config["train"]["preset"],
+        minutes=(
+            ""
+            if config["train"]["minutes"] is None
+            else f" --minutes {config['train']['minutes']}"
+        ),
         settings=train_settings(),
         init_from=" ".join(f"--init-from {shlex.quote(p)}" for p in init_model()),
         gpus=TRAIN_GPUS,
         data=lambda wildcards, input: os.path.dirname(input.manifest),
         model_dir=lambda wildcards, output: os.path.dirname(output.model),
     shell:
-        "cyclegan-batch train --preset {params.preset} {params.settings} {params.init_from} --no-resume"
+        "cyclegan-batch train --preset {params.preset}{params.minutes} {params.settings} {params.init_from} --no-resume"
         " --gpus {params.gpus} --workers {threads} {params.device}"
         " -- {params.data:q} {params.model_dir:q} > {log:q} 2>&1"

@@ -1,0 +1,118 @@
+"""The `quick` preset and `--minutes`: a generator that starts as the identity, a budget that ends cleanly."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli, smooth_images, write_images
+from safetensors import safe_open
+
+from cyclegan_batch.models.modelfile import load_generators, read_info
+from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.runfolder import MODEL_FILE, RUN_JSON
+from cyclegan_batch.train.budget import TimeBudget
+from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.step import build_networks
+
+# The quick preset's departures at test sizes: tiny networks, 32-pixel crops.
+TINY_QUICK = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
+
+
+def test_residual_generator_starts_as_the_identity_exactly() -> None:
+    cfg = build_config("quick", dict(ngf=8, ndf=8, n_blocks=2))
+    nets = build_networks(cfg, seed=0)
+    x = torch.rand(2, 3, 36, 44, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x[0, :, :4, :4] = torch.tensor([-1.0, 1.0, 0.0])[:, None, None]  # the ends of the range too
+    with torch.no_grad():
+        for net in (nets.a_to_b, nets.b_to_a):
+            assert torch.equal(net(x), x)
+
+
+def test_residual_flag_leaves_the_paper_generator_alone() -> None:
+    """Same parameter names and the same random init stream: only the last conv (zeroed) and the output differ."""
+    nets = []
+    for residual in (False, True):
+        torch.manual_seed(0)
+        net = ResnetGenerator(GeneratorSpec(ngf=8, n_blocks=2, residual=residual))
+        init_weights(net)
+        nets.append(net.state_dict())
+    paper, residual = nets
+    assert list(paper) == list(residual)
+    last = [k for k in paper if k.endswith(".weight")][-1]
+    assert all(torch.equal(paper[k], residual[k]) for k in paper if k != last)
+    assert not residual[last].any()
+    assert "residual" not in GeneratorSpec().to_dict()  # paper and imported files keep their header
+
+
+def test_quick_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_images(data / "A", smooth_images(8, 40, seed=1))
+    write_images(data / "B", [255 - img for img in smooth_images(8, 40, seed=2)])
+    model_dir = tmp_path / "model"
+    run_cli("train", data, model_dir, "--preset", "quick", "--max-steps", "4", "--minutes", "0", *TINY_QUICK)
+    model = model_dir / MODEL_FILE
+    with safe_open(str(model), framework="pt") as f:
+        header = json.loads(f.metadata()["generator"])
+    assert header == {"ngf": 8, "n_blocks": 2, "upsample": "resize-conv", "residual": True}
+    loaded = load_generators(model)
+    assert loaded.info.spec.residual and loaded.info.step == 4
+    run = json.loads((model_dir / RUN_JSON).read_text())
+    assert run["steps"] == 4 and run["config"]["residual"] is True
+
+    info = run_cli("info", model).stdout
+    assert "residual" in info
+    out = tmp_path / "out"
+    run_cli("translate", data / "A", out, "--model", model)
+    assert len(list(out.glob("*.png"))) == 8
+    onnx = pytest.importorskip("onnxruntime")
+    run_cli("export", model, tmp_path / "g.onnx")
+    x = torch.rand(1, 3, 44, 52, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    with torch.no_grad():
+        want = loaded.a_to_b(x).numpy()
+    session = onnx.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"image": x.numpy()})[0] - want).max() <= 1e-3
+
+
+def test_minutes_ends_with_a_model_and_the_lr_decayed(tiny_domains: Path, tmp_path: Path) -> None:
+    """A 6-second budget for a schedule of 12,000 steps: a finished model, and lr near 0 at its last step."""
+    model_dir = tmp_path / "model"
+    run_cli("train", tiny_domains, model_dir, "--preset", "tiny", "--epochs", "1000", "--decay-epochs", "1000",
+            "--minutes", "0.1", "--workers", "0", "--set", "log_every=1")  # fmt: skip
+    rows = list(csv.DictReader((model_dir / "losses.csv").open()))
+    lrs = [float(r["lr"]) for r in rows]
+    steps = len(rows)
+    assert 4 <= steps < 12_000 and read_info(model_dir / MODEL_FILE).step == steps
+    assert lrs[0] == pytest.approx(2e-4)
+    assert lrs[-1] <= 0.25 * 2e-4  # the decay was fitted into the budget
+    assert json.loads((model_dir / RUN_JSON).read_text())["steps"] == steps
+
+
+def test_budget_fits_the_decay_to_the_measured_rate() -> None:
+    budget = TimeBudget(minutes=1.0, constant_fraction=0.5, step_cap=10**6, started=time.perf_counter() - 10)
+    budget.rate_start = (10, time.perf_counter() - 10)  # 10 steps/s after warm-up, 50 s left of 60
+    budget.first_step = 0
+    total = budget.update(110)
+    assert 500 < total < 610  # 110 done + ~48 s x 10 steps/s (2 s are kept for the final writes)
+    assert budget.lr_factor(0) == 1.0 and budget.lr_factor(total // 2 - 1) == 1.0
+    assert budget.lr_factor(total - 1) == pytest.approx(1 / (total / 2))
+    assert TimeBudget(0.5, 0.5, step_cap=7).update(1) == 7  # never past the schedule's own end
+
+
+def test_the_workflow_trains_the_demo_with_quick(tmp_path: Path) -> None:
+    """config/quick_demo.yaml (documented in the README): the demo learnt from scratch by `quick`, 8 minutes."""
+    import yaml
+    from test_workflow import REPO, dry_run_commands, write_config
+
+    write_config(tmp_path, yaml.safe_load((REPO / "config" / "quick_demo.yaml").read_text()))
+    (train,) = dry_run_commands(tmp_path)["train_model"]
+    assert train.startswith("cyclegan-batch train --preset quick --minutes 8 ")
+    assert "--init-from" not in train and "--set lr=0.001 --set max_steps=0" in train
+    quick = build_config("quick")
+    for key in ("load_size", "crop_size", "lr", "log_every", "sample_every", "checkpoint_every"):
+        assert f"--set {key}={getattr(quick, key):g} " in train, key  # the file restates the preset's values
