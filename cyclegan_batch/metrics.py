@@ -26,6 +26,7 @@ import numpy as np
 
 SSIM_WINDOW = 7  # scikit-image's default
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+PROTOCOL = "clean"  # how images become Inception inputs (models/inception.py); recorded with every score
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 KID_MIN, FID_MIN = 2, 3  # images per side below which the estimate is undefined

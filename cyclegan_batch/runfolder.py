@@ -4,7 +4,8 @@ The workflow's rules import it too (workflow/rules/common.smk), so a path is spe
 hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<exp>/`:
 
     data/manifest.jsonl                       prepare
-    model/generators.safetensors              train (+ losses.csv, run.json, samples/, state/)
+    model/generators.safetensors              train (+ best.safetensors, losses.csv, metrics.csv, run.json, samples/,
+                                              state/)
     translated/images/<set>/cycle.csv         translate (+ run.json, reconstructed/)
     translated/videos/<name>.mp4              translate or join (+ <name>.mp4.cycle.csv, <name>.mp4.json)
     report/index.html                         report (+ summary.json, index_assets/)
@@ -23,6 +24,22 @@ MODEL_FILE = "generators.safetensors"
 STATE_DIR = "state"
 CHECKPOINT_FILE = f"{STATE_DIR}/checkpoint.pt"
 LOSSES_CSV = "losses.csv"
+BEST_MODEL_FILE = "best.safetensors"  # the generators with the lowest mean KID of the periodic evaluation
+METRICS_CSV = "metrics.csv"  # one row per evaluation: KID x100 and FID of the test split translated each way
+METRICS_COLUMNS = (
+    "step",
+    "epoch",
+    "kid_x100_a2b",
+    "kid_x100_std_a2b",
+    "fid_a2b",
+    "kid_x100_b2a",
+    "kid_x100_std_b2a",
+    "fid_b2a",
+    "kid_x100_mean",
+    "images_a",
+    "images_b",
+    "seconds",
+)
 SAMPLES_DIR = "samples"
 RUN_JSON = "run.json"  # also written by translate into each image set's output folder
 

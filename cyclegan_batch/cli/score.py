@@ -42,8 +42,9 @@ def score(
     Example: `cyclegan-batch score results/demo/translated/images/heldout results/demo/data/B --json`
     """
     from cyclegan_batch.device.precision import pick_device
+    from cyclegan_batch.metrics import PROTOCOL
     from cyclegan_batch.models.features import score_folders
-    from cyclegan_batch.models.inception import PROTOCOL, InceptionFeatures
+    from cyclegan_batch.models.inception import InceptionFeatures
 
     setup_logging(quiet)
     net = InceptionFeatures(pick_device(device), batch_size=batch_size)

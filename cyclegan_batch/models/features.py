@@ -23,8 +23,8 @@ import numpy as np
 
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb
-from cyclegan_batch.metrics import Realism, realism
-from cyclegan_batch.models.inception import FEATURES, PROTOCOL, WEIGHTS_SHA256, InceptionFeatures, to_input
+from cyclegan_batch.metrics import PROTOCOL, Realism, realism
+from cyclegan_batch.models.inception import FEATURES, WEIGHTS_SHA256, InceptionFeatures, to_input
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
 
@@ -61,9 +61,13 @@ class FolderFeatures:
     cached: int = 0  # rows read from the cache
 
 
-def folder_features(folder: Path, net: InceptionFeatures, *, cache: bool, workers: int = 2) -> FolderFeatures:
+def folder_features(folder: Path, net: InceptionFeatures, *, cache: bool) -> FolderFeatures:
     """Features of every readable image under `folder`; with `cache`, looked up and stored by content hash."""
-    files = image_files(folder)
+    return file_features(image_files(folder), net, cache=cache)
+
+
+def file_features(files: list[Path], net: InceptionFeatures, *, cache: bool, workers: int = 2) -> FolderFeatures:
+    """Features of the readable ones of `files`, in order; the others are skipped with their reason."""
     store = cache_dir() if cache else None
     result = FolderFeatures(np.zeros((0, FEATURES)))
 

