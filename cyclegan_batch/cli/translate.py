@@ -65,7 +65,9 @@ def translate(
     model: Annotated[
         Path | None,
         typer.Option(
-            help="A generators.safetensors or an official latest_net_G_A.pth / latest_net_G.pth (or its folder). "
+            help="A generators.safetensors or an official latest_net_G_A.pth / latest_net_G.pth (or its folder); "
+            "`best` / `last`: results/demo/model/best.safetensors (lowest KID while training) / "
+            "generators.safetensors. "
             "Default: results/demo/model/generators.safetensors if present, "
             "else the bundled demo model."
         ),

@@ -97,22 +97,33 @@ class Evaluator:
         return images
 
     def resume(self, step: int) -> None:
-        """Keep the best so far (from best.safetensors' header); drop rows a killed run logged after `step`."""
-        best_step = None
+        """Keep what the evaluations up to `step` left (0: a fresh run keeps nothing of an earlier one).
+
+        The best so far comes back from best.safetensors' header; a best or rows from after `step` (a killed
+        run's, or an earlier run's) are removed: those steps are trained again.
+        """
         if self.best_file.is_file():
             try:
                 extra = read_info(self.best_file).extra
-                self.best, best_step = float(extra["kid_x100_mean"]), int(extra["best_step"])
+                best, best_step = float(extra["kid_x100_mean"]), int(extra["best_step"])
             except (UserError, KeyError, ValueError):
-                log.warning("%s has no readable scores: the next evaluation replaces it", self.best_file)
-        if not self.csv.is_file():
-            return
-        with self.csv.open(newline="") as f:
-            rows = list(csv.reader(f))
-        kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step or int(r[0]) == best_step]
-        if len(kept) < len(rows):
-            with atomic_output(self.csv) as tmp, tmp.open("w", newline="") as f:
-                csv.writer(f).writerows(kept)
+                best, best_step = math.inf, step + 1
+            if 0 < best_step <= step:
+                self.best = best
+            else:
+                self.best_file.unlink()
+                log.info(
+                    "removed %s: it is from step %d, after this run's start at step %d", self.best_file, best_step, step
+                )
+        if self.csv.is_file():
+            with self.csv.open(newline="") as f:
+                rows = list(csv.reader(f))
+            kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+            if len(kept) == 1:
+                self.csv.unlink()
+            elif len(kept) < len(rows):
+                with atomic_output(self.csv) as tmp, tmp.open("w", newline="") as f:
+                    csv.writer(f).writerows(kept)
 
     def due(self, step: int, last: bool) -> bool:
         """Every rank agrees (it does not depend on rank 0's state), so all take the checkpoint that follows."""

@@ -147,8 +147,9 @@ class Trainer:
             self._resume()
             if self.rank == 0:
                 self.outputs.forget_losses_after(self.global_step)
-                self.evaluator.resume(self.global_step)
             log.info("resuming at epoch %d, step %d", self.epoch + 1, self.global_step)
+        if self.rank == 0:
+            self.evaluator.resume(self.global_step)
 
     def _fixed_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The same few centre-cropped images in every sample grid, so grids show progress over time."""

@@ -42,12 +42,30 @@ def default_model() -> Path:
     )
 
 
+EXPERIMENT_MODELS = {"last": runfolder.MODEL_FILE, "best": runfolder.BEST_MODEL_FILE}  # --model best|last
+
+
+def chosen_model(model: Path | None) -> Path:
+    """--model as given; `best` / `last` (when no such file exists here) name the default experiment's files."""
+    if model is None:
+        return default_model()
+    if str(model) in EXPERIMENT_MODELS and not model.exists():
+        path = runfolder.EXPERIMENT_MODEL.parent / EXPERIMENT_MODELS[str(model)]
+        if not path.is_file():
+            hint = " (training writes it when eval_every > 0 and the [metrics] extra is installed)"
+            raise UserError(
+                f"--model {model}: no {path}{hint if str(model) == 'best' else ''}; pass a model file instead"
+            )
+        return path
+    return model
+
+
 # ---------------------------------------------------------------- the verb
 
 
 @dataclass
 class TranslateOptions:
-    model: Path | None = None  # None: default_model()
+    model: Path | None = None  # None: default_model(); `best` / `last`: chosen_model()
     direction: str = "AtoB"
     format: str | None = None  # png, jpg or webp; None keeps each input's format
     cycle: bool = True
@@ -72,7 +90,7 @@ class RunSummary:
 
 def open_translator(options: TranslateOptions) -> tuple[Translator, Path]:
     """The model (given, or `default_model()`) as a Translator in the asked direction; logs which one."""
-    model_path = options.model or default_model()
+    model_path = chosen_model(options.model)
     model = load_generators(model_path)
     a_to_b = resolve_direction(options.direction, model.info.domains)
     translator = Translator(
