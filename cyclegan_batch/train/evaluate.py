@@ -169,7 +169,11 @@ class Evaluator:
         }
         if mean < self.best:
             self.best = mean
-            info.extra = {**info.extra, "best_step": str(info.step), **{k: f"{v:.6g}" for k, v in scores.items()}}
+            info.extra = {
+                **info.extra,
+                "best_step": str(info.step),
+                **{k: runfolder.csv_number(v) for k, v in scores.items()},
+            }
             save_generators(self.best_file, a_to_b, b_to_a, info)
         seconds = time.perf_counter() - started
         self._append(
