@@ -189,7 +189,13 @@ def eval_rate(rate: str) -> float:
 
 
 def score_heldout(
-    heldout: Path, model: Path, *, device: str = "auto", precision: str = "fp32", strip: Path | None = None
+    heldout: Path,
+    model: Path,
+    *,
+    device: str = "auto",
+    precision: str = "fp32",
+    strip: Path | None = None,
+    kid: bool = True,
 ) -> dict:
     """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true; and KID x100
     of G(a) and of a against the golden-hour domain B beside heldout/ (None without the metrics extra).
@@ -225,7 +231,7 @@ def score_heldout(
         "psnr_model": round(psnr_model, 3),
         "psnr_identity": round(psnr_identity, 3),
         "gain_db": round(psnr_model - psnr_identity, 3),
-        **realism_scores(fakes, originals, heldout.parent / "B", device),
+        **(realism_scores(fakes, originals, heldout.parent / "B", device) if kid else {}),
     }
 
 
