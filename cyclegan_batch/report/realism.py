@@ -9,7 +9,6 @@ over its length, output frames against the reference, input frames as the baseli
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +23,6 @@ from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailabl
 from cyclegan_batch.report.model import RealismSection, Report
 from cyclegan_batch.report.plots import read_frames
 from cyclegan_batch.report.read import read_json
-
-log = logging.getLogger("cyclegan_batch")
 
 VIDEO_FRAMES = 50
 
@@ -81,7 +78,7 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
             if section.input_root is not None
             else None
         )
-        score_section(section.realism, outputs.features, inputs, reference_features(folder))
+        score_section(section.realism, outputs.features, inputs, reference_features(folder), "--images-root SET=DIR")
 
     video_to_b = set_targets[0] if set_targets and len(set(set_targets)) == 1 else True
     for video in report.videos:
@@ -100,18 +97,23 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
             if video.input_video is not None
             else None
         )
-        score_section(video.realism, outputs, inputs, reference_features(folder))
+        score_section(video.realism, outputs, inputs, reference_features(folder), "--videos-root DIR")
 
 
 def score_section(
-    section: RealismSection, outputs: np.ndarray, inputs: FolderFeatures | None, reference: FolderFeatures
+    section: RealismSection,
+    outputs: np.ndarray,
+    inputs: FolderFeatures | None,
+    reference: FolderFeatures,
+    inputs_option: str,
 ) -> None:
+    """The outputs, and the inputs (the baseline) when located, against the reference."""
     if not len(reference.features):
         section.notes.append(f"no readable images in the reference {section.reference}")
         return
     section.translated = realism(outputs, reference.features)
     section.notes += section.translated.warnings
     if inputs is None:
-        section.notes.append("inputs not located: no untranslated baseline (pass --images-root SET=DIR)")
+        section.notes.append(f"inputs not located: no untranslated baseline (pass {inputs_option})")
     elif len(inputs.features):
         section.untranslated = realism(inputs.features, reference.features)
