@@ -45,10 +45,11 @@ def score(
     from cyclegan_batch.metrics import PROTOCOL
     from cyclegan_batch.models.features import score_folders
     from cyclegan_batch.models.inception import InceptionFeatures
+    from cyclegan_batch.util.progress import show_progress
 
     setup_logging(quiet)
     net = InceptionFeatures(pick_device(device), batch_size=batch_size)
-    result, gen, ref = score_folders(generated, reference, net)
+    result, gen, ref = score_folders(generated, reference, net, progress=show_progress(quiet))
     for warning in result.warnings:
         log.warning("%s", warning)
     skipped = gen.skipped + ref.skipped

@@ -27,6 +27,7 @@ from cyclegan_batch.metrics import PROTOCOL, Realism, realism
 from cyclegan_batch.models.inception import FEATURES, WEIGHTS_SHA256, InceptionFeatures, to_input
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
+from cyclegan_batch.util.progress import progress_bar
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -61,12 +62,20 @@ class FolderFeatures:
     cached: int = 0  # rows read from the cache
 
 
-def folder_features(folder: Path, net: InceptionFeatures, *, cache: bool) -> FolderFeatures:
+def folder_features(folder: Path, net: InceptionFeatures, *, cache: bool, progress: bool = False) -> FolderFeatures:
     """Features of every readable image under `folder`; with `cache`, looked up and stored by content hash."""
-    return file_features(image_files(folder), net, cache=cache)
+    return file_features(image_files(folder), net, cache=cache, progress=progress, label=folder.name)
 
 
-def file_features(files: list[Path], net: InceptionFeatures, *, cache: bool, workers: int = 2) -> FolderFeatures:
+def file_features(
+    files: list[Path],
+    net: InceptionFeatures,
+    *,
+    cache: bool,
+    workers: int = 2,
+    progress: bool = False,
+    label: str = "features",
+) -> FolderFeatures:
     """Features of the readable ones of `files`, in order; the others are skipped with their reason."""
     store = cache_dir() if cache else None
     result = FolderFeatures(np.zeros((0, FEATURES)))
@@ -101,8 +110,12 @@ def file_features(files: list[Path], net: InceptionFeatures, *, cache: bool, wor
 
     if store:
         store.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(workers, thread_name_prefix="features") as pool:
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="features") as pool,
+        progress_bar(f"Inception features: {label}", len(files), "image", progress) as advance,
+    ):
         for path, (digest, hit, value) in bounded_map(pool, read, files, in_flight=2 * net.batch_size):
+            advance()
             if isinstance(value, str):
                 result.skipped.append((path, value))
                 log.warning("skipping %s: %s", path, value)
@@ -123,7 +136,7 @@ def file_features(files: list[Path], net: InceptionFeatures, *, cache: bool, wor
 
 
 def score_folders(
-    generated: Path, reference: Path, net: InceptionFeatures, *, cache_generated: bool = False
+    generated: Path, reference: Path, net: InceptionFeatures, *, progress: bool = False
 ) -> tuple[Realism, FolderFeatures, FolderFeatures]:
     """KID and FID of the images under `generated` against those under `reference` (features cached)."""
     for folder in (generated, reference):
@@ -136,8 +149,8 @@ def score_folders(
             ExitCode.USAGE,
         )
     sides = [
-        folder_features(generated, net, cache=cache_generated),
-        folder_features(reference, net, cache=True),
+        folder_features(generated, net, cache=False, progress=progress),
+        folder_features(reference, net, cache=True, progress=progress),
     ]
     for folder, side in zip((generated, reference), sides, strict=True):
         if not side.files:
