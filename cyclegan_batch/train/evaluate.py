@@ -3,7 +3,7 @@ score it, append the result to metrics.csv, and keep the generators with the low
 
 A->B outputs are scored against B's test images and B->A against A's (KID x100 and FID, metrics.py), on
 at most `eval_images` test images per domain, resized to `load_size` and centre-cropped to `crop_size` as
-the networks saw them in training. The reference features are computed once (and cached by content).
+the networks saw them in training. The reference features are computed once per run, at the first evaluation.
 best.safetensors carries its step and scores in its header (`best_step`, `kid_x100_mean`, ...), so a resumed
 run keeps the best so far. Rank 0 evaluates; the other ranks wait at the checkpoint that follows.
 Without the `[metrics]` extra, or without a test split, training runs as before and says so once.
@@ -23,7 +23,7 @@ import torch
 from cyclegan_batch import runfolder
 from cyclegan_batch.device.precision import autocast
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.images import load_rgb, resize_shorter
+from cyclegan_batch.media.images import ImageLoadError, load_rgb, resize_shorter
 from cyclegan_batch.metrics import realism
 from cyclegan_batch.models.modelfile import ModelInfo, read_info, save_generators
 from cyclegan_batch.models.pixels import to_model_range, to_pixels
@@ -84,8 +84,6 @@ class Evaluator:
 
     def _load(self, folder: Path) -> list[np.ndarray]:
         """The first `eval_images` readable test images, as the networks see them in training."""
-        from cyclegan_batch.media.images import ImageLoadError
-
         images = []
         for path in list_images(folder):
             if len(images) == self.cfg.eval_images:
