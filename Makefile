@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	# torch/torchvision ranges in pyproject.toml resolve to the builds this machine installs from disk.
-	$(BIN)/pip install -e ".[workflow,dev,onnx]"
+	$(BIN)/pip install -e ".[workflow,dev,onnx,metrics]"
 	touch $(STAMP)
 
 install: $(STAMP)

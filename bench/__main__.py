@@ -14,6 +14,8 @@ Rows, each measured in this run with its own baseline (see each module's docstri
   project's engine on the same frames (needs the onnx extra; CPU only, skipped on CUDA runs).
 - official (bench/official_test.py): `cyclegan-batch translate --no-cycle` against the official test.py's
   work (an fp32 batch-1 loop; same weights, same images), both as whole processes: a ratio line.
+- score (bench/score.py): images/s of `score`'s Inception features (protocol clean), batched and from the
+  reference cache, against one image at a time (needs the metrics extra).
 The compute floor: FLOPs per image or frame (torch's FLOP counter: convolutions, forward and backward)
 over the device's peak matmul rate in the row's precision (bench/flops.py, measured first), so
 "of peak" reads as the fraction of the hardware limit reached. On a shared CPU wall-clock figures are
@@ -29,13 +31,15 @@ from dataclasses import dataclass
 
 import torch
 
-from bench import flops, official_test, onnx_runtime, train_step, translate_images, translate_video
+from bench import flops, official_test, onnx_runtime, score, train_step, translate_images, translate_video
 from cyclegan_batch.device.precision import pick_device, resolve_precision
+from cyclegan_batch.models.inception import MetricsUnavailable
 from cyclegan_batch.models.nets import GeneratorSpec
 
 # Arguments of each benchmark's own command line, by device type and --quick.
 PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
     ("cuda", False): {
+        "score": [["--images", "256", "--rounds", "3"]],
         "train": [["--size", "256", "--steps", "20", "--rounds", "5", "--batch-sizes", "1,4"]],
         "images": [["--images", "64", "--size", "256", "--batch-size", "16", "--repeats", "3"]],
         "video": [
@@ -45,12 +49,14 @@ PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
         "official": [["--images", "64", "--size", "256", "--repeats", "3"]],
     },
     ("cuda", True): {
+        "score": [["--images", "16", "--rounds", "1"]],
         "train": [["--size", "256", "--steps", "5", "--rounds", "2", "--batch-sizes", "1,4"]],
         "images": [["--images", "16", "--size", "256", "--batch-size", "8", "--repeats", "1"]],
         "video": [["--frames", "32", "--size", "1280x720", "--batch-size", "8", "--skip-naive"]],
         "official": [["--images", "8", "--size", "256", "--repeats", "1"]],
     },
     ("cpu", False): {
+        "score": [["--images", "32", "--rounds", "3"]],
         "train": [["--size", "128", "--steps", "2", "--rounds", "3", "--batch-sizes", "1,2"]],
         "images": [["--images", "16", "--size", "128", "--repeats", "1"]],
         "video": [["--frames", "24", "--size", "320x180"]],
@@ -58,6 +64,7 @@ PLANS: dict[tuple[str, bool], dict[str, list[list[str]]]] = {
         "official": [["--images", "16", "--size", "256", "--repeats", "3"]],
     },
     ("cpu", True): {
+        "score": [["--images", "4", "--rounds", "1"]],
         "train": [["--size", "64", "--steps", "1", "--rounds", "2", "--batch-sizes", "1,2"]],
         "images": [["--images", "4", "--size", "64", "--repeats", "1"]],
         "video": [["--frames", "8", "--size", "128x72"]],
@@ -111,6 +118,23 @@ def onnx_rows(argv: list[str]) -> tuple[list[Row], list[str]]:
             rows.append(Row(f"onnx: {name}", result["size"], result["batch"], precision, rate, one_pass))
             rows[-1].vs_baseline, rows[-1].cpu_ms = rate / engine, result["cpu_ms"][name]
     return rows, []
+
+
+def score_rows(argv: list[str], device: str) -> tuple[list[Row], list[str]]:
+    """Feature extraction for KID/FID; vs baseline = against one image at a time."""
+    args = score.parser().parse_args([*argv, "--device", device])
+    try:
+        rates, cpu_ms, change = score.run(args)
+    except MetricsUnavailable:
+        return [], ["score rows skipped: the metrics extra is not installed (pip install '.[metrics]')"]
+    base = rates["one at a time (baseline)"]
+    rows = []
+    for name, rate in rates.items():
+        work = 0 if name.startswith("cached") else score.INCEPTION_FLOPS  # a cache hit runs no network
+        batch = 1 if name.startswith("one") else 16
+        rows.append(Row(f"score (clean): {name}", f"{args.size}x{args.size}", batch, "fp32", rate, work))
+        rows[-1].vs_baseline, rows[-1].cpu_ms = rate / base, cpu_ms[name]
+    return rows, [f"score: bf16 autocast moves the Inception features by up to {change:.1e} relative (fp32 kept)"]
 
 
 def translation_rows(kind: str, argv: list[str], device: str) -> tuple[list[Row], list[str]]:
@@ -183,13 +207,13 @@ def main() -> None:
         epilog="example: python -m bench --quick   (the full run: python -m bench, or make bench)",
     )
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks that everything runs")
-    parser.add_argument("--only", default="train,images,video,onnx,official", help="comma-separated subset of those")
+    parser.add_argument("--only", default="train,images,video,onnx,official,score", help="comma-separated subset of those")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="train rows also with torch.compile (slow start)")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
-    if unknown := set(kinds) - {"train", "images", "video", "onnx", "official"}:
-        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video, onnx, official")
+    if unknown := set(kinds) - {"train", "images", "video", "onnx", "official", "score"}:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video, onnx, official, score")
 
     device = pick_device(args.device)
     plan = PLANS[("cuda" if device.type == "cuda" else "cpu", args.quick)]
@@ -214,6 +238,9 @@ def main() -> None:
             elif kind == "official":
                 notes.append(official_note(argv))
                 print(notes[-1], flush=True)
+            elif kind == "score":
+                more_rows, more_notes = score_rows(argv, str(device))
+                rows, notes = rows + more_rows, notes + more_notes
             elif kind == "onnx":
                 more_rows, more_notes = onnx_rows(argv)
                 rows, notes = rows + more_rows, notes + more_notes

@@ -4,6 +4,8 @@ Domain A is crops of the colour photos that ship inside the scikit-image wheel (
 Domain B is *other* crops of the same photos with a known style applied: `golden_hour`, a per-pixel
 colour grade (warm highlights, teal shadows, lifted blacks, richer colour). Because the style is a known
 function, fidelity is a number: on held-out crops, PSNR(G(a), style(a)) against PSNR(a, style(a)).
+Realism is scored too, as for any data set: KID of G(a) against the real golden-hour images of B, next to
+KID of a itself (with the `[metrics]` extra).
 """
 
 from __future__ import annotations
@@ -197,9 +199,16 @@ def eval_rate(rate: str) -> float:
 
 
 def score_heldout(
-    heldout: Path, model: Path, *, device: str = "auto", precision: str = "fp32", strip: Path | None = None
+    heldout: Path,
+    model: Path,
+    *,
+    device: str = "auto",
+    precision: str = "fp32",
+    strip: Path | None = None,
+    kid: bool = True,
 ) -> dict:
-    """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true.
+    """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true; and KID x100
+    of G(a) and of a against the golden-hour domain B beside heldout/ (None without the metrics extra).
 
     `strip`: also write a before/after picture there, columns a | G(a) | style(a) for the first crops.
     """
@@ -213,10 +222,12 @@ def score_heldout(
     if not inputs:
         raise UserError(f"{heldout}/A has no PNG crops; build them with `cyclegan-batch demo OUT`")
     translator = Translator.from_file(model, direction="AtoB", device=device, precision=precision, cycle=False)
-    model_db, identity_db, rows = [], [], []
+    model_db, identity_db, rows, fakes, originals = [], [], [], [], []
     for path in inputs:
         a, truth = load_rgb(path), load_rgb(heldout / runfolder.HELDOUT_TRUE_B / path.name)
         fake = translator.translate(a[None]).outputs[0]
+        fakes.append(fake)
+        originals.append(a)
         if strip is not None and len(rows) < STRIP_ROWS:
             rows.append(np.concatenate([a, fake, truth], axis=1))
         model_db.append(peak_signal_noise_ratio(truth, fake, data_range=255))
@@ -230,4 +241,27 @@ def score_heldout(
         "psnr_model": round(psnr_model, 3),
         "psnr_identity": round(psnr_identity, 3),
         "gain_db": round(psnr_model - psnr_identity, 3),
+        **(realism_scores(fakes, originals, heldout.parent / "B", device) if kid else {}),
     }
+
+
+def realism_scores(fakes: list[np.ndarray], originals: list[np.ndarray], reference: Path, device: str) -> dict:
+    """kid_x100_model / kid_x100_identity (and their std) against `reference`; a note instead when not possible."""
+    from cyclegan_batch.device.precision import pick_device
+    from cyclegan_batch.metrics import realism
+    from cyclegan_batch.models.features import folder_features
+    from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
+
+    try:
+        net = InceptionFeatures(pick_device(device))
+    except MetricsUnavailable as e:
+        return {"kid_note": str(e)}
+    real = folder_features(reference, net, cache=True).features
+    if len(real) < 2:
+        return {"kid_note": f"no KID: {reference} has {len(real)} readable images (the demo's B domain)"}
+    scores = {}
+    for name, images in (("model", fakes), ("identity", originals)):
+        result = realism(net.features(images), real)
+        scores[f"kid_x100_{name}"] = round(result.kid_x100, 4)  # type: ignore[arg-type]
+        scores[f"kid_x100_std_{name}"] = round(result.kid_x100_std, 4)  # type: ignore[arg-type]
+    return {"kid_reference": str(reference), "kid_reference_images": len(real), **scores}

@@ -5,7 +5,8 @@ hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<ex
 
     raw/                                      the demo's inputs (demo mode): A/ B/ heldout/{A,B_true}/ videos/
     data/manifest.jsonl                       prepare (+ A/ B/)
-    model/generators.safetensors              train (+ losses.csv, run.json, samples/, state/)
+    model/generators.safetensors              train (+ best.safetensors, losses.csv, metrics.csv, run.json,
+                                              samples/, state/)
     translated/images/<set>/cycle.csv         translate (+ run.json, reconstructed/)
     translated/videos/<name>.mp4              translate or join (+ <name>.mp4.cycle.csv, <name>.mp4.json)
     segments/<name>/                          video split (+ segments.csv, translated/ per segment)
@@ -31,6 +32,22 @@ MODEL_FILE = "generators.safetensors"
 STATE_DIR = "state"
 CHECKPOINT_FILE = f"{STATE_DIR}/checkpoint.pt"
 LOSSES_CSV = "losses.csv"
+BEST_MODEL_FILE = "best.safetensors"  # the generators with the lowest mean KID of the periodic evaluation
+METRICS_CSV = "metrics.csv"  # one row per evaluation: KID x100 and FID of the test split translated each way
+METRICS_COLUMNS = (
+    "step",
+    "epoch",
+    "kid_x100_a2b",
+    "kid_x100_std_a2b",
+    "fid_a2b",
+    "kid_x100_b2a",
+    "kid_x100_std_b2a",
+    "fid_b2a",
+    "kid_x100_mean",
+    "images_a",
+    "images_b",
+    "seconds",
+)
 SAMPLES_DIR = "samples"
 SAMPLE_GLOB = "step_*.png"  # a sample grid per logging step, sorting in step order
 
@@ -111,13 +128,25 @@ def bundled_model() -> Path | None:
     return path if path.is_file() else None
 
 
+EXPERIMENT_MODELS = {"last": MODEL_FILE, "best": BEST_MODEL_FILE}  # words naming the default experiment's models
+
+
 def resolve_model(model: Path | str) -> Path:
-    """A model argument as a file path: the word `bundled` (BUNDLED) names the demo model in the package.
+    """A model argument as a file path. Words, where no file of that name exists here: `bundled` (BUNDLED) names
+    the demo model in the package, `last` / `best` the default experiment's generators.safetensors /
+    best.safetensors (the lowest KID while training).
 
     Every verb that takes a model file (and the workflow's train.init_from) passes its argument through here.
     """
-    if str(model) != BUNDLED:
+    word = str(model)
+    if Path(model).exists() or word not in (BUNDLED, *EXPERIMENT_MODELS):
         return Path(model)
+    if word in EXPERIMENT_MODELS:
+        path = EXPERIMENT_MODEL.parent / EXPERIMENT_MODELS[word]
+        if not path.is_file():
+            hint = " (training writes it when eval_every > 0 and the [metrics] extra is installed)"
+            raise UserError(f"`{word}`: no {path}{hint if word == 'best' else ''}; pass a model file instead")
+        return path
     if (path := bundled_model()) is None:
         raise UserError(f"`{BUNDLED}`: this install has no {BUNDLED_MODEL}; reinstall the package or pass a model file")
     return path

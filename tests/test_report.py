@@ -297,7 +297,10 @@ def test_run_summary_matches_model_manifest_and_training(run: dict[str, Path], d
 
 def test_training_curves_and_sample_grids(run: dict[str, Path], dom: Node, summary: dict) -> None:
     section = dom.find("section", id="training")
-    assert section.find("img").attrs["src"].endswith("training-curves.png")
+    plots = [img.attrs["src"].rsplit("/", 1)[-1] for img in section.find_all("img")]
+    # KID over steps too where training evaluated (the metrics extra and a test split: tests/test_realism.py)
+    evaluated = (run["run"] / "model" / "metrics.csv").is_file()
+    assert plots == ["training-curves.png", *(["kid-curve.png"] if evaluated else [])]
     last = read_rows(run["run"] / "model" / "losses.csv")[-1]
     shown = {
         td.attrs["data-term"]: float(td.attrs["data-value"])

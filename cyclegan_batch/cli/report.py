@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Quiet, setup_logging
+from cyclegan_batch.cli.common import Device, Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.util.progress import show_progress
 
@@ -37,7 +37,8 @@ def report(
         typer.Option(
             metavar="METRIC=VALUE",
             help="Gate: exit 3 if any set's or video's value is above: l1 (mean cycle L1), flicker (mean "
-            "warp_out - warp_in), failed (failed images in a set). Repeatable.",
+            "warp_out - warp_in), failed (failed images in a set), kid (KID x100 against the reference), fid. "
+            "Repeatable.",
         ),
     ] = None,
     fail_below: Annotated[
@@ -57,9 +58,22 @@ def report(
         Path | None,
         typer.Option(metavar="DIR", help="Folder with the input videos, for input thumbnails (matched by name)."),
     ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Real images of the target domain for KID/FID (default: the run's data/B, or data/A for sets "
+            "translated B to A).",
+        ),
+    ] = None,
+    realism: Annotated[
+        bool, typer.Option(help="KID/FID of each set and video (needs the [metrics] extra; ~0.1-0.3 s per image).")
+    ] = True,
+    device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
-    """Write an HTML report of a run (summary, training curves, samples, per-set and per-video cycle error).
+    """Write an HTML report of a run (summary, training curves, samples, per-set and per-video cycle error,
+    and how real the outputs look: KID/FID against the target domain next to the untranslated inputs).
 
     The page opens offline (no JavaScript; pictures in OUT_assets/ beside it); summary.json beside it
     holds the same numbers. Missing or broken parts of the run are reported on the page.
@@ -82,7 +96,12 @@ def report(
         images_roots=parse_roots(images_root or []),
         videos_root=videos_root,
         gates=gates,
+        realism=realism,
+        reference=reference,
+        device=device,
     )
+    if realism and run.realism_note:
+        log.warning("%s", run.realism_note)
     summary = write_report(run, out_html, progress=show_progress(quiet))
     log.info(
         "report written to %s (%d image set(s), %d video(s)); numbers in %s",

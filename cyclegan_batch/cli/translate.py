@@ -58,8 +58,8 @@ def translate(
         Path | None,
         typer.Option(
             help="A generators.safetensors, an official latest_net_G_A.pth / latest_net_G.pth (or its folder), "
-            "or `bundled` (the demo model in the package). Default: results/demo/model/generators.safetensors "
-            "if present, else `bundled`."
+            "`bundled` (the demo model in the package), or `last` / `best`: results/demo/model/generators.safetensors "
+            "/ best.safetensors (the lowest KID while training). Default: `last` if present, else `bundled`."
         ),
     ] = None,
     direction: Annotated[

@@ -1,7 +1,8 @@
 """Quality gates of the report: `--fail-above l1=0.2` and the like, checked against a read `Report`.
 
 `failed` counts the failed rows of an image set; `flicker` is a video's mean warp_out - warp_in (the
-temporal error the translation adds). A gate that finds nothing to check fails too.
+temporal error the translation adds); `kid` (x100) and `fid` are the outputs' against the reference images.
+A gate that finds nothing to check fails too.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import math
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.report.model import Gate, GateResult, Report
 
-GATE_ABOVE = ("l1", "flicker", "failed")
+GATE_ABOVE = ("l1", "flicker", "failed", "kid", "fid")
 GATE_BELOW = ("psnr", "ssim")
+METRIC_MEANS = ("l1", "flicker", "psnr", "ssim")  # per-image values averaged; the others are one number
 
 
 def parse_gates(fail_above: list[str], fail_below: list[str]) -> list[Gate]:
@@ -54,6 +56,6 @@ def check_gates(gates: list[Gate], report: Report) -> list[GateResult]:
                 results.append(GateResult(gate, name, None, False, f"no {gate.metric} values to check"))
                 continue
             failed = value > gate.threshold if gate.above else value < gate.threshold
-            reason = f"{'mean ' if gate.metric != 'failed' else ''}{gate.metric} = {value:.4g}"
+            reason = f"{'mean ' if gate.metric in METRIC_MEANS else ''}{gate.metric} = {value:.4g}"
             results.append(GateResult(gate, name, value, not failed, reason))
     return results

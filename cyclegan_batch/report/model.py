@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from cyclegan_batch import __version__
+from cyclegan_batch.metrics import PROTOCOL, Realism
 
 METRICS = ("l1", "psnr", "ssim")
 # fidelity_psnr: stabilized vs per-frame translation (translate --temporal); its mean is over the frames the
@@ -77,6 +78,38 @@ def fps_value(fps: Any) -> float | None:
 
 # ----------------------------------------------------------------------------------------- sections
 @dataclass
+class RealismSection:
+    """KID/FID of a set's outputs (or a video's sampled frames) and of its inputs against real target images."""
+
+    reference: Path | None
+    translated: Realism | None = None
+    untranslated: Realism | None = None  # the do-nothing baseline
+    frames: int | None = None  # videos: how many frames were sampled
+    notes: list[str] = field(default_factory=list)
+
+    def gap_closed(self, metric: str) -> float | None:
+        """(baseline - translated) / baseline: 1 = as real as the reference, 0 = no better than doing nothing."""
+        base = getattr(self.untranslated, metric, None)
+        now = getattr(self.translated, metric, None)
+        return None if base is None or now is None or base <= 0 else (base - now) / base
+
+    def gate_values(self) -> dict[str, float | None]:
+        if self.translated is None:
+            return {}
+        return {"kid": self.translated.kid_x100, "fid": self.translated.fid}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reference": str(self.reference) if self.reference else None,
+            "translated": self.translated.to_json() if self.translated else None,
+            "untranslated": self.untranslated.to_json() if self.untranslated else None,
+            "gap_closed": {"kid": self.gap_closed("kid_x100"), "fid": self.gap_closed("fid")},
+            "frames": self.frames,
+            "notes": self.notes,
+        }
+
+
+@dataclass
 class ModelSection:
     path: Path
     info: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +130,17 @@ class TrainingSection:
     samples: list[Path] = field(default_factory=list)  # model/samples/step_*.png in step order
     notes: list[str] = field(default_factory=list)  # about run.json: shown with the run's facts
     curve_notes: list[str] = field(default_factory=list)  # about losses.csv: shown with the curves
+    evaluations: dict[str, list[float | None]] = field(default_factory=dict)  # metrics.csv: column -> values
+
+    @property
+    def best_evaluation(self) -> dict[str, float | None] | None:
+        """The metrics.csv row with the lowest mean KID: the step best.safetensors holds."""
+        kids = self.evaluations.get("kid_x100_mean", [])
+        scored = [i for i, v in enumerate(kids) if v is not None]
+        if not scored:
+            return None
+        best = min(scored, key=lambda i: kids[i])  # type: ignore[arg-type, return-value]
+        return {k: v[best] for k, v in self.evaluations.items()}
 
     @property
     def throughput(self) -> float | None:
@@ -124,6 +168,7 @@ class ImageSetSection:
     input_root_from: str = ""  # how input_root was found: "--images-root", "run.json", "source column"
     worst: list[GalleryItem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    realism: RealismSection | None = None
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -137,7 +182,8 @@ class ImageSetSection:
 
     def gate_values(self) -> dict[str, float | None]:
         means = {m: (s["mean"] if s else None) for m, s in self.stats().items()}
-        return {**means, "failed": float(len(self.failures))}
+        realism = self.realism.gate_values() if self.realism else {}
+        return {**means, "failed": float(len(self.failures)), **realism}
 
 
 @dataclass
@@ -150,12 +196,14 @@ class VideoSection:
     worst_cycle: list[int] = field(default_factory=list)  # frame indices, largest cycle L1 first
     worst_flicker: list[int] = field(default_factory=list)  # largest warp_out - warp_in first
     notes: list[str] = field(default_factory=list)
+    realism: RealismSection | None = None
 
     def stats(self) -> dict[str, dict[str, float] | None]:
         return {m: stats_of(self.frames.get(m, [])) for m in VIDEO_METRICS}
 
     def gate_values(self) -> dict[str, float | None]:
-        return {m: (s["mean"] if s else None) for m, s in self.stats().items() if m in (*METRICS, "flicker")}
+        means = {m: (s["mean"] if s else None) for m, s in self.stats().items() if m in (*METRICS, "flicker")}
+        return {**means, **(self.realism.gate_values() if self.realism else {})}
 
     def mismatches(self) -> list[str]:
         """Properties where the output differs from the input (duration: by more than one frame)."""
@@ -207,6 +255,7 @@ class Report:
     image_sets: list[ImageSetSection]
     videos: list[VideoSection]
     gates: list[GateResult] = field(default_factory=list)
+    realism_note: str | None = None  # why there are no KID/FID numbers, when there are none
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -234,6 +283,7 @@ class Report:
                 }
                 for g in self.gates
             ],
+            "realism": {"protocol": PROTOCOL, "note": self.realism_note},
             "model": {"path": rel(self.model.path), **self.model.info, "notes": self.model.notes},
             "data": {
                 "counts": {d: dict(c) for d, c in self.data.counts.items()},
@@ -250,6 +300,7 @@ class Report:
                 "seconds": self.training.run.get("last_session_seconds"),
                 "images_per_s": self.training.throughput,
                 "final_losses": {k: v[-1] for k, v in self.training.losses.items() if v},
+                "best": self.training.best_evaluation,
                 "samples": [rel(p) for p in self.training.samples],
                 "notes": self.training.notes + self.training.curve_notes,
             },
@@ -264,6 +315,7 @@ class Report:
                     "input_root": str(s.input_root) if s.input_root else None,
                     "input_root_from": s.input_root_from or None,
                     "worst": [{"input": w.label, **w.metrics} for w in s.worst],
+                    "realism": s.realism.to_json() if s.realism else None,
                     "notes": s.notes,
                 }
                 for s in self.image_sets
@@ -278,6 +330,7 @@ class Report:
                     "worst_cycle_frames": v.worst_cycle,
                     "worst_flicker_frames": v.worst_flicker,
                     "input_video": str(v.input_video) if v.input_video else None,
+                    "realism": v.realism.to_json() if v.realism else None,
                     "notes": v.notes,
                 }
                 for v in self.videos

@@ -193,6 +193,10 @@ def training_view(report: Report, assets: Assets) -> dict[str, Any]:
         view["curves"] = assets.plot("training-curves.png", plots.training_curves, training.losses)
         view["last"] = {k: v[-1] for k, v in training.losses.items() if k != "step" and v}
         view["last_step"] = fmt(training.losses["step"][-1])
+    best = training.best_evaluation
+    view["kid_curve"] = (
+        assets.plot("kid-curve.png", plots.kid_curve, training.evaluations, best["step"]) if best else None
+    )
     return view
 
 

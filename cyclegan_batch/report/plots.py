@@ -68,6 +68,22 @@ def training_curves(losses: dict[str, list[float | None]], path: Path) -> None:
     fig.savefig(path)
 
 
+def kid_curve(evaluations: dict[str, list[float | None]], best_step: float | None, path: Path) -> None:
+    """KID x100 of each direction and their mean over steps (metrics.csv), the best step marked."""
+    fig, axes = _figure(1, 1, 2.8)
+    ax = axes[0]
+    labels = (("kid_x100_a2b", "A→B"), ("kid_x100_b2a", "B→A"), ("kid_x100_mean", "mean"))
+    for color, (column, label) in zip(PALETTE, labels, strict=False):
+        if column in evaluations:
+            ax.plot(*_series(evaluations["step"], evaluations[column]), color=color, linewidth=1.4, label=label)
+    if best_step is not None:
+        ax.axvline(best_step, color=MUTED, linestyle="--", linewidth=1.0, label=f"best (step {best_step:g})")
+    ax.set_title("KID×100 of the test split (lower is more like the other domain)", fontsize=10, color=INK, loc="left")
+    ax.set_xlabel("step", fontsize=8, color=MUTED)
+    ax.legend(fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
+    fig.savefig(path)
+
+
 def metric_histograms(values: dict[str, list[float | None]], path: Path) -> None:
     """One histogram per metric, with the mean and the 95th percentile marked."""
     present = {m: [v for v in vs if v is not None and np.isfinite(v)] for m, vs in values.items()}

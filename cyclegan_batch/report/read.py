@@ -122,6 +122,11 @@ def read_training(run_dir: Path) -> TrainingSection:
     for column in rows[0] if rows else []:
         if column != "epoch":
             section.losses[column] = [to_float(r.get(column)) for r in rows]
+    if (model_dir / runfolder.METRICS_CSV).is_file():  # only runs that evaluated while training have one
+        rows, problem = read_csv(model_dir / runfolder.METRICS_CSV, ("step", "kid_x100_mean"))
+        if problem:
+            section.curve_notes.append(f"model/: {problem}; no KID curve")
+        section.evaluations = {c: [to_float(r.get(c)) for r in rows] for c in rows[0]} if rows else {}
     section.samples = sorted((model_dir / runfolder.SAMPLES_DIR).glob(runfolder.SAMPLE_GLOB))
     return section
 
@@ -249,7 +254,11 @@ def read_run(
     images_roots: dict[str, Path] | None = None,
     videos_root: Path | None = None,
     gates: list[Gate] | None = None,
+    realism: bool = False,
+    reference: Path | None = None,
+    device: str = "auto",
 ) -> Report:
+    """The run folder as a `Report`; with `realism`, KID/FID against `reference` (report/realism.py)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"no run folder at {run_dir}; pass results/<experiment> (see docs/interfaces.md)")
@@ -268,5 +277,11 @@ def read_run(
         image_sets=[read_image_set(d, images_roots or {}, worst_k) for d in set_dirs],
         videos=[read_video(videos, n, videos_root, worst_k) for n in video_names(videos)],
     )
+    if realism:
+        from cyclegan_batch.report.realism import add_realism
+
+        add_realism(report, reference, device)
+    else:
+        report.realism_note = "KID/FID not computed (report --no-realism)"
     report.gates = check_gates(gates or [], report)
     return report

@@ -42,6 +42,10 @@ class TrainConfig:
     log_every: int = 100
     sample_every: int = 1000
     checkpoint_every: int = 1000
+    # KID/FID of the test split every eval_every steps (0 = never; needs the [metrics] extra); keeps best.safetensors.
+    # 2 x 250 test images x (G 99 + Inception 11.5 GFLOP) = 55 TFLOP against 1000 paper steps x 1879 GFLOP: 2.9 %.
+    eval_every: int = 1000
+    eval_images: int = 250  # test images per domain scored at each evaluation
     domain_names: list[str] = field(default_factory=lambda: ["A", "B"])
 
     def total_epochs(self) -> int:
@@ -75,8 +79,10 @@ class TrainConfig:
             "log_every",
             "sample_every",
             "checkpoint_every",
+            "eval_every",
+            "eval_images",
         ):
-            if getattr(self, name) < (0 if name in ("n_blocks", "epochs") else 1):
+            if getattr(self, name) < (0 if name in ("n_blocks", "epochs", "eval_every") else 1):
                 problems.append(f"{name}={getattr(self, name)} is out of range")
         if problems:
             raise UserError("bad training config: " + "; ".join(problems), ExitCode.USAGE)

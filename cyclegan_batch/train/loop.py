@@ -43,6 +43,7 @@ from cyclegan_batch.train.data import (
     rank_batches,
     readable_images,
 )
+from cyclegan_batch.train.evaluate import Evaluator
 from cyclegan_batch.train.outputs import TrainingOutputs
 from cyclegan_batch.train.step import CycleGANStep, generator_spec
 from cyclegan_batch.util.atomic import remove_stale_parts_under
@@ -145,6 +146,7 @@ class Trainer:
         self.train_seconds = 0.0  # time earlier sessions of this run spent (from the checkpoint)
         self.session_start = time.perf_counter()
         self.fixed_samples = self._fixed_samples()
+        self.evaluator = Evaluator(Path(data), Path(model_dir), cfg, self.device, self.precision, self.rank)
         if self.rank == 0:  # a run killed mid-write leaves temporary files
             remove_stale_parts_under(self.outputs.model_dir)
         if resume and self.outputs.checkpoint.is_file():
@@ -152,6 +154,8 @@ class Trainer:
             if self.rank == 0:
                 self.outputs.forget_losses_after(self.global_step)
             log.info("resuming at epoch %d, step %d", self.epoch + 1, self.global_step)
+        if self.rank == 0:
+            self.evaluator.resume(self.global_step)
 
     def _fixed_samples(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The same few centre-cropped images in every sample grid, so grids show progress over time."""
@@ -221,7 +225,8 @@ class Trainer:
                             self.outputs.log_losses(self.epoch + 1, self.global_step, means, lr, rate)
                     if self.global_step % cfg.sample_every == 0 and self.rank == 0:
                         self.outputs.write_samples(self.global_step, self.step.sample_grid(*self.fixed_samples))
-                    if self.global_step % cfg.checkpoint_every == 0:
+                    evaluated = self._evaluate(last=self.global_step >= total_steps)
+                    if evaluated or self.global_step % cfg.checkpoint_every == 0:
                         self._checkpoint()
                     if self.global_step >= total_steps:
                         break
@@ -246,6 +251,14 @@ class Trainer:
         if self.world_size == 1:
             return total
         return int(distributed.mean_across_ranks(torch.tensor([float(total)], device=self.device)).item())
+
+    def _evaluate(self, last: bool) -> bool:
+        """KID/FID of the test split when due (train/evaluate.py); True if due, so a checkpoint follows."""
+        if not self.evaluator.due(self.global_step, last):
+            return False
+        if self.evaluator.enabled:
+            self.evaluator.evaluate(self.step.nets.a_to_b, self.step.nets.b_to_a, self.model_info())
+        return True
 
     # ------------------------------------------------------------------------------ checkpoint and resume
     def _checkpoint(self) -> None:

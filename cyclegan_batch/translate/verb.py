@@ -51,7 +51,7 @@ def default_model() -> Path:
 
 @dataclass
 class TranslateOptions:
-    model: Path | None = None  # None: default_model()
+    model: Path | None = None  # None: default_model(); else through runfolder.resolve_model
     direction: str = "AtoB"
     format: str | None = None  # png, jpg or webp; None keeps each input's format
     cycle: bool = True

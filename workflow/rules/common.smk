@@ -96,6 +96,7 @@ DATA_DOMAIN = {domain: f"{DATA}/{domain}" for domain in runfolder.DOMAINS}
 MANIFEST = f"{DATA}/{runfolder.MANIFEST}"
 MODEL_DIR = f"{RUN}/{runfolder.MODEL_DIR}"
 MODEL = f"{MODEL_DIR}/{runfolder.MODEL_FILE}"
+BEST_MODEL = f"{MODEL_DIR}/{runfolder.BEST_MODEL_FILE}"
 IMAGE_SET = f"{RUN}/{runfolder.IMAGES_DIR}/{{set}}"
 VIDEO = f"{RUN}/{runfolder.VIDEOS_DIR}/{{video}}.{formats.DEFAULT_CONTAINER}"
 SEGMENTS = f"{RUN}/{runfolder.SEGMENTS_DIR}/{{video}}"
@@ -120,6 +121,23 @@ TRAIN_GPUS = config["train"]["gpus"] if USES_GPU else 1
 # Device and precision change the numbers (bf16 vs fp32, CUDA kernels), so they are params of
 # the rules that compute: changing them reruns those. `auto` stays `auto` across machines.
 DEVICE_OPTIONS = f"--device {config['device']} --precision {config['precision']}"
+
+
+def translation_model() -> str:
+    """The model file the translate rules use: translate.model last (MODEL) or best (BEST_MODEL)."""
+    if config["translate"]["model"] == "last":
+        return MODEL
+    from cyclegan_batch.models.inception import available
+
+    if TRAIN.eval_every == 0 or not available():
+        raise WorkflowError(
+            "translate.model: best needs evaluation while training: set train.settings.eval_every > 0 "
+            "and install the metrics extra (pip install 'cyclegan-batch[metrics]'), or use translate.model: last"
+        )
+    return BEST_MODEL
+
+
+TRANSLATE_MODEL = translation_model()
 
 
 def stage_resources(stage: str, gpus: int = 0) -> dict:

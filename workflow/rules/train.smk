@@ -9,6 +9,9 @@ rule train_model:
         init_from=init_model(),
     output:
         model=MODEL,
+        # best.safetensors is declared only where translation uses it (translate.model: best): a run
+        # without the metrics extra or evaluation writes none.
+        best=[BEST_MODEL] if TRANSLATE_MODEL == BEST_MODEL else [],
         run=f"{MODEL_DIR}/{runfolder.RUN_JSON}",
         # Declared so that a rerun starts from an empty state/ (no checkpoint or temporary file
         # of a killed run), matching --no-resume.

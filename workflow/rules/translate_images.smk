@@ -3,7 +3,7 @@
 rule translate_image_set:
     input:
         images=image_set_dir,
-        model=MODEL,
+        model=TRANSLATE_MODEL,
     output:
         report(
             directory(IMAGE_SET),

@@ -25,7 +25,7 @@ checkpoint split_video:
 rule translate_segment:
     input:
         segment=SEGMENT_IN,
-        model=MODEL,
+        model=TRANSLATE_MODEL,
         original=video_file,
     output:
         video=SEGMENT_OUT,

