@@ -11,7 +11,8 @@ in grey levels, between the input frame and the previous input frame warped alon
 flow is wrong, the pixel is newly uncovered, or the light changed, the carried frame is not trusted and the
 per-frame translation shows. A frame where less than CUT_TRUST of the picture can be trusted follows a scene
 cut (or a flash): the stabilizer resets and writes the per-frame translation unchanged, so nothing ghosts
-across a cut. The state is one float frame, so memory does not grow with the video.
+across a cut. The state is one float frame, so memory does not grow with the video. On a CUDA device
+(TorchStabilizer) the same blend runs there with a torch flow (cyclegan_batch/video/torch_flow.py).
 
 Chosen by measurement (bench/RESULTS.md, graded with an independent flow): a split in the spirit of Bonneel
 et al. 2015 (per-frame detail, carried low frequencies) removed only 2-24 % of the added flicker, since this
