@@ -225,6 +225,13 @@ def probe(path: Path) -> VideoInfo:
     )
 
 
+# Chroma interpolated to every pixel when 4:2:0 becomes RGB, as video players do. swscale's default fast path
+# repeats each chroma sample over its 2x2 block instead: that block pattern stays on the pixel grid while the
+# picture moves, so it reads as flicker, both to the model (its input) and to any flicker measure of an output
+# (bench/RESULTS.md, "Video stabilization (encoded output)"). About 7 ms more per 1280x720 frame.
+RGB_FROM_YUV = ["-sws_flags", "bicubic+accurate_rnd+full_chroma_int"]
+
+
 class FrameReader:
     """Decoded RGB24 frames of `path` as H x W x 3 uint8 arrays, streamed from an ffmpeg process."""
 
@@ -239,7 +246,7 @@ class FrameReader:
         args = ["-v", "error", *(["-ss", f"{start_s:.6f}"] if start_s > 0 else []), "-i", file_arg(path)]
         args += ["-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
         args += [] if max_frames is None else ["-frames:v", str(max_frames)]
-        args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        args += [*RGB_FROM_YUV, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self._proc = subprocess.Popen(
             [ffmpeg_exe(), "-nostdin", "-hide_banner", *args], stdout=subprocess.PIPE, stderr=self._stderr
         )

@@ -11,7 +11,8 @@ in grey levels, between the input frame and the previous input frame warped alon
 flow is wrong, the pixel is newly uncovered, or the light changed, the carried frame is not trusted and the
 per-frame translation shows. A frame where less than CUT_TRUST of the picture can be trusted follows a scene
 cut (or a flash): the stabilizer resets and writes the per-frame translation unchanged, so nothing ghosts
-across a cut. The state is one float frame, so memory does not grow with the video.
+across a cut. The state is one float frame, so memory does not grow with the video. On a CUDA device
+(TorchStabilizer) the same blend runs there with a torch flow (cyclegan_batch/video/torch_flow.py).
 
 Chosen by measurement, graded with an independent flow (bench/RESULTS.md, appendix "Temporal stabilization",
 the method choice): a split in the spirit of Bonneel et al. 2015 (per-frame detail, carried low frequencies)
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.flow import Warp, sample
+from cyclegan_batch.video.torch_flow import backward_warp, grey
+from cyclegan_batch.video.torch_flow import warp as warp_along
 
 SIGMA = 12.0  # grey levels of input mismatch at which trust falls to 1/e
 CUT_TRUST = 0.3  # mean trust below this: a scene cut, the stabilizer starts again
@@ -79,37 +81,39 @@ class Stabilizer:
 
 
 class TorchStabilizer:
-    """The same blend with the state on a torch device (a GPU): warping by `grid_sample`, blending there.
-
-    The flow (OpenCV DIS) stays on the CPU; only its H x W x 2 sampling grid and the trust map travel.
-    """
+    """The same blend with everything on a torch device (a GPU): the flow (torch_flow.py, Lucas-Kanade, not
+    DIS), the trust, the warp and the blend. Per frame the input and its translation go up and the stabilized
+    frame comes down for the encoder; the state and the previous input stay on the device."""
 
     def __init__(self, device: torch.device, strength: float = DEFAULT_STRENGTH) -> None:
         Stabilizer(strength)  # the same argument check
         self.device, self.strength = device, strength
         self._state: torch.Tensor | None = None  # 1 x 3 x H x W float32
+        self._input: torch.Tensor | None = None  # the previous input frame, 1 x 3 x H x W float32
 
     def step(
         self, warp: Warp | None, previous_input: np.ndarray | None, current_input: np.ndarray, output: np.ndarray
     ) -> StepResult:
-        weight = None if warp is None or previous_input is None else trust(warp, previous_input, current_input)
-        frame = torch.from_numpy(np.ascontiguousarray(output)).to(self.device).permute(2, 0, 1)[None].float()
-        if weight is None or self._state is None or float(weight.mean()) < CUT_TRUST or self.strength == 0.0:
+        """As Stabilizer.step; `warp` and `previous_input` only say whether there is a previous frame (the
+        previous input is kept on the device, the flow computed there)."""
+        current = _upload(current_input, self.device)
+        frame = _upload(output, self.device)
+        previous, self._input = self._input, current
+        weight = None
+        if warp is not None and previous_input is not None and previous is not None and self.strength > 0.0:
+            flow, valid = backward_warp(grey(previous), grey(current))
+            mismatch = (current - warp_along(previous, flow)).abs().mean(1, keepdim=True) / SIGMA
+            weight = torch.exp(-(mismatch * mismatch)) * valid
+        if weight is None or self._state is None or float(weight.mean()) < CUT_TRUST:
             self._state = frame
             return StepResult(output, reset=True)
-        grid = torch.from_numpy(normalized_grid(warp)).to(self.device)[None]
-        carried = F.grid_sample(self._state, grid, mode="bilinear", padding_mode="border", align_corners=True)
-        w = torch.from_numpy(weight).to(self.device)[None, None] * self.strength
-        self._state = torch.lerp(frame, carried, w)
+        self._state = torch.lerp(frame, warp_along(self._state, flow), weight * self.strength)
         out = (self._state[0].permute(1, 2, 0) + 0.5).clamp_(0, 255).to(torch.uint8)
         return StepResult(out.cpu().numpy(), reset=False)
 
 
-def normalized_grid(warp: Warp) -> np.ndarray:
-    """`warp`'s sampling positions as grid_sample wants them: H x W x 2 in [-1, 1] (align_corners=True)."""
-    map_x, map_y = cv2.convertMaps(*warp.maps, cv2.CV_32FC1)
-    h, w = map_x.shape
-    return np.stack([map_x * (2.0 / max(1, w - 1)) - 1.0, map_y * (2.0 / max(1, h - 1)) - 1.0], axis=-1)
+def _upload(frame: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.tensor(frame, device=device).permute(2, 0, 1)[None].float()  # a copy: frames may be read-only
 
 
 def make_stabilizer(strength: float, device: torch.device) -> Stabilizer | TorchStabilizer:
