@@ -2,9 +2,11 @@
 # The GPU measurements of this project in one call, on a CUDA machine; results in $OUT (default /tmp/gpu-session):
 #   1. the benchmark suite (`python -m bench`) on the GPU -> $OUT/bench.txt; the stabilizer at 1280x720
 #      (`bench.temporal --speed-only --device cuda`) -> $OUT/temporal.txt
-#   2. the demo model trained on the GPU, exported as fp16 and scored -> $OUT/demo.safetensors, demo_score.json,
-#      demo_losses.csv
-#   3. the GPU claim (issue 16) on the real card(s), first (seconds) -> $OUT/gpu_claim.txt, one PASS/FAIL a line
+#   2. stabilization judged on the encoded files with the stabilizer on the GPU (`bench.temporal_encoded`, real
+#      clips from ../shared/data or /work/shared/data where present) -> $OUT/temporal_encoded.txt
+#   3. the demo model trained on the GPU within DEMO_MINUTES, exported as fp16 and scored -> $OUT/demo.safetensors,
+#      demo_score.json, demo_losses.csv
+#   4. the GPU claim (issue 16) on the real card(s), first (seconds) -> $OUT/gpu_claim.txt, one PASS/FAIL a line
 #   and the card, driver and torch build -> $OUT/gpu.txt
 #
 #   OUT=results/gpu bench/gpu_session.sh        # from a checkout; nothing is downloaded
@@ -14,7 +16,8 @@
 # lacks (imageio-ffmpeg is the usual one: it carries the ffmpeg binary) can be put in .whl/ of the checkout:
 # the script installs them offline (`pip install --no-index --no-deps --target /tmp/site`) and puts
 # /tmp/site on PYTHONPATH. The package itself runs from the checkout (PYTHONPATH), not installed.
-#   DEMO_SECONDS (default 240) caps the demo training; BENCH_SECONDS (default 240) caps the suite.
+#   BENCH_SECONDS (default 240) caps the suite, ENCODED_SECONDS (default 180) and ENCODED_FRAMES (default 30) the
+#   encoded-file bench, DEMO_MINUTES (default 3) the demo training (its lr decay is fitted into them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-session}
@@ -27,7 +30,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
 
-# 3. The claim on real cards: a holder per card, then one more process that must fail at once (wait 0), one
+# 4. The claim on real cards: a holder per card, then one more process that must fail at once (wait 0), one
 # that waits and gets a card when the holders end, and a translate that names its card in the log.
 claim_check() {
     local locks n holders=() rc waited
@@ -71,10 +74,13 @@ timeout "${BENCH_SECONDS:-240}" python3 -m bench 2>&1 | tee "$OUT/bench.txt"
 timeout 180 python3 -m bench.temporal --speed-only --device cuda --speed-size 1280x720 --frames 24 --repeats 2 \
     2>&1 | tee "$OUT/temporal.txt"
 
+timeout "${ENCODED_SECONDS:-180}" python3 -m bench.temporal_encoded --frames "${ENCODED_FRAMES:-30}" --skip-speed \
+    2>&1 | tee "$OUT/temporal_encoded.txt"
+
 cli() { python3 -m cyclegan_batch "$@"; }
 cli demo "$OUT/demo" --no-videos --quiet
-timeout "${DEMO_SECONDS:-240}" python3 -m cyclegan_batch train "$OUT/demo" "$OUT/demo-model" --preset demo \
-    --seed 0 --device cuda --quiet 2>&1 | tail -5
+cli train "$OUT/demo" "$OUT/demo-model" --preset demo --seed 0 --device cuda --minutes "${DEMO_MINUTES:-3}" --quiet \
+    2>&1 | tail -5
 cli export "$OUT/demo-model/generators.safetensors" "$OUT/demo.safetensors"
 cli demo-score "$OUT/demo/heldout" --model "$OUT/demo.safetensors" --json | tee "$OUT/demo_score.json"
 cp "$OUT/demo-model/losses.csv" "$OUT/demo_losses.csv"

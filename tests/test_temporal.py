@@ -209,4 +209,3 @@ def test_decoded_chroma_is_interpolated_not_repeated_in_blocks(tmp_path: Path) -
     writer.close()
     red = decode(tmp_path / "ramp.mp4")[0, 16, 8:56, 0].astype(int)
     assert (red[1::2] != red[::2]).mean() > 0.9  # neighbours within a chroma block differ too
-
