@@ -169,12 +169,12 @@ def translation_rows(kind: str, argv: list[str], device: str) -> tuple[list[Row]
     return rows, notes
 
 
-def official_note(argv: list[str]) -> str:
+def official_note(argv: list[str], device: str) -> str:
     """One line: translate against the official test.py's work, whole processes (bench/official_test.py)."""
-    args = official_test.parser().parse_args(["--compare", *argv])
+    args = official_test.parser().parse_args(["--compare", *argv, "--device", device])
     official, ours = official_test.compare(args)
     return (
-        f"translate vs official test.py (fp32 batch-1 loop, same weights and images, whole process, "
+        f"translate vs official test.py (fp32 batch-1 loop, same weights, images and device, whole process, "
         f"{args.count} images of {args.size}x{args.size}): {official:.1f} s / {ours:.1f} s = {official / ours:.2f}x"
     )
 
@@ -242,7 +242,7 @@ def main() -> None:
             if kind == "train":
                 rows += train_rows([*argv, *(["--compile"] if args.compile else [])], str(device))
             elif kind == "official":
-                notes.append(official_note(argv))
+                notes.append(official_note(argv, str(device)))
                 print(notes[-1], flush=True)
             elif kind == "score":
                 more_rows, more_notes = score_rows(argv, str(device))

@@ -29,15 +29,23 @@ import torch
 from PIL import Image
 
 
-def official_loop(images: Path, out: Path, model: Path) -> None:
+def bench_device(name: str) -> str:
+    """`auto` as this bench means it: the first GPU if there is one (named by index, so no process claims it), else
+    the CPU. Both sides run on the same device, as test.py does with its default --gpu_ids 0."""
+    if name == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def official_loop(images: Path, out: Path, model: Path, device: str) -> None:
     from cyclegan_batch.models.modelfile import load_generators
 
-    net = load_generators(model).a_to_b.float().eval()  # test.py: define_G, load_state_dict, eval
+    net = load_generators(model).a_to_b.float().eval().to(device)  # test.py: define_G, load_state_dict, eval
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(images.glob("*.png")):
         img = Image.open(path).convert("RGB")
         x = torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1)  # ToTensor
-        x = ((x - 0.5) / 0.5)[None]  # Normalize((0.5,)*3, (0.5,)*3), batch of 1
+        x = ((x - 0.5) / 0.5)[None].to(device)  # Normalize((0.5,)*3, (0.5,)*3), batch of 1
         with torch.no_grad():
             fake = net(x)
         for name, t in (("real", x), ("fake", fake)):  # tensor2im, then save_image of each visual
@@ -45,7 +53,7 @@ def official_loop(images: Path, out: Path, model: Path) -> None:
             Image.fromarray(pixels.astype(np.uint8)).save(out / f"{path.stem}_{name}.png")
 
 
-def whole_process_ratio(images: Path, model: Path, repeats: int) -> tuple[float, float]:
+def whole_process_ratio(images: Path, model: Path, repeats: int, device: str) -> tuple[float, float]:
     """Median seconds of (this loop, `cyclegan-batch translate --no-cycle`), each a fresh process, alternating."""
     with tempfile.TemporaryDirectory() as tmp:
         commands = {
@@ -57,6 +65,8 @@ def whole_process_ratio(images: Path, model: Path, repeats: int) -> tuple[float,
                 f"{tmp}/official",
                 "--model",
                 str(model),
+                "--device",
+                device,
             ],
             "ours": [
                 sys.executable,
@@ -68,6 +78,8 @@ def whole_process_ratio(images: Path, model: Path, repeats: int) -> tuple[float,
                 "--model",
                 str(model),
                 "--no-cycle",
+                "--device",
+                device,
                 "--overwrite",
                 "--quiet",
             ],  # fmt: skip
@@ -90,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=int, default=16, dest="count")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="auto", help="auto (the first GPU if any, else cpu), cpu or cuda:N; both sides")
     return p
 
 
@@ -99,13 +112,14 @@ def compare(args: argparse.Namespace) -> tuple[float, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         make_images(Path(tmp) / "in", args.count, args.size)
-        return whole_process_ratio(Path(tmp) / "in", paper_model_file(Path(tmp)), args.repeats)
+        device = bench_device(args.device)
+        return whole_process_ratio(Path(tmp) / "in", paper_model_file(Path(tmp)), args.repeats, device)
 
 
 def main() -> None:
     args = parser().parse_args()
     if not args.compare:
-        official_loop(args.images, args.out, args.model)
+        official_loop(args.images, args.out, args.model, bench_device(args.device))
         return
     official, ours = compare(args)
     print(

@@ -124,8 +124,8 @@ def measure(name: str, src: Path, per_frame: Path, stabilized: Path, lossless: t
 
 def cli(*args: str | Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    exe = Path(sys.executable).parent / "cyclegan-batch"  # the console script beside this interpreter
-    subprocess.run([str(exe), "translate", *map(str, args), "--quiet"], env=env, check=True)
+    command = [sys.executable, "-m", "cyclegan_batch", "translate", *map(str, args), "--quiet"]  # installed or not
+    subprocess.run(command, env=env, check=True)
 
 
 def ffmpeg(*args: str | Path) -> None:
