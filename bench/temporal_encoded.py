@@ -123,7 +123,8 @@ def measure(name: str, src: Path, per_frame: Path, stabilized: Path, lossless: t
 
 
 def cli(*args: str | Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
     command = [sys.executable, "-m", "cyclegan_batch", "translate", *map(str, args), "--quiet"]  # installed or not
     subprocess.run(command, env=env, check=True)
 

