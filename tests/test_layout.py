@@ -17,7 +17,7 @@ FLOORS = (
     {"__main__"},
     {"cli"},
     {"translate", "train", "prepare", "report", "demo"},
-    {"video"},
+    {"video", "score"},
     {"models", "media"},
     {"device", "util"},
 )

@@ -58,7 +58,7 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def features(sets: dict[str, Path], cache: Path) -> dict[str, np.ndarray]:
-    from cyclegan_batch.models.features import folder_features
+    from cyclegan_batch.score.features import folder_features
 
     net = inception.InceptionFeatures("cpu")
     with pytest.MonkeyPatch.context() as patch:
