@@ -27,8 +27,8 @@ from PIL import Image
 from bench.timing import cpu_seconds
 from cyclegan_batch.demo import PHOTOS, random_crops, skimage_photo
 from cyclegan_batch.media.images import load_rgb
-from cyclegan_batch.score.features import file_features
 from cyclegan_batch.models.inception import InceptionFeatures, to_input
+from cyclegan_batch.score.features import file_features
 
 INCEPTION_FLOPS = 11_460_000_000  # 5.73 GMAC per 299x299 image (Szegedy et al. 2016), x2
 

@@ -249,8 +249,8 @@ def realism_scores(fakes: list[np.ndarray], originals: list[np.ndarray], referen
     """kid_x100_model / kid_x100_identity (and their std) against `reference`; a note instead when not possible."""
     from cyclegan_batch.device.precision import pick_device
     from cyclegan_batch.metrics import realism
-    from cyclegan_batch.score.features import folder_features
     from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
+    from cyclegan_batch.score.features import folder_features
 
     try:
         net = InceptionFeatures(pick_device(device))

@@ -43,8 +43,8 @@ def score(
     """
     from cyclegan_batch.device.precision import pick_device
     from cyclegan_batch.metrics import PROTOCOL
-    from cyclegan_batch.score.features import score_folders
     from cyclegan_batch.models.inception import InceptionFeatures
+    from cyclegan_batch.score.features import score_folders
     from cyclegan_batch.util.progress import show_progress
 
     setup_logging(quiet)

@@ -18,11 +18,11 @@ from cyclegan_batch.device.precision import pick_device
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.metrics import realism
 from cyclegan_batch.models.engine import resolve_direction
-from cyclegan_batch.score.features import FolderFeatures, file_features, folder_features
 from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
 from cyclegan_batch.report.model import RealismSection, Report
 from cyclegan_batch.report.plots import read_frames
 from cyclegan_batch.report.read import read_json
+from cyclegan_batch.score.features import FolderFeatures, file_features, folder_features
 
 VIDEO_FRAMES = 50
 
