@@ -50,9 +50,10 @@ def demo_tiny_config() -> dict:
     """
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(device="cpu", precision="fp32")
-    settings = {"load_size": 32, "crop_size": 32, "max_steps": 2, "log_every": 1}
+    settings = {"load_size": 32, "crop_size": 32, "max_steps": 2, "log_every": 1, "eval_every": 0}
     config["train"] = {"preset": "tiny", "init_from": None, "settings": settings}
     config["translate"] = {"segment_seconds": 2}
+    config["report"] = {"realism": False}  # Inception passes are tested in test_realism and test_workflow
     stages = ("demo", "prepare", "train", "translate", "video", "report")
     config["resources"] = {stage: {"threads": 1, "mem_mb": 500, "runtime": 10} for stage in stages}
     return config
@@ -85,6 +86,9 @@ def test_demo_dag_runs_through_slurm_like_a_local_run(tmp_path: Path) -> None:
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(cluster)]
     cmd += ["--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"]
     cmd += ["--slurm-keep-successful-logs", "--configfile", str(cluster / "config.yaml")]
+    # Status checks every second instead of the profile's 10 s: the jobs take seconds, and the wait was most
+    # of this test's time. The profile itself keeps the gentler defaults a shared cluster wants.
+    cmd += ["--seconds-between-status-checks", "1", "--slurm-init-seconds-before-status-checks", "1"]
     try:
         # Own session and no stdin, as a user's detached cluster run (no stray terminal signals).
         proc = subprocess.run(

@@ -68,7 +68,8 @@ def tiny_config(**sections: dict) -> dict:
         "train": {
             "preset": "tiny",
             "init_from": None,
-            "settings": {"max_steps": 4, "log_every": 2, "sample_every": 2, "checkpoint_every": 2},
+            # eval_every 0 and report.realism false: the Inception passes are tested once, in finished_run
+            "settings": {"max_steps": 4, "log_every": 2, "sample_every": 2, "checkpoint_every": 2, "eval_every": 0},
         },
         "translate": {
             "images": {"heldout": INPUTS["heldout"]},
@@ -77,6 +78,7 @@ def tiny_config(**sections: dict) -> dict:
             "batch_size": 4,
         },
         "resources": {stage: {"threads": 1, "mem_mb": 500, "runtime": 10} for stage in ("train", "translate")},
+        "report": {"realism": False},
     }
     config.update(sections)
     return config
@@ -283,9 +285,15 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole DAG run once on tiny inputs (shared by the end-to-end tests below, in order)."""
     workdir = tmp_path_factory.mktemp("workflow")
     make_inputs(workdir)
-    write_config(workdir, tiny_config())
+    write_config(workdir, finished_config())
     run_snakemake(workdir)
     return workdir
+
+
+def finished_config() -> dict:
+    """finished_run's config: the tiny one with the report's KID/FID on (its one test split image per domain is
+    too few for training's evaluation, which tests/test_realism.py covers)."""
+    return tiny_config(report={"realism": True})
 
 
 @pytest.mark.slow
@@ -305,6 +313,9 @@ def test_whole_dag_writes_every_output(finished_run: Path) -> None:
     segments = sorted((run / "segments" / "clip").glob("segment_*"))
     assert len(segments) == 2, "0.5 s segments of a 1 s video with a keyframe every 0.5 s"
     assert (run / "report" / "index.html").is_file() and (run / "report" / "summary.json").is_file()
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    realism = summary["image_sets"]["heldout"]["realism"]  # KID/FID of the outputs and of the inputs
+    assert realism["translated"]["kid_x100"] is not None and realism["untranslated"]["fid"] is not None
 
 
 @pytest.mark.slow
@@ -321,13 +332,13 @@ def test_workflow_report_shows_the_input_frames_of_each_video(finished_run: Path
 
 @pytest.mark.slow
 def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
-    write_config(finished_run, tiny_config())
+    write_config(finished_run, finished_config())
     assert jobs_planned(finished_run) == {}
 
 
 @pytest.mark.slow
 def test_translate_option_change_does_not_retrain(finished_run: Path) -> None:
-    config = tiny_config()
+    config = finished_config()
     config["translate"]["batch_size"] = 2
     write_config(finished_run, config)
     planned = jobs_planned(finished_run)
@@ -337,7 +348,7 @@ def test_translate_option_change_does_not_retrain(finished_run: Path) -> None:
 
 @pytest.mark.slow
 def test_training_key_change_retrains_and_reruns_downstream(finished_run: Path) -> None:
-    config = tiny_config()
+    config = finished_config()
     config["train"]["settings"]["lambda_cycle"] = 5.0
     write_config(finished_run, config)
     planned = jobs_planned(finished_run)
@@ -347,7 +358,7 @@ def test_training_key_change_retrains_and_reruns_downstream(finished_run: Path) 
 
 @pytest.mark.slow
 def test_snakemake_report_has_the_captioned_results(finished_run: Path) -> None:
-    write_config(finished_run, tiny_config())
+    write_config(finished_run, finished_config())
     out = finished_run / "report.html"
     run_snakemake(finished_run, "--report", str(out))
     html = out.read_text(errors="replace")
@@ -360,8 +371,8 @@ def test_snakemake_report_has_the_captioned_results(finished_run: Path) -> None:
 @pytest.mark.slow
 def test_killed_run_reruns_to_complete_outputs(finished_run: Path) -> None:
     """SIGKILL snakemake and its jobs mid-training; after --unlock a rerun leaves only complete outputs."""
-    config = tiny_config()
-    config["train"]["settings"].update(epochs=12, max_steps=60, checkpoint_every=5)  # 5 steps per epoch
+    config = finished_config()
+    config["train"]["settings"].update(epochs=12, max_steps=60, checkpoint_every=5, eval_every=0)  # 5 steps an epoch
     write_config(finished_run, config)
     losses = finished_run / "results" / EXP / "model" / "losses.csv"
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(finished_run)]

@@ -197,14 +197,17 @@ def train_settings() -> str:
     )
 
 
-def report_gates() -> str:
-    """report.fail_above / fail_below as the CLI's repeatable METRIC=VALUE gates."""
-    gates = [
+def report_options() -> str:
+    """report.fail_above / fail_below as the CLI's repeatable METRIC=VALUE gates, and report.realism."""
+    options = [
         f"--fail-{side} {metric}={value}"
         for side in ("above", "below")
         for metric, value in sorted(config["report"][f"fail_{side}"].items())
     ]
-    return " ".join(gates)
+    return " ".join(options + ([] if config["report"]["realism"] else ["--no-realism"]))
+
+
+DEMO_SCORE_KID = "" if config["report"]["realism"] else "--no-kid"
 
 
 def image_set_dir(wildcards) -> str:

@@ -48,7 +48,8 @@ rule score_demo:
         **stage_resources("translate", gpus=1),
     params:
         device=DEVICE_OPTIONS,
+        kid=DEMO_SCORE_KID,
         heldout=lambda wildcards, input: os.path.dirname(input.heldout_a),
     shell:
-        "cyclegan-batch demo-score --model {input.model:q} {params.device} --json"
+        "cyclegan-batch demo-score --model {input.model:q} {params.device} {params.kid} --json"
         " -- {params.heldout:q} > {output:q} 2> {log:q}"

@@ -24,7 +24,7 @@ rule build_report:
     resources:
         **stage_resources("report"),
     params:
-        gates=report_gates(),
+        options=report_options(),
         run_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(input.model)),
     shell:
-        "cyclegan-batch report {params.gates} -- {params.run_dir:q} {output.html:q} > {log:q} 2>&1"
+        "cyclegan-batch report {params.options} -- {params.run_dir:q} {output.html:q} > {log:q} 2>&1"
