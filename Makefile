@@ -25,7 +25,8 @@ lint: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
 
 test: lint
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q --durations=15
+	# Two workers, each a whole test file (module fixtures run once): most slow tests wait on subprocesses.
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 demo: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all
