@@ -209,17 +209,13 @@ def main() -> None:
         epilog="example: python -m bench --quick   (the full run: python -m bench, or make bench)",
     )
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks that everything runs")
-    parser.add_argument(
-        "--only", default="train,images,video,onnx,official,score", help="comma-separated subset of those"
-    )
+    parser.add_argument("--only", default=",".join(KINDS), help="comma-separated subset of those")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="train rows also with torch.compile (slow start)")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
-    if unknown := set(kinds) - {"train", "images", "video", "onnx", "official", "score"}:
-        parser.error(
-            f"--only: unknown {', '.join(sorted(unknown))}; choose from train, images, video, onnx, official, score"
-        )
+    if unknown := set(kinds) - set(KINDS):
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
 
     device = pick_device(args.device)
     plan = PLANS[("cuda" if device.type == "cuda" else "cpu", args.quick)]

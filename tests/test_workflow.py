@@ -68,7 +68,7 @@ def tiny_config(**sections: dict) -> dict:
         "train": {
             "preset": "tiny",
             "init_from": None,
-            # eval_every 0 and report.realism false: the Inception passes are tested once, in finished_run
+            # eval_every 0 and report.realism false: training's KID/FID is test_realism's, the report's finished_run's
             "settings": {"max_steps": 4, "log_every": 2, "sample_every": 2, "checkpoint_every": 2, "eval_every": 0},
         },
         "translate": {
@@ -372,7 +372,7 @@ def test_snakemake_report_has_the_captioned_results(finished_run: Path) -> None:
 def test_killed_run_reruns_to_complete_outputs(finished_run: Path) -> None:
     """SIGKILL snakemake and its jobs mid-training; after --unlock a rerun leaves only complete outputs."""
     config = finished_config()
-    config["train"]["settings"].update(epochs=12, max_steps=60, checkpoint_every=5, eval_every=0)  # 5 steps an epoch
+    config["train"]["settings"].update(epochs=12, max_steps=60, checkpoint_every=5)  # 5 steps per epoch
     write_config(finished_run, config)
     losses = finished_run / "results" / EXP / "model" / "losses.csv"
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(finished_run)]
