@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cyclegan_batch.video.flow import FLOW_MAX_SIDE, MIN_SIDE
+
 LEVELS = 4  # coarsest level 1/8: follows ~20 px per frame at 640 px
 ITERATIONS = 3  # LK steps per level
 WINDOW = 9  # pixels, the side of the least-squares window
@@ -76,10 +78,24 @@ def lk_flow(fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
     return flow
 
 
-def backward_warp(previous: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _flow(fixed: torch.Tensor, moving: torch.Tensor, max_side: int) -> torch.Tensor:
+    """Full-size `lk_flow`, computed at most `max_side` long and scaled up (as flow.py does with DIS)."""
+    h, w = fixed.shape[-2:]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return lk_flow(fixed, moving)
+    size = (max(MIN_SIDE, round(h * scale)), max(MIN_SIDE, round(w * scale)))
+    small = lk_flow(*(F.interpolate(g, size=size, mode="area") for g in (fixed, moving)))
+    factor = torch.tensor([w / size[1], h / size[0]], device=fixed.device).view(1, 2, 1, 1)
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False) * factor
+
+
+def backward_warp(
+    previous: torch.Tensor, current: torch.Tensor, max_side: int = FLOW_MAX_SIDE
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(flow, valid) for grey frames t-1 and t: previous(p + flow(p)) ~ current(p); valid where the
     forward-backward round trip closes and p + flow stays inside the frame (cyclegan_batch/video/flow.py)."""
-    backward, forward = lk_flow(current, previous), lk_flow(previous, current)
+    backward, forward = _flow(current, previous, max_side), _flow(previous, current, max_side)
     there = warp(forward, backward)
     loop = ((backward + there) ** 2).sum(1)
     consistent = loop < 0.01 * ((backward**2).sum(1) + (there**2).sum(1)) + 0.5
