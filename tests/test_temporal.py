@@ -22,7 +22,7 @@ from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.translate.verb import default_model
 from cyclegan_batch.video.flow import FlowEstimator
 from cyclegan_batch.video.pipeline import translate_video
-from cyclegan_batch.video.stabilize import TorchStabilizer
+from cyclegan_batch.video.stabilize import Stabilizer, TorchStabilizer
 from tests.conftest import run_cli
 from tests.test_video import ffmpeg
 
@@ -177,19 +177,25 @@ def test_segments_warm_up_on_context_and_join_without_a_seam(tmp_path: Path, pho
     assert b"deblock=1:0:0" in (tmp_path / "single.mp4").read_bytes()
 
 
-def test_torch_stabilizer_on_the_cpu_device_smooths_follows_and_resets(photo) -> None:
-    """The CUDA path's code (torch flow, trust, warp, blend) run on the CPU device: a pan's added flicker is
-    taken out along its own flow, and a cut starts it again with the per-frame frame."""
+def test_torch_stabilizer_on_the_cpu_device_matches_the_cpu_path(photo) -> None:
+    """The CUDA path's code (trust, warp and blend in torch along the shared DIS flow) run on the CPU device:
+    the frames the NumPy/OpenCV path writes, a pan's added flicker taken out, and a cut starting it again."""
     other = skimage_photo("rocket.jpg")
     size = (96, 64)
     frames = [view(photo, 40 + 2 * i, size) for i in range(6)] + [view(other, 60, size)]
     flicker = [np.clip(f.astype(np.int16) + 6 * (-1) ** i, 0, 255).astype(np.uint8) for i, f in enumerate(frames)]
-    stabilizer, flow = TorchStabilizer(torch.device("cpu"), 0.8), FlowEstimator()
-    steps = []
-    for t, (frame, output) in enumerate(zip(frames, flicker, strict=True)):
-        warp = flow.warp(frames[t - 1], frame) if t else None  # only says "there is a previous frame"
-        steps.append(stabilizer.step(warp, frames[t - 1] if t else None, frame, output))
-    assert [s.reset for s in steps] == [True] + [False] * 5 + [True]
+    flow = FlowEstimator()
+    warps = [flow.warp(frames[t - 1], frame) if t else None for t, frame in enumerate(frames)]
+    runs = {}
+    for name, stabilizer in (("torch", TorchStabilizer(torch.device("cpu"), 0.8)), ("numpy", Stabilizer(0.8))):
+        runs[name] = [
+            stabilizer.step(warps[t], frames[t - 1] if t else None, frame, output)
+            for t, (frame, output) in enumerate(zip(frames, flicker, strict=True))
+        ]
+    steps = runs["torch"]
+    assert [s.reset for s in steps] == [s.reset for s in runs["numpy"]] == [True] + [False] * 5 + [True]
+    for ours, cpu in zip(steps, runs["numpy"], strict=True):  # fixed-point remap vs float grid_sample: rounding
+        assert np.abs(ours.frame.astype(int) - cpu.frame.astype(int)).max() <= 2
     assert np.array_equal(steps[6].frame, flicker[6])  # nothing of the first shot after the cut
     pan = slice(0, 6)
     w_in, w_out = farneback_errors(np.stack(frames[pan]), np.stack(flicker[pan]))

@@ -12,7 +12,7 @@ flow is wrong, the pixel is newly uncovered, or the light changed, the carried f
 per-frame translation shows. A frame where less than CUT_TRUST of the picture can be trusted follows a scene
 cut (or a flash): the stabilizer resets and writes the per-frame translation unchanged, so nothing ghosts
 across a cut. The state is one float frame, so memory does not grow with the video. On a CUDA device
-(TorchStabilizer) the same blend runs there with a torch flow (cyclegan_batch/video/torch_flow.py).
+(TorchStabilizer) the same trust, warp and blend run there, along the same flow.
 
 Chosen by measurement, graded with an independent flow (bench/RESULTS.md, appendix "Temporal stabilization",
 the method choice): a split in the spirit of Bonneel et al. 2015 (per-frame detail, carried low frequencies)
@@ -27,11 +27,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.flow import Warp, sample
-from cyclegan_batch.video.torch_flow import backward_warp, grey
-from cyclegan_batch.video.torch_flow import warp as warp_along
 
 SIGMA = 12.0  # grey levels of input mismatch at which trust falls to 1/e
 CUT_TRUST = 0.3  # mean trust below this: a scene cut, the stabilizer starts again
@@ -81,9 +80,13 @@ class Stabilizer:
 
 
 class TorchStabilizer:
-    """The same blend with everything on a torch device (a GPU): the flow (torch_flow.py, Lucas-Kanade, not
-    DIS), the trust, the warp and the blend. Per frame the input and its translation go up and the stabilized
-    frame comes down for the encoder; the state and the previous input stay on the device."""
+    """The same blend with the state on a torch device (a GPU): trust, warp and blend run there.
+
+    The flow is the pipeline's own DIS flow (flow.py), computed on the CPU for cycle.csv's warping columns in
+    any case, so the device gets the same motion as the CPU path: per frame the input, its translation and the
+    sampling maps go up, and the stabilized frame comes down for the encoder; the state and the previous input
+    stay on the device. (A torch Lucas-Kanade flow on the device followed about half of what DIS follows, at
+    10x the model's time on an H200: bench/RESULTS.md, "Temporal stabilization", the GPU path.)"""
 
     def __init__(self, device: torch.device, strength: float = DEFAULT_STRENGTH) -> None:
         Stabilizer(strength)  # the same argument check
@@ -94,22 +97,34 @@ class TorchStabilizer:
     def step(
         self, warp: Warp | None, previous_input: np.ndarray | None, current_input: np.ndarray, output: np.ndarray
     ) -> StepResult:
-        """As Stabilizer.step; `warp` and `previous_input` only say whether there is a previous frame (the
-        previous input is kept on the device, the flow computed there)."""
-        current = _upload(current_input, self.device)
-        frame = _upload(output, self.device)
+        """As Stabilizer.step (the previous input is kept on the device: `previous_input` only says there is one)."""
+        current, frame = _upload(current_input, self.device), _upload(output, self.device)
         previous, self._input = self._input, current
         weight = None
         if warp is not None and previous_input is not None and previous is not None and self.strength > 0.0:
-            flow, valid = backward_warp(grey(previous), grey(current))
-            mismatch = (current - warp_along(previous, flow)).abs().mean(1, keepdim=True) / SIGMA
+            grid, valid = self._grid(warp)
+            mismatch = (current - _sample(previous, grid)).abs().mean(1, keepdim=True) / SIGMA
             weight = torch.exp(-(mismatch * mismatch)) * valid
         if weight is None or self._state is None or float(weight.mean()) < CUT_TRUST:
             self._state = frame
             return StepResult(output, reset=True)
-        self._state = torch.lerp(frame, warp_along(self._state, flow), weight * self.strength)
+        self._state = torch.lerp(frame, _sample(self._state, grid), weight * self.strength)
         out = (self._state[0].permute(1, 2, 0) + 0.5).clamp_(0, 255).to(torch.uint8)
         return StepResult(out.cpu().numpy(), reset=False)
+
+    def _grid(self, warp: Warp) -> tuple[torch.Tensor, torch.Tensor]:
+        """`warp`'s sampling positions as a grid_sample grid (1 x H x W x 2, in [-1, 1]) and its mask, on the device."""
+        map_x, map_y = cv2.convertMaps(*warp.maps, cv2.CV_32FC1)
+        h, w = map_x.shape
+        pos = torch.from_numpy(np.stack([map_x, map_y], axis=-1)).to(self.device)
+        scale = torch.tensor([2 / max(1, w - 1), 2 / max(1, h - 1)], device=self.device)
+        valid = torch.from_numpy(warp.valid).to(self.device)[None, None].float()
+        return (pos * scale - 1)[None], valid
+
+
+def _sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """`image` at the grid's positions (bilinear, border replicated): flow.py's `sample`, on the device."""
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def _upload(frame: np.ndarray, device: torch.device) -> torch.Tensor:
