@@ -86,7 +86,7 @@ class TorchStabilizer:
     any case, so the device gets the same motion as the CPU path: per frame the input, its translation and the
     sampling maps go up, and the stabilized frame comes down for the encoder; the state and the previous input
     stay on the device. (A torch Lucas-Kanade flow on the device followed about half of what DIS follows, at
-    10x the model's time on an H200: bench/RESULTS.md, "Temporal stabilization", the GPU path.)"""
+    10x the model's time on an H200: bench/RESULTS.md, "The GPU path's flow".)"""
 
     def __init__(self, device: torch.device, strength: float = DEFAULT_STRENGTH) -> None:
         Stabilizer(strength)  # the same argument check
