@@ -13,8 +13,9 @@ import torch
 from conftest import run_cli, smooth_images, write_images
 from safetensors import safe_open
 
+from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import load_generators, read_info
-from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.models.nets import GeneratorSpec, PointwiseGenerator, ResnetGenerator, init_weights
 from cyclegan_batch.runfolder import MODEL_FILE, RUN_JSON
 from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import build_config
@@ -24,8 +25,9 @@ from cyclegan_batch.train.step import build_networks
 TINY_QUICK = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
 
 
-def test_residual_generator_starts_as_the_identity_exactly() -> None:
-    cfg = build_config("quick", dict(ngf=8, ndf=8, n_blocks=2))
+@pytest.mark.parametrize("pointwise", [True, False], ids=["pointwise", "resnet"])
+def test_residual_generator_starts_as_the_identity_exactly(pointwise: bool) -> None:
+    cfg = build_config("quick", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise))
     nets = build_networks(cfg, seed=0)
     x = torch.rand(2, 3, 36, 44, generator=torch.Generator().manual_seed(0)) * 2 - 1
     x[0, :, :4, :4] = torch.tensor([-1.0, 1.0, 0.0])[:, None, None]  # the ends of the range too
@@ -47,7 +49,22 @@ def test_residual_flag_leaves_the_paper_generator_alone() -> None:
     last = [k for k in paper if k.endswith(".weight")][-1]
     assert all(torch.equal(paper[k], residual[k]) for k in paper if k != last)
     assert not residual[last].any()
-    assert "residual" not in GeneratorSpec().to_dict()  # paper and imported files keep their header
+    assert GeneratorSpec().to_dict() == {"ngf": 64, "n_blocks": 9, "upsample": "transpose"}  # the paper's header
+
+
+def test_pointwise_generator_maps_each_pixel_by_its_own_colour() -> None:
+    """Moving pixels around moves the output with them: no pattern, no dependence on the image's size."""
+    torch.manual_seed(0)
+    net = PointwiseGenerator(GeneratorSpec(ngf=16, n_blocks=2, residual=True, pointwise=True))
+    init_weights(net, gain=0.5)
+    torch.nn.init.normal_(net.output_conv.weight, 0.0, 0.5)  # past the zero start
+    x = torch.rand(1, 3, 12, 20) * 2 - 1
+    order = torch.randperm(12 * 20)
+    shuffled = x.flatten(2)[..., order].reshape(1, 3, 20, 12)  # other positions, another shape
+    with torch.no_grad():
+        y, y_shuffled = net(x), net(shuffled)
+    assert not torch.allclose(y, x, atol=1e-3)
+    torch.testing.assert_close(y.flatten(2)[..., order], y_shuffled.flatten(2))
 
 
 def test_quick_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
@@ -59,14 +76,16 @@ def test_quick_model_works_with_translate_info_and_export(tmp_path: Path) -> Non
     model = model_dir / MODEL_FILE
     with safe_open(str(model), framework="pt") as f:
         header = json.loads(f.metadata()["generator"])
-    assert header == {"ngf": 8, "n_blocks": 2, "upsample": "resize-conv", "residual": True}
+    assert header == {"ngf": 8, "n_blocks": 2, "residual": True, "pointwise": True}
     loaded = load_generators(model)
-    assert loaded.info.spec.residual and loaded.info.step == 4
+    assert loaded.info.spec.pointwise and loaded.info.spec.residual and loaded.info.step == 4
+    assert isinstance(loaded.a_to_b, PointwiseGenerator)
+    assert Translator(loaded, device="cpu", tile=64).tile_overlap(64) == 0  # tiles need no margin
     run = json.loads((model_dir / RUN_JSON).read_text())
-    assert run["steps"] == 4 and run["config"]["residual"] is True
+    assert run["steps"] == 4 and run["config"]["residual"] is True and run["config"]["pointwise"] is True
 
     info = run_cli("info", model).stdout
-    assert "residual" in info
+    assert "residual" in info and "pointwise" in info
     out = tmp_path / "out"
     run_cli("translate", data / "A", out, "--model", model)
     assert len(list(out.glob("*.png"))) == 8

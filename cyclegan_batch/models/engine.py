@@ -247,8 +247,7 @@ class Translator:
 
     def tile_overlap(self, side: int) -> int:
         """Twice the generator's receptive radius (tile borders see reflection padding that far), <= side / 2."""
-        radius = 15 + 8 * self.info.spec.n_blocks  # conv7, two stride-2 convs, 2 convs per block at 1/4 scale, ...
-        overlap = min(2 * radius, side // 2)
+        overlap = min(2 * self.info.spec.receptive_radius(), side // 2)
         return overlap - overlap % MULTIPLE  # keeps every tile origin on the stride-4 grid
 
     def tile_side(self, height: int, width: int) -> int:

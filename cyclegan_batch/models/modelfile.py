@@ -38,7 +38,7 @@ from safetensors.torch import save_file
 from cyclegan_batch import __version__
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models import official
-from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
+from cyclegan_batch.models.nets import Generator, GeneratorSpec, build_generator
 from cyclegan_batch.models.pixels import NORMALIZATION
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.util.atomic import atomic_output
@@ -126,7 +126,7 @@ def _spec(value: str, where: Path | str) -> GeneratorSpec:
         d = json.loads(value)
     except ValueError:
         raise _bad(where, "generator", value, want) from None
-    if not isinstance(d, dict) or not set(d) <= {"ngf", "n_blocks", "upsample", "residual"}:
+    if not isinstance(d, dict) or not set(d) <= {"ngf", "n_blocks", "upsample", "residual", "pointwise"}:
         raise _bad(where, "generator", value, want)
     spec = GeneratorSpec(**d)
     valid = (
@@ -136,11 +136,11 @@ def _spec(value: str, where: Path | str) -> GeneratorSpec:
         and spec.n_blocks >= 0
         and spec.upsample in UPSAMPLE_MODES
         and type(spec.residual) is bool
+        and type(spec.pointwise) is bool
     )
     if not valid:
-        raise _bad(
-            where, "generator", value, f"ngf >= 1, n_blocks >= 0, upsample one of {UPSAMPLE_MODES}, residual true/false"
-        )
+        want = f"ngf >= 1, n_blocks >= 0, upsample one of {UPSAMPLE_MODES}, residual and pointwise true/false"
+        raise _bad(where, "generator", value, want)
     return spec
 
 
@@ -164,7 +164,7 @@ def _int(meta: dict[str, str], key: str, default: int, where: Path | str) -> int
 def expected_shapes(spec: GeneratorSpec) -> dict[str, tuple[int, ...]]:
     """Parameter name -> shape of the generator `spec` describes, without allocating it (meta device)."""
     with torch.device("meta"):
-        net = ResnetGenerator(spec)
+        net = build_generator(spec)
     return {name: tuple(t.shape) for name, t in net.state_dict().items()}
 
 
@@ -183,8 +183,8 @@ def shape_mismatch(spec: GeneratorSpec, shapes: dict[str, tuple[int, ...]]) -> s
 
 @dataclass
 class Generators:
-    a_to_b: ResnetGenerator | None  # None where the file holds one direction only
-    b_to_a: ResnetGenerator | None
+    a_to_b: Generator | None  # None where the file holds one direction only
+    b_to_a: Generator | None
     info: ModelInfo
 
     def __post_init__(self) -> None:
@@ -291,11 +291,11 @@ def load_generators(path: Path, device: torch.device | str = "cpu") -> Generator
     if official.is_official(path):
         return _to(from_official(official.read(path)), device)
     info, by_direction = _read_header(path)
-    nets: dict[str, ResnetGenerator] = {}
+    nets: dict[str, Generator] = {}
     try:
         with safe_open(str(path), framework="pt") as f:
             for prefix, params in by_direction.items():
-                net = ResnetGenerator(info.spec)
+                net = build_generator(info.spec)
                 net.load_state_dict({k: f.get_tensor(f"{prefix}.{k}").float() for k in params}, strict=True)
                 nets[prefix] = net
     except (SafetensorError, OSError) as e:
@@ -312,13 +312,13 @@ def _to(model: Generators, device: torch.device | str) -> Generators:
 
 def from_official(checkpoint: official.Checkpoint) -> Generators:
     """Official weights in this project's generator; the header records where they came from."""
-    nets: dict[str, ResnetGenerator] = {}
+    nets: dict[str, Generator] = {}
     for prefix, state in checkpoint.states.items():
         if problem := shape_mismatch(checkpoint.spec, {k: tuple(v.shape) for k, v in state.items()}):
             raise UserError(
                 f"{checkpoint.files[prefix]} is not in the official ResNet layout ({problem}); {official.SUPPORTED}"
             )
-        net = ResnetGenerator(checkpoint.spec)
+        net = build_generator(checkpoint.spec)
         net.load_state_dict(state, strict=True)
         nets[prefix] = net
     info = ModelInfo(checkpoint.spec, domains=checkpoint.domains, epoch=checkpoint.epoch, extra=checkpoint.header())

@@ -1,6 +1,7 @@
 """CycleGAN networks as in Zhu et al. 2017 (and the authors' reference code).
 
 ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3 + tanh.
+Pointwise generator (a departure, the `quick` preset): 1x1 convolutions only, a colour function per pixel.
 PatchGAN discriminator: C64-C128-C256-C512 with a 70x70 receptive field, one logit per patch.
 Instance norm has no affine parameters and no running statistics; weights start at N(0, 0.02).
 """
@@ -27,13 +28,22 @@ class GeneratorSpec:
     # A departure (the `quick` preset): output = clamp(input + last conv, -1, 1) instead of tanh(last conv),
     # with that conv initialised to zero, so an untrained generator returns its input exactly.
     residual: bool = False
+    # A departure (the `quick` preset): 1x1 convolutions only (PointwiseGenerator), so each output pixel is a
+    # function of its own input colour: what colour grades and tone curves are. Crops at any scale then teach
+    # it the same function for any image size; there is no spatial pattern to get wrong at full resolution.
+    pointwise: bool = False
 
     def to_dict(self) -> dict:
-        """The header entry; `residual` only when set, so the paper's generators keep the header they had."""
-        d = asdict(self)
-        if not self.residual:
-            del d["residual"]
+        """The header entry; the departures only when set, so the paper's generators keep the header they had
+        (and no `upsample` for a pointwise generator, which has none)."""
+        d = {k: v for k, v in asdict(self).items() if v or k not in ("residual", "pointwise")}
+        if self.pointwise:
+            del d["upsample"]
         return d
+
+    def receptive_radius(self) -> int:
+        """How far (in pixels) an output pixel sees: tiles overlap by twice this."""
+        return 0 if self.pointwise else 15 + 8 * self.n_blocks  # conv7, two stride-2 convs, 2 convs per block, ...
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
@@ -125,7 +135,24 @@ def _up(in_ch: int, out_ch: int, mode: Upsample) -> list[nn.Module]:
     return [*conv, _norm(out_ch), nn.ReLU(inplace=True)]
 
 
-class ResnetGenerator(nn.Module):
+class _Generator(nn.Module):
+    """A generator's output: tanh(self.model(x)), or with `spec.residual`, clamp(x + self.model(x), -1, 1)."""
+
+    spec: GeneratorSpec
+    model: nn.Sequential
+
+    @property
+    def output_conv(self) -> nn.Conv2d:
+        """The last convolution (a property, not a second registration: the state dict names stay the paper's)."""
+        return self.model[-1] if self.spec.residual else self.model[-2]  # type: ignore[return-value]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.residual:
+            return (x + self.model(x)).clamp(-1.0, 1.0)
+        return self.model(x)
+
+
+class ResnetGenerator(_Generator):
     """Maps a [-1, 1] RGB image to a [-1, 1] RGB image of the same size (size divisible by 4)."""
 
     def __init__(self, spec: GeneratorSpec = GeneratorSpec()) -> None:
@@ -152,15 +179,29 @@ class ResnetGenerator(nn.Module):
             layers.append(nn.Tanh())
         self.model = nn.Sequential(*layers)
 
-    @property
-    def output_conv(self) -> nn.Conv2d:
-        """The last convolution (a property, not a second registration: the state dict names stay the paper's)."""
-        return self.model[-1] if self.spec.residual else self.model[-2]  # type: ignore[return-value]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spec.residual:
-            return (x + self.model(x)).clamp(-1.0, 1.0)
-        return self.model(x)
+class PointwiseGenerator(_Generator):
+    """Each pixel's colour through the same small MLP (1x1 convs: 3 -> ngf, n_blocks x ngf -> ngf, -> 3, ReLUs).
+
+    No normalisation, so the function does not depend on the rest of the image: a video's frames get one grade."""
+
+    def __init__(self, spec: GeneratorSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        layers: list[nn.Module] = [nn.Conv2d(3, spec.ngf, 1), nn.ReLU(inplace=True)]
+        for _ in range(spec.n_blocks):
+            layers += [nn.Conv2d(spec.ngf, spec.ngf, 1), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(spec.ngf, 3, 1))
+        if not spec.residual:
+            layers.append(nn.Tanh())
+        self.model = nn.Sequential(*layers)
+
+
+Generator = ResnetGenerator | PointwiseGenerator
+
+
+def build_generator(spec: GeneratorSpec) -> Generator:
+    return PointwiseGenerator(spec) if spec.pointwise else ResnetGenerator(spec)
 
 
 class PatchDiscriminator(nn.Module):
@@ -193,7 +234,13 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     for m in module.modules():  # after the draws above, so the random stream is the paper's either way
-        if isinstance(m, ResnetGenerator) and m.spec.residual:
+        if isinstance(m, PointwiseGenerator):
+            # 1x1 convs have a fan-in of 3 or ngf, not the 3x3 and 7x7 convs' hundreds: N(0, 0.02) would shrink
+            # the signal ~6x per layer, and the generator barely learn. He init keeps it.
+            for conv in m.model:
+                if isinstance(conv, nn.Conv2d):
+                    nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+        if isinstance(m, _Generator) and m.spec.residual:
             nn.init.zeros_(m.output_conv.weight)  # step 0 returns the input: the do-nothing baseline
 
 

@@ -19,6 +19,7 @@ class TrainConfig:
     d_layers: int = 3
     upsample: str = "transpose"  # or "resize-conv": fewer checkerboard artifacts (a departure, opt-in)
     residual: bool = False  # generators return clamp(input + last conv), that conv zero-initialised (a departure)
+    pointwise: bool = False  # generators of 1x1 convs: one colour function per pixel (a departure; PointwiseGenerator)
     init_gain: float = 0.02
     # Data: resize shorter side to load_size, random crop_size crop, random horizontal flip
     load_size: int = PAPER_LOAD_SIZE
@@ -121,14 +122,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         checkpoint_every=500,
     ),
     # A new style on a 2-core laptop CPU in ten minutes (README "Your data: quick or paper"). Its departures
-    # from the paper: generators that start as the identity (residual), small networks, low-resolution
-    # training (translation still runs at full size), batches of 8, a higher lr, a weaker cycle loss and
-    # no identity loss (both hold a generator that starts as the identity where it is), an 8-minute budget.
+    # from the paper: pointwise generators (a colour function per pixel: what grades and tone curves are) that
+    # start as the identity (residual), a small discriminator, low-resolution training (translation still runs
+    # at full size, and a pointwise generator does the same there), batches of 8, a higher lr, a weaker cycle
+    # loss and no identity loss (both hold a generator that starts as the identity where it is), an 8-minute
+    # budget.
     "quick": dict(
-        ngf=16,
+        ngf=64,
         ndf=16,
-        n_blocks=3,
-        upsample="resize-conv",
+        n_blocks=2,
+        pointwise=True,
         residual=True,
         load_size=36,
         crop_size=32,

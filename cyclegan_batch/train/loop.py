@@ -52,7 +52,7 @@ from cyclegan_batch.util.progress import progress_bar
 log = logging.getLogger(__name__)
 
 # Keys a resume cannot change: they fix the networks' shapes or every random draw of the run.
-STRUCTURAL_KEYS = {"ngf", "ndf", "n_blocks", "d_layers", "upsample", "residual", "batch_size", "seed"}
+STRUCTURAL_KEYS = {"ngf", "ndf", "n_blocks", "d_layers", "upsample", "residual", "pointwise", "batch_size", "seed"}
 
 
 class NonFiniteLoss(RuntimeError):

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import autocast
 from cyclegan_batch.models.modelfile import Generators
-from cyclegan_batch.models.nets import GeneratorSpec, PatchDiscriminator, ResnetGenerator, init_weights
+from cyclegan_batch.models.nets import Generator, GeneratorSpec, PatchDiscriminator, build_generator, init_weights
 from cyclegan_batch.train.config import TrainConfig
 
 LOSS_TERMS = ("D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
@@ -69,8 +69,8 @@ class ImagePool:
 
 @dataclass
 class Networks:
-    a_to_b: ResnetGenerator
-    b_to_a: ResnetGenerator
+    a_to_b: Generator
+    b_to_a: Generator
     d_a: PatchDiscriminator
     d_b: PatchDiscriminator
 
@@ -81,7 +81,7 @@ class Networks:
 class GeneratorPair(nn.Module):
     """Every generator pass of the G step behind one forward: one DDP module, one all-reduce per backward."""
 
-    def __init__(self, a_to_b: ResnetGenerator, b_to_a: ResnetGenerator, identity: bool) -> None:
+    def __init__(self, a_to_b: Generator, b_to_a: Generator, identity: bool) -> None:
         super().__init__()
         self.a_to_b, self.b_to_a, self.identity = a_to_b, b_to_a, identity
 
@@ -108,14 +108,20 @@ class DiscriminatorPair(nn.Module):
 
 
 def generator_spec(cfg: TrainConfig) -> GeneratorSpec:
-    return GeneratorSpec(ngf=cfg.ngf, n_blocks=cfg.n_blocks, upsample=cfg.upsample, residual=cfg.residual)  # type: ignore[arg-type]
+    return GeneratorSpec(
+        ngf=cfg.ngf,
+        n_blocks=cfg.n_blocks,
+        upsample=cfg.upsample,  # type: ignore[arg-type]
+        residual=cfg.residual,
+        pointwise=cfg.pointwise,
+    )
 
 
 def build_networks(cfg: TrainConfig, seed: int) -> Networks:
     torch.manual_seed(seed)
     nets = Networks(
-        ResnetGenerator(generator_spec(cfg)),
-        ResnetGenerator(generator_spec(cfg)),
+        build_generator(generator_spec(cfg)),
+        build_generator(generator_spec(cfg)),
         PatchDiscriminator(cfg.ndf, cfg.d_layers),
         PatchDiscriminator(cfg.ndf, cfg.d_layers),
     )
