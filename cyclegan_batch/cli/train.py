@@ -29,8 +29,9 @@ def train(
     preset: Annotated[
         str,
         typer.Option(
-            help="Starting values: paper (the published defaults), quick (a new style on a laptop CPU in 10 "
-            "minutes: small residual generator, 32-px crops, 8-minute budget), demo, tiny."
+            help="Starting values: paper (the published defaults), quick (a colour grade or tone curve on a "
+            "laptop CPU in minutes: a pointwise generator that starts as the identity, 32-px crops, 8-minute "
+            "cap), demo, tiny."
         ),
     ] = "paper",
     set_: Annotated[

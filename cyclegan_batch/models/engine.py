@@ -103,9 +103,9 @@ def blend_ramp(length: int, overlap: int, ramp_in: bool, ramp_out: bool) -> torc
     """1 inside, rising linearly across `overlap` pixels on each side that meets another tile."""
     weight = torch.ones(length)
     ramp = (torch.arange(overlap) + 0.5) / overlap
-    if ramp_in:
+    if ramp_in and overlap:  # no overlap (a pointwise generator): tiles abut, weight 1
         weight[:overlap] = ramp
-    if ramp_out:
+    if ramp_out and overlap:
         weight[-overlap:] = ramp.flip(0)
     return weight
 
@@ -280,8 +280,9 @@ class Translator:
         x = pad_to_multiple(x)
         height, width = x.shape[-2:]
         norm = FrameNormStats(net)
-        with norm.capturing():
-            self._run_whole(net, self._stats_view(x))
+        if norm.layers:  # a pointwise generator has none: nothing to capture
+            with norm.capturing():
+                self._run_whole(net, self._stats_view(x))
         overlap = self.tile_overlap(side)
         out = torch.zeros(x.shape[0], 3, height, width, device=x.device)
         total = torch.zeros(height, width, device=x.device)

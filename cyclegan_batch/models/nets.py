@@ -34,12 +34,9 @@ class GeneratorSpec:
     pointwise: bool = False
 
     def to_dict(self) -> dict:
-        """The header entry; the departures only when set, so the paper's generators keep the header they had
-        (and no `upsample` for a pointwise generator, which has none)."""
-        d = {k: v for k, v in asdict(self).items() if v or k not in ("residual", "pointwise")}
-        if self.pointwise:
-            del d["upsample"]
-        return d
+        """The header entry; the departures only when set, so the paper's generators keep the header they had.
+        (`upsample` stays even for a pointwise generator, which has none, so the spec round-trips exactly.)"""
+        return {k: v for k, v in asdict(self).items() if v or k not in ("residual", "pointwise")}
 
     def receptive_radius(self) -> int:
         """How far (in pixels) an output pixel sees: tiles overlap by twice this."""
