@@ -133,7 +133,7 @@ def _up(in_ch: int, out_ch: int, mode: Upsample) -> list[nn.Module]:
 
 
 class _Generator(nn.Module):
-    """A generator's output: tanh(self.model(x)), or with `spec.residual`, clamp(x + self.model(x), -1, 1)."""
+    """A generator's output: self.model(x) (ending in tanh), or with `spec.residual` clamp(x + self.model(x), -1, 1)."""
 
     spec: GeneratorSpec
     model: nn.Sequential
