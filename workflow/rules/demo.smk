@@ -27,12 +27,12 @@ rule build_demo:
 
 
 # The demo's style is a known function, so fidelity is a number: PSNR of G(a) against the true
-# style on the held-out pairs, next to PSNR of a itself.
+# style on the held-out pairs, next to PSNR of a itself; for the model the translate rules use.
 rule score_demo:
     input:
         heldout_a=HELDOUT_A,
         heldout_b=HELDOUT_TRUE_B,
-        model=MODEL,
+        model=TRANSLATE_MODEL,
     output:
         report(
             DEMO_SCORE,
