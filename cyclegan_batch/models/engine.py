@@ -31,6 +31,7 @@ from torch import nn
 from cyclegan_batch.device.precision import DTYPES, choose_precision, pick_device
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.models.modelfile import Generators, load_generators
+from cyclegan_batch.models.narrow_conv import split_narrow_convs
 from cyclegan_batch.models.pixels import to_model_range, to_uint8_image
 
 log = logging.getLogger("cyclegan_batch")
@@ -162,6 +163,7 @@ class Translator:
         precision: str = "auto",
         cycle: bool = True,
         channels_last: bool = True,
+        split_narrow: bool = True,
         tile: TileSide = "auto",
         memory_budget: int | None = None,
     ) -> None:
@@ -176,6 +178,8 @@ class Translator:
             raise UserError(f"--tile {tile}: use auto, 0 (never) or a side of at least {MIN_TILE}", ExitCode.USAGE)
         self.info = model.info
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # The output layer in a form oneDNN runs faster (models/narrow_conv.py); CUDA keeps the plain layer.
+        self.split_narrow = split_narrow and self.device.type == "cpu"
         # Inference keeps the weights themselves in the compute dtype: autocast would re-cast every weight on
         # every call (measured: bench/RESULTS.md, appendix "Session 1 quiet-machine figures").
         self.dtype = DTYPES[self.precision]
@@ -199,7 +203,8 @@ class Translator:
 
     def _prepared(self, net: nn.Module) -> nn.Module:
         """`net` on the device in the compute dtype, in eval mode; a copy, so the caller's module is untouched."""
-        return copy.deepcopy(net).to(self.device, self.dtype, memory_format=self.memory_format).eval()
+        net = copy.deepcopy(net).to(self.device, self.dtype, memory_format=self.memory_format).eval()
+        return split_narrow_convs(net) if self.split_narrow else net
 
     @classmethod
     def from_file(cls, path: Path, *, direction: str = "AtoB", **kwargs) -> Translator:

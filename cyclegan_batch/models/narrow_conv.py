@@ -1,0 +1,62 @@
+"""A faster CPU form of the generators' output convolution (64 -> 3 channels, 7x7), for inference.
+
+oneDNN's CPU convolutions block output channels by 16, so a convolution to 3 channels leaves most of each
+block idle: the paper generator's last layer took 14.7 ms of its 253 ms per 256x256 image in bf16 on an
+AVX512-BF16 CPU, at a fifth of the rate of its other layers. `RowSplitConv2d` computes the same sums as a
+1 x k convolution to k * 3 channels (one per kernel row), then adds the k row results shifted into place:
+5.5 ms (bench/RESULTS.md, "CPU precision (bf16)"). Training keeps the plain layer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NARROW = 4  # output channels up to this count are split; wider layers fill oneDNN's blocks already
+
+
+class RowSplitConv2d(nn.Module):
+    """`conv` (k x k, stride 1, no padding, no dilation or groups) as k row convolutions summed in float32."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        out_ch, in_ch, k, _ = conv.weight.shape
+        self.out_channels, self.k = out_ch, k
+        # (out, in, ky, kx) -> (ky * out + out_index, in, 1, kx): row ky's taps for every output channel
+        rows = conv.weight.detach().permute(2, 0, 1, 3).reshape(k * out_ch, in_ch, 1, k)
+        memory_format = torch.channels_last if conv.weight.is_contiguous(memory_format=torch.channels_last) else None
+        self.weight = nn.Parameter(rows.contiguous(memory_format=memory_format or torch.contiguous_format), False)
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().float().view(1, -1, 1, 1), False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        per_row = F.conv2d(x, self.weight).float()  # N x k*out x H+k-1 x W
+        height = per_row.shape[2] - self.k + 1
+        out = per_row[:, : self.out_channels, :height]
+        for row in range(1, self.k):
+            out = out + per_row[:, row * self.out_channels : (row + 1) * self.out_channels, row : row + height]
+        if self.bias is not None:
+            out = out + self.bias
+        return out.to(x.dtype)
+
+
+def splittable(module: nn.Module) -> bool:
+    return (
+        type(module) is nn.Conv2d
+        and module.out_channels <= NARROW
+        and module.kernel_size[0] == module.kernel_size[1] > 1
+        and module.stride == (1, 1)
+        and module.padding == (0, 0)
+        and module.dilation == (1, 1)
+        and module.groups == 1
+    )
+
+
+def split_narrow_convs(net: nn.Module) -> nn.Module:
+    """`net` with every narrow k x k convolution replaced by its RowSplitConv2d, in place."""
+    for name, child in net.named_children():
+        if splittable(child):
+            setattr(net, name, RowSplitConv2d(child))
+        else:
+            split_narrow_convs(child)
+    return net
