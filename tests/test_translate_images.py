@@ -354,6 +354,41 @@ def test_auto_batch_size_follows_a_pixel_budget_on_cpu(tmp_path: Path, random_mo
         assert cli("translate", src, tmp_path / "out", "--model", random_model, "--batch-size", bad, "-q") == 2
 
 
+def test_model_calls_share_the_threads_and_a_big_image_runs_alone(tmp_path: Path, random_model: Path) -> None:
+    """Two calls at once on a CPU, each with half the threads; an image whose two passes would not fit the
+    memory budget runs alone with all of them; the outputs are those of one call at a time."""
+    from cyclegan_batch.translate.image_pipeline import ImageJob, PipelineSettings, PipelineStats, translate_images
+
+    translator = Translator.from_file(random_model, device="cpu", precision="fp32", cycle=False)
+    translator.memory_budget = translator.pass_bytes(150 * 190) * 3 // 2  # one big pass fits, two do not
+    sizes = [(40, 48)] * 5 + [(150, 190)] + [(40, 48)] * 2
+    jobs = []
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(smooth(h, w, i)).save(tmp_path / f"{i}.png")
+        jobs.append(ImageJob(tmp_path / f"{i}.png", tmp_path / "out" / f"{i}.png"))
+    original, seen = translator.translate, []
+
+    def spy(frames: np.ndarray):
+        seen.append((frames.shape[1:3], torch.get_num_threads()))
+        return original(frames)
+
+    translator.translate = spy  # type: ignore[method-assign]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        stats = PipelineStats()
+        results = list(translate_images(translator, jobs, PipelineSettings(batch_size=1), stats))
+        assert torch.get_num_threads() == 2  # given back
+    finally:
+        torch.set_num_threads(before)
+    assert all(r.error is None for r in results) and stats.images == len(sizes) == len(stats.model_calls)
+    assert sorted(seen) == sorted([((40, 48), 1)] * 7 + [((150, 190), 2)])
+    assert 0 < stats.model_s <= sum(end - start for start, end in stats.model_calls)
+    for i, (h, w) in enumerate(sizes):
+        alone = original(smooth(h, w, i)[None]).outputs[0].astype(int)
+        assert np.abs(load_rgb(tmp_path / "out" / f"{i}.png").astype(int) - alone).max() <= 1
+
+
 # ------------------------------------------------------------------ reruns, kills
 
 

@@ -1,7 +1,7 @@
 """The image pipeline: decode threads, same-size batches through the model, encode threads.
 
-    decode threads --bounded--> main thread: same-size batches -> Translator --bounded--> encode threads
-    (colour + alpha, --max-side)                                                       (atomic write, metrics)
+    decode threads --bounded--> main thread: same-size batches -> model calls --bounded--> encode threads
+    (colour + alpha, --max-side)                   (1 or 2 at once)                 (atomic write, metrics)
 
 `translate_images` takes any list of (src, dst) jobs and yields a result per job as its output lands.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 from cyclegan_batch.media.images import (
@@ -28,7 +29,7 @@ from cyclegan_batch.media.images import (
     shrink_rgba,
 )
 from cyclegan_batch.metrics import cycle_metrics
-from cyclegan_batch.models.engine import BatchSize, Translator
+from cyclegan_batch.models.engine import BatchSize, TranslatedBatch, Translator
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
 from cyclegan_batch.util.threads import opencv_sequential
@@ -62,12 +63,21 @@ class PipelineSettings:
 
 @dataclass
 class PipelineStats:
-    """Where the main thread's time went: the model, or waiting on the disk either side of it."""
+    """Where the time went: the model (while any call ran), or the main thread waiting on the disk."""
 
-    model_s: float = 0.0
+    model_calls: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of every model call
     wait_decode_s: float = 0.0
     wait_encode_s: float = 0.0
     images: int = 0
+
+    @property
+    def model_s(self) -> float:
+        """Seconds in which at least one model call ran (calls may overlap)."""
+        busy, covered_to = 0.0, float("-inf")
+        for start, end in sorted(self.model_calls):
+            busy += max(0.0, end - max(start, covered_to))
+            covered_to = max(covered_to, end)
+        return busy
 
     def summary(self, wall_s: float) -> str:
         return (
@@ -120,6 +130,52 @@ def _encode(item: _Decoded, output: np.ndarray, reconstruction: np.ndarray | Non
     return ImageResult(item.job, w, h, metrics)
 
 
+class _ModelCalls:
+    """Same-size batches through the translator in worker threads, up to `Translator.concurrent_calls` at once:
+    two on a CPU with 2+ threads, each with half of torch's threads (bench/RESULTS.md, "CPU precision (bf16)":
+    faster than one call with all of them), else one. Finished calls come back in submission order."""
+
+    def __init__(self, translator: Translator, stats: PipelineStats) -> None:
+        self.translator, self.stats = translator, stats
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="model")
+        self.running: deque[tuple[list[_Decoded], Future[TranslatedBatch]]] = deque()
+        self.threads = torch.get_num_threads()
+        self.calls = 1
+
+    def _call(self, batch: list[_Decoded], threads: int) -> TranslatedBatch:
+        torch.set_num_threads(threads)  # per thread: a worker keeps the count it first ran with otherwise
+        start = time.perf_counter()
+        result = self.translator.translate(np.stack([item.pixels for item in batch]))
+        self.stats.model_calls.append((start, time.perf_counter()))
+        return result
+
+    def submit(self, batch: list[_Decoded]) -> Iterator[tuple[list[_Decoded], TranslatedBatch]]:
+        """Start `batch`'s call, first yielding the calls it has to wait for: a full house, or a change in how
+        many may run at once (mixed sizes: a big image runs alone, with all the threads)."""
+        assert batch[0].pixels is not None
+        h, w = batch[0].pixels.shape[:2]
+        calls = self.translator.concurrent_calls(h, w, len(batch))
+        while self.running and (len(self.running) >= calls or calls != self.calls):
+            yield self._pop()
+        self.calls = calls
+        self.running.append((batch, self.pool.submit(self._call, batch, max(1, self.threads // calls))))
+
+    def finished(self, wait: bool = False) -> Iterator[tuple[list[_Decoded], TranslatedBatch]]:
+        """Calls that are done, in order (with `wait`, every call, waiting for each)."""
+        while self.running and (wait or self.running[0][1].done()):
+            yield self._pop()
+
+    def _pop(self) -> tuple[list[_Decoded], TranslatedBatch]:
+        batch, future = self.running.popleft()
+        return batch, future.result()
+
+    def close(self) -> None:
+        for _, future in self.running:
+            future.cancel()
+        self.pool.shutdown(wait=True)  # a call already running finishes first; torch's threads are then ours
+        torch.set_num_threads(self.threads)
+
+
 def translate_images(
     translator: Translator,
     jobs: Iterable[ImageJob],
@@ -128,8 +184,9 @@ def translate_images(
 ) -> Iterator[ImageResult]:
     """Translate every job's image, yielding one result per job as its output lands (order not kept).
 
-    Decoding and encoding (writing, metrics) run in worker threads behind bounded queues; the main
-    thread batches same-size images for the model. Stopping the iteration early cancels queued work.
+    Decoding and encoding (writing, metrics) run in worker threads behind bounded queues, model calls in
+    their own (_ModelCalls); the main thread batches same-size images. Stopping the iteration early
+    cancels queued work.
     """
     settings = settings or PipelineSettings()
     stats = stats if stats is not None else PipelineStats()
@@ -143,20 +200,20 @@ def translate_images(
 
     decode_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="decode")
     encode_pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="encode")
+    model = _ModelCalls(translator, stats)
     encoding: deque[Future[ImageResult]] = deque()
     buckets: dict[tuple[int, ...], list[_Decoded]] = {}  # same-size images waiting for a full batch
 
-    def translate_batch(batch: list[_Decoded]) -> None:
-        start = time.perf_counter()
-        result = translator.translate(np.stack([item.pixels for item in batch]))
-        stats.model_s += time.perf_counter() - start
-        stats.images += len(batch)
-        for i, item in enumerate(batch):
-            rec = None if result.reconstructions is None else result.reconstructions[i]
-            encoding.append(encode_pool.submit(_encode, item, result.outputs[i], rec))
+    def encode(calls: Iterable[tuple[list[_Decoded], TranslatedBatch]]) -> None:
+        for batch, result in calls:
+            stats.images += len(batch)
+            for i, item in enumerate(batch):
+                rec = None if result.reconstructions is None else result.reconstructions[i]
+                encoding.append(encode_pool.submit(_encode, item, result.outputs[i], rec))
 
     def finished(limit: int) -> Iterator[ImageResult]:
         """Results that are done, waiting for the oldest while more than `limit` are queued."""
+        encode(model.finished())
         while encoding and (encoding[0].done() or len(encoding) > limit):
             start = time.perf_counter()
             result = encoding.popleft().result()
@@ -176,13 +233,15 @@ def translate_images(
                 bucket = buckets.setdefault(item.pixels.shape, [])
                 bucket.append(item)
                 if len(bucket) == batch_limit(item.pixels.shape):
-                    translate_batch(buckets.pop(item.pixels.shape))
+                    encode(model.submit(buckets.pop(item.pixels.shape)))
                 elif sum(map(len, buckets.values())) >= 2 * most:  # mixed sizes: run the oldest
-                    translate_batch(buckets.pop(next(iter(buckets))))
+                    encode(model.submit(buckets.pop(next(iter(buckets)))))
                 yield from finished(depth)
             for shape in list(buckets):
-                translate_batch(buckets.pop(shape))
+                encode(model.submit(buckets.pop(shape)))
+            encode(model.finished(wait=True))
             yield from finished(0)
         finally:
+            model.close()
             decode_pool.shutdown(cancel_futures=True)
             encode_pool.shutdown(cancel_futures=True)
