@@ -125,17 +125,3 @@ def test_budget_fits_the_decay_to_the_measured_rate() -> None:
     assert budget.lr_factor(0) == 1.0 and budget.lr_factor(total // 2 - 1) == 1.0
     assert budget.lr_factor(total - 1) == pytest.approx(1 / (total / 2))
     assert TimeBudget(0.5, 0.5, step_cap=7).update(1) == 7  # never past the schedule's own end
-
-
-def test_the_workflow_trains_the_demo_with_quick(tmp_path: Path) -> None:
-    """config/quick_demo.yaml (documented in the README): the demo learnt from scratch by `quick`, 8 minutes."""
-    import yaml
-    from test_workflow import REPO, dry_run_commands, write_config
-
-    write_config(tmp_path, yaml.safe_load((REPO / "config" / "quick_demo.yaml").read_text()))
-    (train,) = dry_run_commands(tmp_path)["train_model"]
-    assert train.startswith("cyclegan-batch train --preset quick --minutes 8 ")
-    assert "--init-from" not in train and "--set lr=0.001 --set max_steps=0" in train
-    quick = build_config("quick")
-    for key in ("load_size", "crop_size", "lr", "log_every", "sample_every", "checkpoint_every"):
-        assert f"--set {key}={getattr(quick, key):g} " in train, key  # the file restates the preset's values

@@ -274,9 +274,27 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
         "join_video": 3, "score_demo": 1, "build_report": 1,
     }  # fmt: skip
     (train,) = commands["train_model"]
+    assert train.startswith("cyclegan-batch train --preset quick --set domain_names=photo,golden_hour ")
+    assert "--init-from" not in train  # the quick preset learns the grade from scratch, in its 8 minutes
+    (translate,) = commands["translate_image_set"]
+    assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in translate
+    assert "--model results/demo/model/best.safetensors " in translate  # translate.model: auto, metrics installed
+    # auto falls back to the last model where training does not evaluate (here eval_every 0; or no metrics extra)
+    write_config(tmp_path, {"train": {"settings": {"eval_every": 0}}})
+    (translate,) = dry_run_commands(tmp_path)["translate_image_set"]
+    assert "--model results/demo/model/generators.safetensors " in translate
+
+
+def test_the_bundled_demo_fine_tunes_the_bundled_model(tmp_path: Path) -> None:
+    """config/bundled_demo.yaml (README): the demo with the paper's ResNet generator, the bundled one fine-tuned."""
+    write_config(tmp_path, yaml.safe_load((REPO / "config" / "bundled_demo.yaml").read_text()))
+    commands = dry_run_commands(tmp_path)
+    (train,) = commands["train_model"]
     assert "--preset demo --set checkpoint_every=20 --set crop_size=128 --set domain_names=photo,golden_hour" in train
     assert "--set lr=5e-05 --set max_steps=40" in train and "assets/demo.safetensors" in train
-    assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in commands["translate_image_set"][0]
+    assert "--minutes" not in train
+    translate = commands["translate_image_set"][0]
+    assert "--model results/demo_bundled/model/generators.safetensors " in translate
 
 
 # ---------------------------------------------------------------------------------- end to end

@@ -124,15 +124,21 @@ DEVICE_OPTIONS = f"--device {config['device']} --precision {config['precision']}
 
 
 def translation_model() -> str:
-    """The model file the translate rules use: translate.model last (MODEL) or best (BEST_MODEL)."""
-    if config["translate"]["model"] == "last":
+    """The model file the translate rules use: translate.model last (MODEL), best (BEST_MODEL), or auto:
+    best where training evaluates (train.settings.eval_every > 0 and the metrics extra installed), else last.
+    """
+    choice = config["translate"]["model"]
+    if choice == "last":
         return MODEL
     from cyclegan_batch.models.inception import available
 
-    if TRAIN.eval_every == 0 or not available():
+    evaluates = TRAIN.eval_every > 0 and available()
+    if choice == "auto":
+        return BEST_MODEL if evaluates else MODEL
+    if not evaluates:
         raise WorkflowError(
             "translate.model: best needs evaluation while training: set train.settings.eval_every > 0 "
-            "and install the metrics extra (pip install 'cyclegan-batch[metrics]'), or use translate.model: last"
+            "and install the metrics extra (pip install 'cyclegan-batch[metrics]'), or use translate.model: last or auto"
         )
     return BEST_MODEL
 
