@@ -224,6 +224,32 @@ def test_without_the_extra_one_line_says_how_to_install(monkeypatch: pytest.Monk
         inception.InceptionFeatures()
 
 
+def test_the_reference_is_the_raw_domain_prepare_read_then_the_prepared_one(tmp_path: Path) -> None:
+    """The report scores against the target domain's raw images (full size) where the manifest names them and
+    they still exist; else against the prepared data/<domain> (resized to the training size)."""
+    from cyclegan_batch.report.model import Report
+    from cyclegan_batch.report.read import read_manifest
+    from cyclegan_batch.report.realism import reference_for
+
+    run, raw_b = tmp_path / "run", tmp_path / "raw photos" / "B"
+    (run / "data" / "B").mkdir(parents=True)
+    entries = [
+        {"source": str(raw_b / "sub" / "x.png"), "domain": "B", "relpath": "sub/x.png", "status": "ok"},
+        {"source": str(tmp_path / "raw" / "A" / "y.png"), "domain": "A", "relpath": "y.png", "status": "ok"},
+        {"source": str(raw_b / ".hidden"), "domain": "B", "relpath": ".hidden", "status": "skipped"},
+    ]
+    (run / "data" / "manifest.jsonl").write_text("\n".join(json.dumps(e) for e in entries) + "\n")
+    data = read_manifest(run)
+    assert data.roots == {"B": raw_b, "A": tmp_path / "raw" / "A"}
+    report = Report(run, None, data, None, [], [])  # type: ignore[arg-type]
+    assert reference_for(report, True, None) == (run / "data" / "B", "")  # the raw folder is gone
+    raw_b.mkdir(parents=True)
+    assert reference_for(report, True, None) == (raw_b, "")
+    assert reference_for(report, True, tmp_path) == (tmp_path, "")  # --reference wins
+    folder, note = reference_for(report, False, None)  # neither raw/A nor data/A exists
+    assert folder is None and "pass --reference DIR" in note
+
+
 # ------------------------------------------------------------------------ training, translate, report
 def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: Path) -> None:
     """eval_every: metrics.csv and best.safetensors (kept on resume); translate --model best; the report's

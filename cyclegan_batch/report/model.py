@@ -120,6 +120,7 @@ class ModelSection:
 class DataSection:
     counts: dict[str, Counter] = field(default_factory=dict)  # domain -> ok/skipped/failed/train/test
     reasons: Counter = field(default_factory=Counter)  # why files were skipped or failed
+    roots: dict[str, Path] = field(default_factory=dict)  # domain -> the raw folder prepare read it from
     notes: list[str] = field(default_factory=list)
 
 

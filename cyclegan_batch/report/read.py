@@ -80,6 +80,15 @@ def read_model(run_dir: Path) -> ModelSection:
     return section
 
 
+def raw_root(entry: dict[str, Any]) -> Path | None:
+    """The raw domain folder of a manifest entry: its source path less its path inside the domain."""
+    source, relpath = entry.get("source"), entry.get("relpath")
+    if not isinstance(source, str) or not isinstance(relpath, str) or not relpath:
+        return None
+    source_path, parts = Path(source), len(Path(relpath).parts)
+    return source_path.parents[parts - 1] if len(source_path.parts) > parts else None
+
+
 def read_manifest(run_dir: Path) -> DataSection:
     section = DataSection()
     path = run_dir / runfolder.DATA_DIR / runfolder.MANIFEST
@@ -101,6 +110,8 @@ def read_manifest(run_dir: Path) -> DataSection:
         counts[status] += 1
         if status == "ok" and entry.get("split"):
             counts[str(entry["split"])] += 1
+        if status == "ok" and (root := raw_root(entry)) is not None:
+            section.roots.setdefault(str(entry.get("domain")), root)
         if status != "ok":
             section.reasons[str(entry.get("reason") or "no reason given")] += 1
     if bad_lines:
