@@ -32,7 +32,7 @@ MODEL_FILE = "generators.safetensors"
 STATE_DIR = "state"
 CHECKPOINT_FILE = f"{STATE_DIR}/checkpoint.pt"
 LOSSES_CSV = "losses.csv"
-BEST_MODEL_FILE = "best.safetensors"  # the generators with the lowest mean KID of the periodic evaluation
+BEST_MODEL_FILE = "best.safetensors"  # the lowest mean KID of the periodic evaluation (the last step if none scored)
 METRICS_CSV = "metrics.csv"  # one row per evaluation: KID x100 and FID of the test split translated each way
 METRICS_COLUMNS = (
     "step",

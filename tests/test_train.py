@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import load_generators, read_info
-from cyclegan_batch.runfolder import CHECKPOINT_FILE, MODEL_FILE
+from cyclegan_batch.runfolder import BEST_MODEL_FILE, CHECKPOINT_FILE, MODEL_FILE
 from cyclegan_batch.train.config import build_config
 from cyclegan_batch.train.loop import Trainer
 from cyclegan_batch.train.outputs import LOSS_COLUMNS
@@ -86,6 +86,11 @@ def test_outputs_and_model_file_rebuild_the_generators(tiny_domains: Path, tmp_p
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     trainer.step.nets.a_to_b.eval()
     assert torch.allclose(loaded.a_to_b(x), trainer.step.nets.a_to_b(x), atol=1e-6)
+    # eval_every asked (the preset's 1000) but no test split to score: best.safetensors is the last step, saying why
+    best = read_info(model_dir / BEST_MODEL_FILE)
+    assert best.step == 12 and best.extra["best_step"] == "12" and "kid_x100_mean" not in best.extra
+    assert best.extra["best_basis"].startswith("the last step: no test split in ")
+    assert torch.equal(load_generators(model_dir / BEST_MODEL_FILE).a_to_b(x), loaded.a_to_b(x))
 
 
 def test_resume_is_bit_identical(tiny_domains: Path, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ at most `eval_images` test images per domain, resized to `load_size` and centre-
 the networks saw them in training. The reference features are computed once per run, at the first evaluation.
 best.safetensors carries its step and scores in its header (`best_step`, `kid_x100_mean`, ...), so a resumed
 run keeps the best so far. Rank 0 evaluates; the other ranks wait at the checkpoint that follows.
-Without the `[metrics]` extra, or without a test split, training runs as before and says so once.
+Without the `[metrics]` extra, or without a test split, training runs as before and says so once; a run
+that asked for evaluation then still ends with a best.safetensors, the last step's, whose header says why
+(`best_basis`), so that whatever translates with `best` (the workflow's translate.model auto) finds one.
 """
 
 from __future__ import annotations
@@ -60,22 +62,26 @@ class Evaluator:
         self.net = None
         self.images: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         self.references: tuple[np.ndarray, np.ndarray] | None = None
+        self.unavailable = "no evaluation scored a finite KID"  # why best.safetensors is the last step, if it is
         if cfg.eval_every == 0 or rank != 0:
             return
         tests = find_test_dirs(Path(data))
         if tests is None:
-            log.info("no test split in %s (A/test and B/test, or testA and testB): no evaluation while training", data)
+            self.unavailable = f"no test split in {data} (A/test and B/test, or testA and testB)"
+            log.info("%s: no evaluation while training", self.unavailable)
             return
         from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
 
         try:
             self.net = InceptionFeatures(device)
         except MetricsUnavailable as e:
+            self.unavailable = str(e)
             log.info("no evaluation while training: %s", e)
             return
         self.images = (self._load(tests[0]), self._load(tests[1]))
         if min(map(len, self.images)) < 2:
-            log.warning("the test split has under 2 readable images in a domain: no evaluation while training")
+            self.unavailable = "the test split has under 2 readable images in a domain"
+            log.warning("%s: no evaluation while training", self.unavailable)
             self.net = None
 
     @property
@@ -192,6 +198,15 @@ class Evaluator:
             self.best,
             seconds,
         )
+
+    def finish(self, a_to_b: torch.nn.Module, b_to_a: torch.nn.Module, info: ModelInfo) -> None:
+        """At the end of a run that asked for evaluation (rank 0): if no evaluation kept a best, the last step
+        becomes best.safetensors, its header saying why. A resumed run removes it (no `kid_x100_mean`)."""
+        if self.cfg.eval_every == 0 or self.best_file.is_file():
+            return
+        info.extra = {**info.extra, "best_step": str(info.step), "best_basis": f"the last step: {self.unavailable}"}
+        save_generators(self.best_file, a_to_b, b_to_a, info)
+        log.info("%s is the last step's generators (%s)", self.best_file.name, self.unavailable)
 
     def _append(self, row: dict) -> None:
         new = not self.csv.exists()

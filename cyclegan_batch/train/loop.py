@@ -237,6 +237,7 @@ class Trainer:
             log.info("time budget: %d steps in %.1f min of %.1f", self.global_step, budget.elapsed() / 60, cfg.minutes)
         if self.rank == 0:
             self.outputs.write_samples(self.global_step, self.step.sample_grid(*self.fixed_samples))
+            self.evaluator.finish(self.step.nets.a_to_b, self.step.nets.b_to_a, self.model_info())
             self.outputs.write_run_info(self.run_info(time.perf_counter() - started))
 
     def _budget(self, total_steps: int) -> TimeBudget | None:
