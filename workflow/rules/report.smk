@@ -1,6 +1,9 @@
 rule build_report:
     input:
         model=MODEL,
+        # KID/FID's reference: the raw target domain the manifest names (report/realism.py), so declared
+        manifest=MANIFEST,
+        raw=[config["domains"]["A"], config["domains"]["B"]],
         image_sets=expand(IMAGE_SET, set=IMAGE_SETS, allow_missing=True),
         videos=expand(VIDEO, video=VIDEOS, allow_missing=True),
     output:
