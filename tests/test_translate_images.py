@@ -381,9 +381,8 @@ def test_model_calls_share_the_threads_and_a_big_image_runs_alone(tmp_path: Path
         assert torch.get_num_threads() == 2  # given back
     finally:
         torch.set_num_threads(before)
-    assert all(r.error is None for r in results) and stats.images == len(sizes) == len(stats.model_calls)
+    assert all(r.error is None for r in results) and stats.images == len(sizes) and stats.model_s > 0
     assert sorted(seen) == sorted([((40, 48), 1)] * 7 + [((150, 190), 2)])
-    assert 0 < stats.model_s <= sum(end - start for start, end in stats.model_calls)
     for i, (h, w) in enumerate(sizes):
         alone = original(smooth(h, w, i)[None]).outputs[0].astype(int)
         assert np.abs(load_rgb(tmp_path / "out" / f"{i}.png").astype(int) - alone).max() <= 1

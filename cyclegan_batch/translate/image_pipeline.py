@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -65,19 +66,10 @@ class PipelineSettings:
 class PipelineStats:
     """Where the time went: the model (while any call ran), or the main thread waiting on the disk."""
 
-    model_calls: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of every model call
+    model_s: float = 0.0  # seconds in which at least one model call ran (calls may overlap)
     wait_decode_s: float = 0.0
     wait_encode_s: float = 0.0
     images: int = 0
-
-    @property
-    def model_s(self) -> float:
-        """Seconds in which at least one model call ran (calls may overlap)."""
-        busy, covered_to = 0.0, float("-inf")
-        for start, end in sorted(self.model_calls):
-            busy += max(0.0, end - max(start, covered_to))
-            covered_to = max(covered_to, end)
-        return busy
 
     def summary(self, wall_s: float) -> str:
         return (
@@ -141,13 +133,26 @@ class _ModelCalls:
         self.running: deque[tuple[list[_Decoded], Future[TranslatedBatch]]] = deque()
         self.threads = torch.get_num_threads()
         self.calls = 1
+        self._lock = threading.Lock()  # guards the busy-time count below, which the workers update
+        self._active = 0
+        self._busy_since = 0.0
 
     def _call(self, batch: list[_Decoded], threads: int) -> TranslatedBatch:
         torch.set_num_threads(threads)  # per thread: a worker keeps the count it first ran with otherwise
-        start = time.perf_counter()
-        result = self.translator.translate(np.stack([item.pixels for item in batch]))
-        self.stats.model_calls.append((start, time.perf_counter()))
-        return result
+        self._count_busy(+1)
+        try:
+            return self.translator.translate(np.stack([item.pixels for item in batch]))
+        finally:
+            self._count_busy(-1)
+
+    def _count_busy(self, change: int) -> None:
+        """stats.model_s grows by the time between the first call starting and the last one ending."""
+        with self._lock:
+            if self._active == 0:
+                self._busy_since = time.perf_counter()
+            self._active += change
+            if self._active == 0:
+                self.stats.model_s += time.perf_counter() - self._busy_since
 
     def submit(self, batch: list[_Decoded]) -> Iterator[tuple[list[_Decoded], TranslatedBatch]]:
         """Start `batch`'s call, first yielding the calls it has to wait for: a full house, or a change in how
@@ -170,10 +175,12 @@ class _ModelCalls:
         return batch, future.result()
 
     def close(self) -> None:
-        for _, future in self.running:
-            future.cancel()
-        self.pool.shutdown(wait=True)  # a call already running finishes first; torch's threads are then ours
-        torch.set_num_threads(self.threads)
+        try:
+            for _, future in self.running:
+                future.cancel()
+            self.pool.shutdown(wait=True)  # a call already running finishes first (one batch: seconds at most)
+        finally:
+            torch.set_num_threads(self.threads)
 
 
 def translate_images(
@@ -242,6 +249,8 @@ def translate_images(
             encode(model.finished(wait=True))
             yield from finished(0)
         finally:
-            model.close()
-            decode_pool.shutdown(cancel_futures=True)
-            encode_pool.shutdown(cancel_futures=True)
+            try:
+                model.close()
+            finally:
+                decode_pool.shutdown(cancel_futures=True)
+                encode_pool.shutdown(cancel_futures=True)
