@@ -4,7 +4,7 @@ oneDNN's CPU convolutions block output channels by 16, so a convolution to 3 cha
 block idle: the paper generator's last layer took 14.7 ms of its 253 ms per 256x256 image in bf16 on an
 AVX512-BF16 CPU, at a fifth of the rate of its other layers. `RowSplitConv2d` computes the same sums as a
 1 x k convolution to k * 3 channels (one per kernel row), then adds the k row results shifted into place:
-5.5 ms (bench/RESULTS.md, "CPU precision (bf16)"). Training keeps the plain layer.
+5.7 ms (bench/RESULTS.md, "CPU precision (bf16)"). Training keeps the plain layer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ NARROW = 4  # output channels up to this count are split; wider layers fill oneD
 
 
 class RowSplitConv2d(nn.Module):
-    """`conv` (k x k, stride 1, no padding, no dilation or groups) as k row convolutions summed in float32."""
+    """`conv` (k x k, stride 1, no padding, no dilation or groups) as k row convolutions summed in float32.
+
+    Each row's partial sum leaves the row convolution in the input's dtype: in bf16 that is k roundings
+    where the plain layer has one (at most 1 grey level apart in the output, bench/narrow_conv.py)."""
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
@@ -30,11 +33,13 @@ class RowSplitConv2d(nn.Module):
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().float().view(1, -1, 1, 1), False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        per_row = F.conv2d(x, self.weight).float()  # N x k*out x H+k-1 x W
-        height = per_row.shape[2] - self.k + 1
-        out = per_row[:, : self.out_channels, :height]
+        # N x k*out x H x W-k+1 in x's dtype, made channel-planar: slicing 3 of k*out interleaved channels
+        # (channels-last) was slower than this copy; the float32 sums then take 3 planes at a time.
+        per_row = F.conv2d(x, self.weight).contiguous()
+        height, c = per_row.shape[2] - self.k + 1, self.out_channels
+        out = per_row[:, :c, :height].float()
         for row in range(1, self.k):
-            out = out + per_row[:, row * self.out_channels : (row + 1) * self.out_channels, row : row + height]
+            out += per_row[:, row * c : (row + 1) * c, row : row + height]
         if self.bias is not None:
             out = out + self.bias
         return out.to(x.dtype)
