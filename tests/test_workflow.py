@@ -295,8 +295,14 @@ def test_the_bundled_demo_fine_tunes_the_bundled_model(tmp_path: Path) -> None:
     assert "--preset demo --set checkpoint_every=20 --set crop_size=128 --set domain_names=photo,golden_hour" in train
     assert "--set lr=5e-05 --set max_steps=40" in train and "assets/demo.safetensors" in train
     assert "--minutes" not in train
-    translate = commands["translate_image_set"][0]
+    (translate,) = commands["translate_image_set"]
     assert "--model results/demo_bundled/model/generators.safetensors " in translate
+    # its own inputs, built once, under its experiment: config/demo.yaml's paths say results/{experiment}/raw
+    assert "-- results/demo_bundled/raw/heldout/A results/demo_bundled/translated/images/heldout" in translate
+    assert commands["build_demo"] == [
+        "cyclegan-batch demo -- results/demo_bundled/raw > results/demo_bundled/logs/demo.log 2>&1"
+    ]
+    assert all("results/demo/" not in c for jobs in commands.values() for c in jobs)
 
 
 # ---------------------------------------------------------------------------------- end to end

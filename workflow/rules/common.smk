@@ -36,11 +36,23 @@ def apply_demo_mode(config: dict) -> None:
 
     The config's own keys (config/config.yaml, --configfile, --config) win key by key; with
     `demo: false` nothing of the demo is there, so every key left out keeps the schema's default.
+    "{experiment}" in demo.yaml's paths becomes the run's experiment, so each demo run builds its own inputs.
     """
-    merged = yaml.safe_load(DEMO_CONFIG.read_text())
+    demo = yaml.safe_load(DEMO_CONFIG.read_text())
+    experiment = str(config.get("experiment", demo["experiment"]))
+    merged = with_experiment(demo, experiment)
     update_config(merged, config)
     config.clear()
     config.update(merged)
+
+
+def with_experiment(value, experiment: str):
+    """`value` (demo.yaml's tree) with "{experiment}" in every string replaced by `experiment`."""
+    if isinstance(value, dict):
+        return {k: with_experiment(v, experiment) for k, v in value.items()}
+    if isinstance(value, str):
+        return value.replace("{experiment}", experiment)
+    return value
 
 
 def check_config(config: dict) -> None:
