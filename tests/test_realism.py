@@ -306,6 +306,8 @@ def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: P
     assert realism["translated"]["generated"] == 2 and realism["translated"]["reference"] == 10
     assert realism["untranslated"]["kid_x100"] is not None and "kid" in realism["gap_closed"]
     assert summary["training"]["best"]["step"] == float(read_info(model / "best.safetensors").extra["best_step"])
+    # the set was translated with best: the model card shows that file, and why it was chosen
+    assert summary["model"]["path"].endswith("best.safetensors") and "lowest mean KID" in summary["model"]["selected"]
     assert [g["item"] for g in summary["gates"]] == ["images/test", "videos/clip.mp4"]
     assert not any(g["passed"] for g in summary["gates"])
     video = summary["videos"]["clip.mp4"]["realism"]

@@ -58,16 +58,33 @@ def read_json(path: Path) -> tuple[dict[str, Any], str | None]:
     return (value, None) if isinstance(value, dict) else ({}, f"{path.name} is not a JSON object")
 
 
-def read_model(run_dir: Path) -> ModelSection:
+def translation_model(run_dir: Path, set_dirs: list[Path]) -> Path:
+    """The model file of the run the image sets were translated with (each set's run.json names it), when
+    they agree on one of model/'s files; else model/generators.safetensors, the last step."""
+    names = {Path(str(read_json(d / runfolder.RUN_JSON)[0].get("model", ""))).name for d in set_dirs}
+    if len(names) == 1 and (name := names.pop()) in (runfolder.MODEL_FILE, runfolder.BEST_MODEL_FILE):
+        chosen = run_dir / runfolder.MODEL_DIR / name
+        if chosen.is_file():
+            return chosen
+    return runfolder.model_file(run_dir)
+
+
+def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
+    """The model file `path` (default: model/generators.safetensors) as the report's model section."""
     from cyclegan_batch.models.modelfile import read_info
 
-    section = ModelSection(runfolder.model_file(run_dir))
+    section = ModelSection(path or runfolder.model_file(run_dir))
     try:
         meta = read_info(section.path)
     except UserError as e:
         section.notes.append(str(e))
         return section
-    section.info = {
+    if section.path.name == runfolder.BEST_MODEL_FILE:  # why this checkpoint, from its header
+        section.info["selected"] = meta.extra.get("best_basis") or (
+            f"the lowest mean KID of the test split while training (step {meta.extra.get('best_step', '?')}); "
+            f"the last step is {runfolder.MODEL_FILE}"
+        )
+    section.info |= {
         "domains": list(meta.domains),
         "generator": meta.spec.to_dict(),
         "crop_size": meta.crop_size,
@@ -282,7 +299,7 @@ def read_run(
     videos = run_dir / runfolder.VIDEOS_DIR
     report = Report(
         run_dir=run_dir,
-        model=read_model(run_dir),
+        model=read_model(run_dir, translation_model(run_dir, set_dirs)),
         data=read_manifest(run_dir),
         training=read_training(run_dir),
         image_sets=[read_image_set(d, images_roots or {}, worst_k) for d in set_dirs],
