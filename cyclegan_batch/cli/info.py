@@ -39,7 +39,7 @@ def info(
         "epoch": meta.epoch,
         "step": meta.step,
         "written_by": f"cyclegan-batch {meta.version}",
-        **meta.extra,
+        **dict(sorted(meta.extra.items())),  # the header's own order is not stable between reads
     }
     if as_json:
         typer.echo(json.dumps(fields, indent=2))
