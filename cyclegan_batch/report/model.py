@@ -165,6 +165,7 @@ class ImageSetSection:
     name: str
     folder: Path
     rows: list[dict[str, str]] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)  # the set's run.json as translate wrote it (input, model, ...)
     input_root: Path | None = None
     input_root_from: str = ""  # how input_root was found: "--images-root", "run.json", "source column"
     worst: list[GalleryItem] = field(default_factory=list)

@@ -58,10 +58,10 @@ def read_json(path: Path) -> tuple[dict[str, Any], str | None]:
     return (value, None) if isinstance(value, dict) else ({}, f"{path.name} is not a JSON object")
 
 
-def translation_model(run_dir: Path, set_dirs: list[Path]) -> Path:
+def translation_model(run_dir: Path, image_sets: list[ImageSetSection]) -> Path:
     """The model file of the run the image sets were translated with (each set's run.json names it), when
     they agree on one of model/'s files; else model/generators.safetensors, the last step."""
-    names = {Path(str(read_json(d / runfolder.RUN_JSON)[0].get("model", ""))).name for d in set_dirs}
+    names = {Path(str(s.run.get("model", ""))).name for s in image_sets}
     if len(names) == 1 and (name := names.pop()) in (runfolder.MODEL_FILE, runfolder.BEST_MODEL_FILE):
         chosen = run_dir / runfolder.MODEL_DIR / name
         if chosen.is_file():
@@ -163,9 +163,8 @@ def find_input_root(section: ImageSetSection, images_roots: dict[str, Path]) -> 
     if section.name in images_roots:
         section.input_root, section.input_root_from = images_roots[section.name], "--images-root"
         return
-    info, _ = read_json(section.folder / runfolder.RUN_JSON)
-    if info.get("input"):
-        root = Path(info["input"])
+    if section.run.get("input"):
+        root = Path(section.run["input"])
         root = root if root.is_absolute() else section.folder / root
         section.input_root, section.input_root_from = (root.parent if root.is_file() else root), "run.json"
     elif section.rows and "source" in section.rows[0]:
@@ -199,7 +198,7 @@ def gallery_item(section: ImageSetSection, row: dict[str, str]) -> GalleryItem:
 
 
 def read_image_set(folder: Path, images_roots: dict[str, Path], worst_k: int) -> ImageSetSection:
-    section = ImageSetSection(folder.name, folder)
+    section = ImageSetSection(folder.name, folder, run=read_json(folder / runfolder.RUN_JSON)[0])
     section.rows, problem = read_csv(folder / runfolder.CYCLE_CSV, ("input", "output", "status", *METRICS))
     if problem:
         section.notes.append(problem)
@@ -297,12 +296,13 @@ def read_run(
     images = run_dir / runfolder.IMAGES_DIR
     set_dirs = sorted(p for p in images.iterdir() if p.is_dir()) if images.is_dir() else []
     videos = run_dir / runfolder.VIDEOS_DIR
+    image_sets = [read_image_set(d, images_roots or {}, worst_k) for d in set_dirs]
     report = Report(
         run_dir=run_dir,
-        model=read_model(run_dir, translation_model(run_dir, set_dirs)),
+        model=read_model(run_dir, translation_model(run_dir, image_sets)),
         data=read_manifest(run_dir),
         training=read_training(run_dir),
-        image_sets=[read_image_set(d, images_roots or {}, worst_k) for d in set_dirs],
+        image_sets=image_sets,
         videos=[read_video(videos, n, videos_root, worst_k) for n in video_names(videos)],
     )
     if realism:

@@ -25,7 +25,6 @@ from cyclegan_batch.models.engine import resolve_direction
 from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
 from cyclegan_batch.report.model import RealismSection, Report
 from cyclegan_batch.report.plots import read_frames
-from cyclegan_batch.report.read import read_json
 from cyclegan_batch.score.features import FolderFeatures, file_features, folder_features
 
 VIDEO_FRAMES = 50
@@ -71,8 +70,7 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
     for section in report.image_sets:
         if not section.rows:
             continue
-        run, _ = read_json(section.folder / runfolder.RUN_JSON)
-        to_b = target_is_b(run.get("direction"), domains)  # type: ignore[arg-type]
+        to_b = target_is_b(section.run.get("direction"), domains)  # type: ignore[arg-type]
         set_targets.append(to_b)
         folder, note = reference_for(report, to_b, reference)
         section.realism = RealismSection(folder, notes=[note] if note else [])
