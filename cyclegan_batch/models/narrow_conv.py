@@ -28,8 +28,9 @@ class RowSplitConv2d(nn.Module):
         self.out_channels, self.k = out_ch, k
         # (out, in, ky, kx) -> (ky * out + out_index, in, 1, kx): row ky's taps for every output channel
         rows = conv.weight.detach().permute(2, 0, 1, 3).reshape(k * out_ch, in_ch, 1, k)
-        memory_format = torch.channels_last if conv.weight.is_contiguous(memory_format=torch.channels_last) else None
-        self.weight = nn.Parameter(rows.contiguous(memory_format=memory_format or torch.contiguous_format), False)
+        channels_last = conv.weight.is_contiguous(memory_format=torch.channels_last)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = nn.Parameter(rows.contiguous(memory_format=memory_format), False)
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().float().view(1, -1, 1, 1), False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
