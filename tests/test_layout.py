@@ -18,7 +18,8 @@ FLOORS = (
     {"cli"},
     {"translate", "train", "prepare", "report", "demo"},
     {"video", "score"},
-    {"models", "media"},
+    {"models"},  # above media: a model file's defaults are the paper's image sizes (media.images)
+    {"media"},
     {"device", "util"},
 )
 SHARED = {"__init__", "errors", "runfolder", "metrics"}  # usable by every floor; they import only each other

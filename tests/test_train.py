@@ -62,7 +62,14 @@ def test_paper_defaults() -> None:
         0.5,
         50,
     )
-    assert (cfg.ngf, cfg.ndf, cfg.n_blocks, cfg.load_size, cfg.crop_size, cfg.batch_size) == (64, 64, 9, 286, 256, 1)
+    assert (cfg.generator.ngf, cfg.ndf, cfg.generator.n_blocks, cfg.load_size, cfg.crop_size, cfg.batch_size) == (
+        64,
+        64,
+        9,
+        286,
+        256,
+        1,
+    )
     assert (cfg.epochs, cfg.decay_epochs, cfg.init_gain) == (100, 100, 0.02)
 
 

@@ -6,8 +6,9 @@ holds everything `translate` needs to rebuild the networks from the file alone:
 
     format            "cyclegan-batch.generators"
     format_version    "1"
-    generator         JSON of nets.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"}, plus
-                      "residual": true for a global-residual generator (the `quick` preset; absent = false)
+    generator         JSON of nets.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"} for the
+                      paper's generator; its departures only when set: "residual": true (output = input + a
+                      zero-initialised last conv), "pointwise": true (1x1 convolutions only)
     domains           JSON list of the two domain names, A first: ["photo", "painting"]
     directions        JSON list of the generators held: ["a_to_b", "b_to_a"] (the tensors decide on reading)
     crop_size         training crop (pixels) ; load_size: the resize before cropping
@@ -37,8 +38,9 @@ from safetensors.torch import save_file
 
 from cyclegan_batch import __version__
 from cyclegan_batch.errors import UserError
+from cyclegan_batch.media.images import PAPER_CROP_SIZE, PAPER_LOAD_SIZE
 from cyclegan_batch.models import official
-from cyclegan_batch.models.nets import Generator, GeneratorSpec, build_generator
+from cyclegan_batch.models.nets import SPEC_KEYS, Generator, GeneratorSpec, build_generator
 from cyclegan_batch.models.pixels import NORMALIZATION
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.util.atomic import atomic_output
@@ -62,15 +64,14 @@ KNOWN_KEYS = frozenset(
         "dtype",
     )
 )
-UPSAMPLE_MODES = ("transpose", "resize-conv")
 
 
 @dataclass
 class ModelInfo:
     spec: GeneratorSpec
     domains: tuple[str, str] = ("A", "B")
-    crop_size: int = 256
-    load_size: int = 286
+    crop_size: int = PAPER_CROP_SIZE
+    load_size: int = PAPER_LOAD_SIZE
     epoch: int = 0
     step: int = 0
     version: str = __version__
@@ -106,8 +107,8 @@ class ModelInfo:
         return cls(
             spec=_spec(meta["generator"], where),
             domains=_domains(meta["domains"], where),
-            crop_size=_int(meta, "crop_size", 256, where),
-            load_size=_int(meta, "load_size", 286, where),
+            crop_size=_int(meta, "crop_size", PAPER_CROP_SIZE, where),
+            load_size=_int(meta, "load_size", PAPER_LOAD_SIZE, where),
             epoch=_int(meta, "epoch", 0, where),
             step=_int(meta, "step", 0, where),
             version=meta.get("version", "unknown"),
@@ -121,26 +122,16 @@ def _bad(where: Path | str, key: str, value: str, want: str) -> UserError:
 
 
 def _spec(value: str, where: Path | str) -> GeneratorSpec:
-    want = 'JSON like {"ngf": 64, "n_blocks": 9, "upsample": "transpose"}'
+    want = f"JSON like {json.dumps(GeneratorSpec().to_dict())}"
     try:
         d = json.loads(value)
     except ValueError:
         raise _bad(where, "generator", value, want) from None
-    if not isinstance(d, dict) or not set(d) <= {"ngf", "n_blocks", "upsample", "residual", "pointwise"}:
+    if not isinstance(d, dict) or not set(d) <= set(SPEC_KEYS):
         raise _bad(where, "generator", value, want)
     spec = GeneratorSpec(**d)
-    valid = (
-        type(spec.ngf) is int
-        and spec.ngf >= 1
-        and type(spec.n_blocks) is int
-        and spec.n_blocks >= 0
-        and spec.upsample in UPSAMPLE_MODES
-        and type(spec.residual) is bool
-        and type(spec.pointwise) is bool
-    )
-    if not valid:
-        want = f"ngf >= 1, n_blocks >= 0, upsample one of {UPSAMPLE_MODES}, residual and pointwise true/false"
-        raise _bad(where, "generator", value, want)
+    if problems := spec.problems():
+        raise _bad(where, "generator", value, "; ".join(problems))
     return spec
 
 

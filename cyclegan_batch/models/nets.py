@@ -8,23 +8,25 @@ Instance norm has no affine parameters and no running statistics; weights start 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 Upsample = Literal["transpose", "resize-conv"]
+UPSAMPLE_MODES: tuple[Upsample, ...] = get_args(Upsample)
+TRANSPOSE, RESIZE_CONV = UPSAMPLE_MODES  # the paper's strided transposed convs; nearest resize + conv (a departure)
 
 
 @dataclass(frozen=True)
 class GeneratorSpec:
     """Everything needed to rebuild a generator; stored in every model file."""
 
-    ngf: int = 64
+    ngf: int = 64  # the paper's sizes: ngf 64, 9 residual blocks (11,378,179 parameters)
     n_blocks: int = 9
-    upsample: Upsample = "transpose"
+    upsample: Upsample = TRANSPOSE
     # A departure (the `quick` preset): output = clamp(input + last conv, -1, 1) instead of tanh(last conv),
     # with that conv initialised to zero, so an untrained generator returns its input exactly.
     residual: bool = False
@@ -38,9 +40,27 @@ class GeneratorSpec:
         (`upsample` stays even for a pointwise generator, which has none, so the spec round-trips exactly.)"""
         return {k: v for k, v in asdict(self).items() if v or k not in ("residual", "pointwise")}
 
+    def problems(self) -> list[str]:
+        """What is out of range or of the wrong type (empty when the spec builds a generator)."""
+        problems = []
+        if type(self.ngf) is not int or self.ngf < 1:
+            problems.append(f"ngf >= 1 (an integer), not {self.ngf!r}")
+        if type(self.n_blocks) is not int or self.n_blocks < 0:
+            problems.append(f"n_blocks >= 0 (an integer), not {self.n_blocks!r}")
+        if self.upsample not in UPSAMPLE_MODES:
+            problems.append(f"upsample one of {', '.join(UPSAMPLE_MODES)}, not {self.upsample!r}")
+        for key in ("residual", "pointwise"):
+            if type(getattr(self, key)) is not bool:
+                problems.append(f"{key} true or false, not {getattr(self, key)!r}")
+        return problems
+
     def receptive_radius(self) -> int:
         """How far (in pixels) an output pixel sees: tiles overlap by twice this."""
         return 0 if self.pointwise else 15 + 8 * self.n_blocks  # conv7, two stride-2 convs, 2 convs per block, ...
+
+
+# The spec's settings by name: what a model header's `generator` entry and a training config hold.
+SPEC_KEYS = tuple(f.name for f in fields(GeneratorSpec))
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
@@ -118,9 +138,9 @@ class ResnetBlock(nn.Module):
 
 
 def _up(in_ch: int, out_ch: int, mode: Upsample) -> list[nn.Module]:
-    if mode == "transpose":
+    if mode == TRANSPOSE:
         conv: list[nn.Module] = [nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1)]
-    elif mode == "resize-conv":
+    elif mode == RESIZE_CONV:
         # Odena et al. 2016: nearest resize then conv avoids the checkerboard of strided transposed convs.
         conv = [
             nn.Upsample(scale_factor=2, mode="nearest"),
@@ -128,7 +148,7 @@ def _up(in_ch: int, out_ch: int, mode: Upsample) -> list[nn.Module]:
             nn.Conv2d(in_ch, out_ch, 3),
         ]
     else:
-        raise ValueError(f"unknown upsample mode {mode!r}; use 'transpose' or 'resize-conv'")
+        raise ValueError(f"unknown upsample mode {mode!r}; use one of {', '.join(UPSAMPLE_MODES)}")
     return [*conv, _norm(out_ch), nn.ReLU(inplace=True)]
 
 

@@ -8,18 +8,16 @@ from typing import Any
 
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import PAPER_CROP_SIZE, PAPER_LOAD_SIZE
+from cyclegan_batch.models.nets import RESIZE_CONV, SPEC_KEYS, GeneratorSpec
 
 
 @dataclass
 class TrainConfig:
-    # Architecture (paper: ngf=ndf=64, 9 residual blocks at 256x256, 3-layer PatchGAN)
-    ngf: int = 64
+    # Architecture: the generators' (ngf, n_blocks, upsample and the departures: models/nets.py's GeneratorSpec,
+    # set by their own names: `--set ngf=32`), and a 3-layer PatchGAN with ndf=64 (the paper's, at 256x256)
+    generator: GeneratorSpec = field(default_factory=GeneratorSpec)
     ndf: int = 64
-    n_blocks: int = 9
     d_layers: int = 3
-    upsample: str = "transpose"  # or "resize-conv": fewer checkerboard artifacts (a departure, opt-in)
-    residual: bool = False  # generators return clamp(input + last conv), that conv zero-initialised (a departure)
-    pointwise: bool = False  # generators of 1x1 convs: one colour function per pixel (a departure; PointwiseGenerator)
     init_gain: float = 0.02
     # Data: resize shorter side to load_size, random crop_size crop, random horizontal flip
     load_size: int = PAPER_LOAD_SIZE
@@ -57,24 +55,22 @@ class TrainConfig:
         return 1.0 - max(0, epoch + 1 - self.epochs) / (self.decay_epochs + 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every key by its own name, the generator's among them (run.json, the checkpoint's config)."""
+        flat = dataclasses.asdict(self)
+        return {**flat.pop("generator"), **flat}
 
     def validate(self) -> None:
-        problems = []
+        problems = self.generator.problems()
         if self.crop_size % 4:
             problems.append(f"crop_size={self.crop_size} must be a multiple of 4")
         if self.crop_size > self.load_size:
             problems.append(f"crop_size={self.crop_size} is larger than load_size={self.load_size}")
-        if self.upsample not in ("transpose", "resize-conv"):
-            problems.append(f"upsample={self.upsample!r} must be 'transpose' or 'resize-conv'")
         if self.minutes < 0:
             problems.append(f"minutes={self.minutes} must be 0 (no budget) or more")
         if len(self.domain_names) != 2:
             problems.append("domain_names needs exactly two names")
         for name in (
-            "ngf",
             "ndf",
-            "n_blocks",
             "batch_size",
             "epochs",
             "log_every",
@@ -83,7 +79,7 @@ class TrainConfig:
             "eval_every",
             "eval_images",
         ):
-            if getattr(self, name) < (0 if name in ("n_blocks", "epochs", "eval_every") else 1):
+            if getattr(self, name) < (0 if name in ("epochs", "eval_every") else 1):
                 problems.append(f"{name}={getattr(self, name)} is out of range")
         if problems:
             raise UserError("bad training config: " + "; ".join(problems), ExitCode.USAGE)
@@ -112,7 +108,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         ngf=32,
         ndf=32,
         n_blocks=4,
-        upsample="resize-conv",
+        upsample=RESIZE_CONV,
         load_size=72,
         crop_size=64,
         epochs=30,
@@ -168,25 +164,41 @@ def _coerce(name: str, raw: str, current: Any) -> Any:
         raise UserError(f"--set {name}={raw}: expected a {type(current).__name__}", ExitCode.USAGE) from None
 
 
+def config_keys() -> list[str]:
+    """Every key a preset, an override or `--set` may name: the config's own and the generator spec's."""
+    return sorted({f.name for f in fields(TrainConfig)} - {"generator"} | set(SPEC_KEYS))
+
+
+def _set(cfg: TrainConfig, key: str, value: Any) -> None:
+    if key in SPEC_KEYS:
+        cfg.generator = dataclasses.replace(cfg.generator, **{key: value})
+    else:
+        setattr(cfg, key, value)
+
+
+def _get(cfg: TrainConfig, key: str) -> Any:
+    return getattr(cfg.generator if key in SPEC_KEYS else cfg, key)
+
+
 def build_config(
     preset: str = "paper", overrides: dict[str, Any] | None = None, settings: list[str] | None = None
 ) -> TrainConfig:
     """Preset, then typed overrides (CLI options), then `key=value` strings (--set)."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}", ExitCode.USAGE)
-    cfg = TrainConfig(**PRESETS[preset])
-    names = {f.name for f in fields(TrainConfig)}
-    for key, value in (overrides or {}).items():
+    cfg = TrainConfig()
+    names = config_keys()
+    for key, value in [*PRESETS[preset].items(), *(overrides or {}).items()]:
         if value is not None:
-            setattr(cfg, key, value)
+            _set(cfg, key, value)
     for item in settings or []:
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in names:
             raise UserError(
-                f"--set {item!r}: expected KEY=VALUE with KEY one of: {', '.join(sorted(names))}",
+                f"--set {item!r}: expected KEY=VALUE with KEY one of: {', '.join(names)}",
                 ExitCode.USAGE,
             )
-        setattr(cfg, key, _coerce(key, raw.strip(), getattr(cfg, key)))
+        _set(cfg, key, _coerce(key, raw.strip(), _get(cfg, key)))
     cfg.validate()
     return cfg

@@ -1,7 +1,7 @@
 """The CycleGAN training loop (Zhu et al. 2017), resumable and mixed-precision.
 
 The step itself (networks, optimizers, pools, losses) is `step.CycleGANStep`; what the run writes is
-`train_outputs.TrainingOutputs`; this module holds the data, the schedule, resume and the loop.
+`outputs.TrainingOutputs`; this module holds the data, the schedule, resume and the loop.
 
 Several GPUs (`torchrun --nproc_per_node N -m cyclegan_batch train ...`, or `train --gpus N`): PyTorch
 DistributedDataParallel. Each rank takes its own slice of every epoch's draws (data.rank_batches), so N
@@ -32,6 +32,7 @@ from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
+from cyclegan_batch.models.nets import SPEC_KEYS
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import TrainConfig
@@ -45,14 +46,14 @@ from cyclegan_batch.train.data import (
 )
 from cyclegan_batch.train.evaluate import Evaluator
 from cyclegan_batch.train.outputs import TrainingOutputs
-from cyclegan_batch.train.step import CycleGANStep, generator_spec
+from cyclegan_batch.train.step import CycleGANStep
 from cyclegan_batch.util.atomic import remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 # Keys a resume cannot change: they fix the networks' shapes or every random draw of the run.
-STRUCTURAL_KEYS = {"ngf", "ndf", "n_blocks", "d_layers", "upsample", "residual", "pointwise", "batch_size", "seed"}
+STRUCTURAL_KEYS = {*SPEC_KEYS, "ndf", "d_layers", "batch_size", "seed"}
 
 
 class NonFiniteLoss(RuntimeError):
@@ -62,10 +63,10 @@ class NonFiniteLoss(RuntimeError):
 def initial_generators(path: Path, cfg: TrainConfig) -> Generators:
     """Generators to fine-tune from, checked against the networks this run builds."""
     pretrained = load_generators(path)
-    if pretrained.info.spec != generator_spec(cfg):
+    if pretrained.info.spec != cfg.generator:
         raise UserError(
             f"--init-from {path} has generator {pretrained.info.spec.to_dict()}, but this run "
-            f"builds {generator_spec(cfg).to_dict()}; use the same ngf/n_blocks/upsample"
+            f"builds {cfg.generator.to_dict()}; use the same {'/'.join(SPEC_KEYS)}"
         )
     for name in ("a_to_b", "b_to_a"):
         if getattr(pretrained, name) is None:  # an official latest_net_G.pth holds G only

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import autocast
 from cyclegan_batch.models.modelfile import Generators
-from cyclegan_batch.models.nets import Generator, GeneratorSpec, PatchDiscriminator, build_generator, init_weights
+from cyclegan_batch.models.nets import Generator, PatchDiscriminator, build_generator, init_weights
 from cyclegan_batch.train.config import TrainConfig
 
 LOSS_TERMS = ("D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
@@ -107,21 +107,11 @@ class DiscriminatorPair(nn.Module):
         return self.d_a(real_a), self.d_a(fake_a), self.d_b(real_b), self.d_b(fake_b)
 
 
-def generator_spec(cfg: TrainConfig) -> GeneratorSpec:
-    return GeneratorSpec(
-        ngf=cfg.ngf,
-        n_blocks=cfg.n_blocks,
-        upsample=cfg.upsample,  # type: ignore[arg-type]
-        residual=cfg.residual,
-        pointwise=cfg.pointwise,
-    )
-
-
 def build_networks(cfg: TrainConfig, seed: int) -> Networks:
     torch.manual_seed(seed)
     nets = Networks(
-        build_generator(generator_spec(cfg)),
-        build_generator(generator_spec(cfg)),
+        build_generator(cfg.generator),
+        build_generator(cfg.generator),
         PatchDiscriminator(cfg.ndf, cfg.d_layers),
         PatchDiscriminator(cfg.ndf, cfg.d_layers),
     )
