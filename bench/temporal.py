@@ -29,7 +29,9 @@ import torch
 
 from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
-from cyclegan_batch.media.ffmpeg import FrameReader, probe, split
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.mux import split
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.metrics import psnr
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.translate.verb import default_model

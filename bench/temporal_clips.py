@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from cyclegan_batch.demo import skimage_photo
-from cyclegan_batch.media.ffmpeg import EncodeSettings, FrameWriter
+from cyclegan_batch.media.encode import EncodeSettings, FrameWriter
 
 SIZE = (320, 180)  # W x H, the cost-measurement size
 

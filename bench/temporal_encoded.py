@@ -41,7 +41,8 @@ import numpy as np
 
 from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
-from cyclegan_batch.media.ffmpeg import FrameReader, probe
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.metrics import psnr
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

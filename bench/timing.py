@@ -7,13 +7,12 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from cyclegan_batch.models.engine import BatchSize, Translator
-from cyclegan_batch.util.threads import torch_threads_shared_by
+from cyclegan_batch.util.threads import ModelThreads
 
 
 def batch_size_arg(text: str) -> BatchSize:
@@ -35,7 +34,7 @@ def model_only(translator: Translator, frames: np.ndarray, batch_size: BatchSize
     batch_size = translator.batch_size_for(height, width, batch_size)
     calls = translator.concurrent_calls(height, width, batch_size) if concurrent else 1
     batches = [frames[start : start + batch_size] for start in range(0, len(frames), batch_size)]
-    with torch_threads_shared_by(calls), ThreadPoolExecutor(calls) as pool:
+    with ModelThreads(calls) as pool:
         list(pool.map(translator.translate, batches))
     if translator.device.type == "cuda":
         torch.cuda.synchronize()

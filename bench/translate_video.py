@@ -28,7 +28,9 @@ import torch
 from PIL import Image
 
 from bench.timing import batch_size_arg, median_seconds, model_only, print_comparison
-from cyclegan_batch.media.ffmpeg import FrameReader, ffmpeg_exe, probe
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.ffmpeg import ffmpeg_exe
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import Generators, ModelInfo
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator

@@ -14,7 +14,9 @@ from PIL import Image
 
 from bench.temporal import farneback_errors
 from cyclegan_batch.demo import skimage_photo
-from cyclegan_batch.media.ffmpeg import EncodeSettings, FrameReader, FrameWriter, probe
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.encode import EncodeSettings, FrameWriter
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.metrics import psnr
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import ModelInfo, save_generators

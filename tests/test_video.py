@@ -20,9 +20,13 @@ import torch
 from conftest import run_cli
 from PIL import Image, ImageSequence
 
-from cyclegan_batch.media.ffmpeg import EncodeSettings, FrameReader, FrameWriter, VideoError, ffmpeg_exe, probe, split
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.encode import EncodeSettings, FrameWriter
+from cyclegan_batch.media.ffmpeg import VideoError, ffmpeg_exe
 from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.media.mux import split
 from cyclegan_batch.media.picture import Picture
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cyclegan_batch.media.ffmpeg import ffmpeg_exe, probe
+from cyclegan_batch.media.ffmpeg import ffmpeg_exe
+from cyclegan_batch.media.probe import probe
 
 CLIPS = {  # name -> ffmpeg input and encoding arguments
     "anamorphic 176x144, 20 frames.mp4": ["-i", "testsrc=size=176x144:rate=25", "-frames:v", "20", "-vf",

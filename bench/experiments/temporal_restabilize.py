@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 
 from bench.temporal_encoded import decode, measure, pngs, report
-from cyclegan_batch.media.ffmpeg import EncodeSettings, FrameWriter, probe
+from cyclegan_batch.media.encode import EncodeSettings, FrameWriter
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.video.flow import FlowEstimator
 from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, Stabilizer
 

@@ -11,7 +11,7 @@ import typer
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.media.ffmpeg import DEFAULT_CRF
+from cyclegan_batch.media.encode import DEFAULT_CRF
 from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS, OUTPUT_CONTAINERS
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS
 from cyclegan_batch.video import DEFAULT_STRENGTH

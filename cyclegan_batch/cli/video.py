@@ -39,7 +39,8 @@ def split_command(
 
     Example: `cyclegan-batch video split clip.mp4 work/segments --seconds 10`
     """
-    from cyclegan_batch.media.ffmpeg import VideoError, split
+    from cyclegan_batch.media.ffmpeg import VideoError
+    from cyclegan_batch.media.mux import split
     from cyclegan_batch.video.segments import INDEX_NAME, write_index
 
     setup_logging(quiet)

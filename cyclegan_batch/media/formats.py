@@ -1,10 +1,16 @@
-"""Which files are images and videos, and what each stage writes them as: the one home of these names.
+"""Which files are images and videos by their names, which are hidden, and what each stage writes them as:
+the one home of these rules.
 
 Torch-free and import-free: the CLI's choices (kept fast for `--help`), the pipelines and the workflow's
-rules (workflow/rules/common.smk) all derive from it.
+rules (workflow/rules/common.smk) all derive from it. Telling an animated GIF (a video) from a still one
+takes Pillow: media/gif.py's `is_video_file`.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePath
 
 # Images: what the scanners take (by suffix, case-insensitive), and what `translate --format` writes.
 IMAGE_SUFFIXES = frozenset(
@@ -28,3 +34,31 @@ SEGMENT_SUFFIXES = (*sorted(set(SEGMENT_SUFFIX_OF.values())), SEGMENT_FALLBACK_S
 
 def segment_suffix(source_suffix: str) -> str:
     return SEGMENT_SUFFIX_OF.get(source_suffix.lower(), SEGMENT_FALLBACK_SUFFIX)
+
+
+def is_image_name(path: PurePath | str) -> bool:
+    """An image by its suffix (a GIF among them: whether it is animated is media/gif.py's question)."""
+    return PurePath(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_video_name(path: PurePath | str) -> bool:
+    return PurePath(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_hidden(relpath: PurePath | str) -> bool:
+    """A file or folder name starting with '.' anywhere in the path (`.DS_Store`, `.thumbs/a.jpg`): every
+    stage leaves these out, as file browsers do."""
+    return any(part.startswith(".") for part in PurePath(relpath).parts)
+
+
+def visible_files(root: Path, exclude: Path | None = None) -> Iterator[Path]:
+    """Every file under `root` that is not hidden, recursively, in name order (`root` itself if it is a file).
+    `exclude`: a folder left out (an output folder inside the input)."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    excluded = exclude.resolve() if exclude is not None else None
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d) and Path(folder, d).resolve() != excluded)
+        yield from (Path(folder, name) for name in sorted(files) if not is_hidden(name))

@@ -18,6 +18,19 @@ import numpy as np
 from PIL import GifImagePlugin, Image, ImageSequence
 
 from cyclegan_batch.media.ffmpeg import VideoError
+from cyclegan_batch.media.formats import GIF, is_video_name
+
+
+def is_video_file(path: Path) -> bool:
+    """A file to translate as a video: a video suffix, or a GIF with more than one frame (else an image)."""
+    path = Path(path)
+    if path.suffix.lower() != f".{GIF}":
+        return is_video_name(path)
+    try:
+        with Image.open(path) as img:
+            return getattr(img, "n_frames", 1) > 1
+    except (OSError, ValueError):
+        return False  # the image path reports why it cannot be read
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from cyclegan_batch.media.formats import IMAGE_SUFFIXES
-
 # Output formats whose files hold an alpha channel as Pillow writes them (GIF: one transparent colour,
 # which is what a GIF input's alpha is). Pillow writes BMP without alpha; JPEG and PNM have none.
 ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff", ".gif", ".tga"})
@@ -35,10 +33,6 @@ WHITE = (255, 255, 255)
 
 class ImageLoadError(Exception):
     """This file cannot be used as an image; the message is the per-file reason users see."""
-
-
-def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:

@@ -33,6 +33,7 @@ from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.models.modelfile import Generators, load_generators
 from cyclegan_batch.models.narrow_conv import split_narrow_convs
 from cyclegan_batch.models.pixels import to_model_range, to_uint8_image
+from cyclegan_batch.util.threads import model_calls
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -237,14 +238,11 @@ class Translator:
         return max(1, min(AUTO_MAX_BATCH, fits))
 
     def concurrent_calls(self, height: int, width: int, batch_size: int) -> int:
-        """How many model calls on frames of this size may run at once: 2 on a CPU with 2+ threads (each
-        call with half the threads, which kept the cores busier than one call with all of them; measured:
-        bench/RESULTS.md, appendix "Session 2", two model calls at once), when two passes fit the memory
-        budget and need no tiling (tiling hooks the shared network); else 1. The network is shared:
-        inference reads its weights only."""
+        """How many model calls on batches of this size may run at once (util/threads.py's policy): two passes
+        must fit the memory budget and need no tiling (tiling hooks the shared network). The network is
+        shared: inference reads its weights only."""
         two_passes = 2 * self.pass_bytes(height * width * batch_size)
-        fits = two_passes <= self.memory_budget and self.tile_side(height, width) == 0
-        return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 and fits else 1
+        return model_calls(self.device, two_passes <= self.memory_budget and self.tile_side(height, width) == 0)
 
     def pass_bytes(self, pixels: int) -> int:
         """Estimated peak device memory of one generator pass over `pixels` pixels."""

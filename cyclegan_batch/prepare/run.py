@@ -38,9 +38,7 @@ from typing import Any, Literal
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.media.images import (
-    is_image_path,
-)
+from cyclegan_batch.media.formats import is_hidden, is_image_name
 from cyclegan_batch.prepare.convert import Conversion, Job, convert, worker_pool
 from cyclegan_batch.util.atomic import atomic_write_text
 from cyclegan_batch.util.bounded import bounded_map
@@ -167,11 +165,11 @@ def _bad_link_reason(path: Path, error: OSError) -> str:
 
 
 def _file_problem(path: Path, root: Path, info: os.stat_result) -> tuple[Status | None, str]:
-    if any(part.startswith(".") for part in path.relative_to(root).parts):
+    if is_hidden(path.relative_to(root)):
         return "skipped", "hidden file or folder (name starts with '.')"
     if not stat.S_ISREG(info.st_mode):
         return "skipped", "not a regular file (fifo, socket or device)"
-    if not is_image_path(path):
+    if not is_image_name(path):
         return "skipped", f"not an image file type ({path.suffix or 'no extension'})"
     if info.st_size == 0:
         return "failed", "empty file (0 bytes)"
@@ -254,7 +252,7 @@ def decide(records: list[Record], settings: Settings) -> list[Record]:
     return todo
 
 
-# ---- 4. convert (prepare_convert.py) ------------------------------------------------------------------
+# ---- 4. convert (convert.py) ------------------------------------------------------------------------
 
 
 def _reusable(old: Record | None, new: Record, fingerprint: str, out: Path) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.formats import VIDEO_SUFFIXES
+from cyclegan_batch.media.formats import is_hidden, is_video_name
 from cyclegan_batch.report.gates import check_gates
 from cyclegan_batch.report.model import (
     METRICS,
@@ -222,7 +222,7 @@ def find_input_video(section: VideoSection, videos_root: Path | None) -> None:
     elif videos_root is not None:
         stem = Path(section.name).stem
         same_name = [videos_root / section.name]
-        other_suffix = sorted(p for p in videos_root.glob(f"{stem}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
+        other_suffix = sorted(p for p in videos_root.glob(f"{stem}.*") if is_video_name(p))
         section.input_video = next((p for p in [*same_name, *other_suffix] if p.is_file()), None)
     if section.input_video is None:
         section.notes.append(
@@ -269,7 +269,7 @@ def video_names(folder: Path) -> list[str]:
     names = set()
     for path in folder.iterdir() if folder.is_dir() else []:
         name = path.name.removesuffix(runfolder.VIDEO_CYCLE_SUFFIX).removesuffix(runfolder.VIDEO_SIDECAR_SUFFIX)
-        if Path(name).suffix.lower() in VIDEO_SUFFIXES and not name.startswith("."):
+        if is_video_name(name) and not is_hidden(name):
             names.add(name)
     return sorted(names)
 

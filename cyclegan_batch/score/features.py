@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb
+from cyclegan_batch.media.formats import is_image_name, visible_files
+from cyclegan_batch.media.images import ImageLoadError, load_rgb
 from cyclegan_batch.metrics import PROTOCOL, Realism, realism
 from cyclegan_batch.models.inception import FEATURES, WEIGHTS_SHA256, InceptionFeatures, to_input
 from cyclegan_batch.util.atomic import atomic_output
@@ -45,13 +46,7 @@ def cache_dir() -> Path:
 
 def image_files(folder: Path) -> list[Path]:
     """The images under `folder`, recursively, in a stable order (a single file is itself)."""
-    if folder.is_file():
-        return [folder]
-    found = []
-    for parent, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(parent, f) for f in sorted(files) if not f.startswith(".") and is_image_path(Path(f))]
-    return found
+    return [path for path in visible_files(folder) if path == folder or is_image_name(path)]
 
 
 @dataclass

@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import Dataset
 
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.images import ImageLoadError, is_image_path, load_rgb, resize_shorter
+from cyclegan_batch.media.formats import is_image_name, visible_files
+from cyclegan_batch.media.images import ImageLoadError, load_rgb, resize_shorter
 from cyclegan_batch.models.pixels import to_model_range
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def find_domain_dirs(data: Path) -> tuple[Path, Path]:
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p) and not p.name.startswith("."))
+    """The images under `folder` (recursive, hidden names skipped, media/formats.py's rules), in name order."""
+    return [p for p in visible_files(folder) if is_image_name(p)]
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +48,7 @@ from cyclegan_batch.train.outputs import TrainingOutputs
 from cyclegan_batch.train.step import CycleGANStep
 from cyclegan_batch.util.atomic import remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
+from cyclegan_batch.util.threads import io_workers
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class Trainer:
                 f"batch_size={cfg.batch_size}{ranks} is larger than the dataset ({max(self.n_a, self.n_b)} "
                 "images); lower --batch-size" + (" or the number of GPUs" if ranks else "")
             )
-        self.workers = min(4, os.cpu_count() or 1) if workers is None else workers
+        self.workers = io_workers() if workers is None else workers
 
         init = initial_generators(resolve_model(init_from), cfg) if init_from is not None else None
         self.step = CycleGANStep(

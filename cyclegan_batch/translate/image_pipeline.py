@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from cyclegan_batch.media.images import (
@@ -33,7 +31,7 @@ from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.models.engine import BatchSize, TranslatedBatch, Translator
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
-from cyclegan_batch.util.threads import opencv_sequential
+from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
 
 SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".jpe": {"quality": 95}, ".webp": {"quality": 95}}
 
@@ -57,7 +55,7 @@ class ImageResult:
 @dataclass
 class PipelineSettings:
     batch_size: BatchSize = "auto"  # per image size, see Translator.batch_size_for
-    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))  # decode threads, and encode threads
+    workers: int = field(default_factory=io_workers)  # decode threads, and encode threads
     max_side: int | None = None  # downscale larger images to this longer side before translating
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -123,22 +121,18 @@ def _encode(item: _Decoded, output: np.ndarray, reconstruction: np.ndarray | Non
 
 
 class _ModelCalls:
-    """Same-size batches through the translator in worker threads, up to `Translator.concurrent_calls` at once:
-    two on a CPU with 2+ threads, each with half of torch's threads (bench/RESULTS.md, "CPU precision (bf16)":
-    faster than one call with all of them), else one. Finished calls come back in submission order."""
+    """Same-size batches through the translator in util/threads.py's ModelThreads, as many at once as
+    `Translator.concurrent_calls` allows for their size. Finished calls come back in submission order."""
 
     def __init__(self, translator: Translator, stats: PipelineStats) -> None:
         self.translator, self.stats = translator, stats
-        self.pool = ThreadPoolExecutor(2, thread_name_prefix="model")
+        self.pool = ModelThreads(calls=1)
         self.running: deque[tuple[list[_Decoded], Future[TranslatedBatch]]] = deque()
-        self.threads = torch.get_num_threads()
-        self.calls = 1
         self._lock = threading.Lock()  # guards the busy-time count below, which the workers update
         self._active = 0
         self._busy_since = 0.0
 
-    def _call(self, batch: list[_Decoded], threads: int) -> TranslatedBatch:
-        torch.set_num_threads(threads)  # per thread: a worker keeps the count it first ran with otherwise
+    def _call(self, batch: list[_Decoded]) -> TranslatedBatch:
         self._count_busy(+1)
         try:
             return self.translator.translate(np.stack([item.pixels for item in batch]))
@@ -160,10 +154,10 @@ class _ModelCalls:
         assert batch[0].pixels is not None
         h, w = batch[0].pixels.shape[:2]
         calls = self.translator.concurrent_calls(h, w, len(batch))
-        while self.running and (len(self.running) >= calls or calls != self.calls):
+        while self.running and (len(self.running) >= calls or calls != self.pool.calls):
             yield self._pop()
-        self.calls = calls
-        self.running.append((batch, self.pool.submit(self._call, batch, max(1, self.threads // calls))))
+        self.pool.calls = calls
+        self.running.append((batch, self.pool.submit(self._call, batch)))
 
     def finished(self, wait: bool = False) -> Iterator[tuple[list[_Decoded], TranslatedBatch]]:
         """Calls that are done, in order (with `wait`, every call, waiting for each)."""
@@ -175,12 +169,9 @@ class _ModelCalls:
         return batch, future.result()
 
     def close(self) -> None:
-        try:
-            for _, future in self.running:
-                future.cancel()
-            self.pool.shutdown(wait=True)  # a call already running finishes first (one batch: seconds at most)
-        finally:
-            torch.set_num_threads(self.threads)
+        for _, future in self.running:
+            future.cancel()
+        self.pool.shutdown(wait=True)  # a call already running finishes first (one batch: seconds at most)
 
 
 def translate_images(

@@ -6,22 +6,21 @@ and the model; everything else becomes a job. Two inputs that would write one ou
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.ffmpeg import is_video_file
-from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS
-from cyclegan_batch.media.images import is_image_path
+from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS, is_image_name, visible_files
+from cyclegan_batch.media.gif import is_video_file
 from cyclegan_batch.translate.cycle_table import CycleTable, failed_row
 from cyclegan_batch.translate.image_pipeline import ImageJob
 
 
 @dataclass
 class Scan:
-    root: Path  # images and videos are relative to it
+    source: Path  # IN, as given: an image, a video or a folder
+    root: Path  # images and videos are relative to it: IN, or the folder of the one file IN
     images: list[Path] = field(default_factory=list)
     videos: list[Path] = field(default_factory=list)
     ignored: int = 0  # files that are neither (text, sidecars...)
@@ -32,22 +31,18 @@ def scan_inputs(src: Path, out_dir: Path) -> Scan:
     if not src.exists():
         raise UserError(f"{src} does not exist; pass an image or a folder of images")
     if src.is_file():
-        scan = Scan(src.parent)
+        scan = Scan(src, src.parent)
         (scan.videos if is_video_file(src) else scan.images).append(Path(src.name))
         return scan
-    scan, excluded = Scan(src), out_dir.resolve()
-    for folder, dirs, files in os.walk(src):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(folder, d).resolve() != excluded)
-        for name in sorted(files):
-            rel = Path(folder, name).relative_to(src)
-            if name.startswith("."):
-                continue
-            if is_video_file(src / rel):  # before images: an animated GIF is a video
-                scan.videos.append(rel)
-            elif is_image_path(rel):
-                scan.images.append(rel)
-            else:
-                scan.ignored += 1
+    scan = Scan(src, src)
+    for path in visible_files(src, exclude=out_dir):
+        rel = path.relative_to(src)
+        if is_video_file(path):  # before images: an animated GIF is a video
+            scan.videos.append(rel)
+        elif is_image_name(rel):
+            scan.images.append(rel)
+        else:
+            scan.ignored += 1
     return scan
 
 

@@ -1,7 +1,7 @@
 """`translate IN OUT`: an image, a folder of images and videos, or one video, and how well each cycles back.
 
-`translate_path` is the whole verb: it scans IN once (plan.py), classifies each file once as an image or a
-video, and hands the images to the image pipeline (image_pipeline.py) and each video to the frame pipeline
+`translate_path` is the whole verb: it scans IN once (plan.py), which classifies each file once as an image or
+a video, and hands the images to the image pipeline (image_pipeline.py) and each video to the frame pipeline
 (video/pipeline.py); every input's outcome becomes a row of OUT/cycle.csv (cycle_table.py). Rows finished
 before a kill are kept in a journal beside cycle.csv, so a killed run loses at most the files in flight.
 """
@@ -19,7 +19,7 @@ from typing import Literal
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import ExitCode, UserError
-from cyclegan_batch.media.ffmpeg import VideoError, is_video_file
+from cyclegan_batch.media.ffmpeg import VideoError
 from cyclegan_batch.media.formats import OUTPUT_CONTAINERS
 from cyclegan_batch.models.engine import TileSide, Translator, resolve_direction
 from cyclegan_batch.models.modelfile import load_generators
@@ -171,10 +171,11 @@ def translate_path(src: Path, out: Path, options: TranslateOptions, progress: bo
     (UserError, after cycle.csv is written).
     """
     src, out = Path(src), Path(out)
-    if src.is_file() and is_video_file(src) and out.suffix.lower().lstrip(".") in OUTPUT_CONTAINERS:
+    scan = scan_inputs(src, out)
+    if src.is_file() and scan.videos and out.suffix.lower().lstrip(".") in OUTPUT_CONTAINERS:
         summary = translate_one_video(src, out, options, progress)
     else:
-        summary = translate_folder(src, out, options, progress)
+        summary = translate_folder(scan, out, options, progress)
     if summary.stopped:
         name, reason = summary.failures[0]
         raise UserError(f"{name}: {reason} (--strict stops at the first file that fails)")
@@ -193,13 +194,14 @@ def translate_one_video(src: Path, dst: Path, options: TranslateOptions, progres
     return summary
 
 
-def translate_folder(src: Path, out_dir: Path, options: TranslateOptions, progress: bool) -> RunSummary:
-    """The images and videos of `src` into the folder `out_dir`, + cycle.csv and run.json (see translate_path)."""
+def translate_folder(scan: Scan, out_dir: Path, options: TranslateOptions, progress: bool) -> RunSummary:
+    """The images and videos `scan` found under IN into the folder `out_dir`, + cycle.csv and run.json (see
+    translate_path)."""
+    src = scan.source
     if out_dir.resolve() == src.resolve():
         raise UserError(f"OUT is IN ({src}); give a separate output folder", ExitCode.USAGE)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir} is a file; OUT must be a folder (cycle.csv goes inside)", ExitCode.USAGE)
-    scan = scan_inputs(src, out_dir)
     if not scan.images and not scan.videos:
         raise UserError(f"no images or videos in {src} (looked for .png, .jpg, .webp, .mp4, ... recursively)")
     translator, model_path = open_translator(options)

@@ -1,17 +1,76 @@
-"""Thread settings for the pipelines, which already spread decode, model calls, encode and metrics over threads."""
+"""How the pipelines share the cores: the one home of their concurrency policy.
+
+- Disk and per-item work (decoding, encoding, metrics, training's data loading) runs in `io_workers()` threads
+  or processes.
+- Model calls run in `ModelThreads`: on a CPU with 2+ threads, two calls at once, each with half of torch's
+  intra-op threads (measured faster than one call with all of them: bench/RESULTS.md, appendix "Session 2",
+  two model calls at once); elsewhere, or when two passes do not fit, one call with all of them
+  (`model_calls`).
+- OpenCV's own threads are off while a pipeline runs on the CPU (`opencv_sequential`): the pipelines' worker
+  threads already measure several frames at once.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
 import cv2
 import torch
 
+MAX_IO_WORKERS = 4  # beyond this the disk, not the threads, sets the pace
+CPU_MODEL_CALLS = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
 _lock = threading.Lock()
 _users = 0  # pipelines inside opencv_sequential() right now; OpenCV's setting is process-wide
 _saved_threads = 0
+
+
+def io_workers() -> int:
+    """Threads (or processes) for decoding, encoding and per-item metrics: one per core, up to MAX_IO_WORKERS."""
+    return min(MAX_IO_WORKERS, os.cpu_count() or 1)
+
+
+def model_calls(device: torch.device, two_fit: bool) -> int:
+    """How many model calls run at once: CPU_MODEL_CALLS on a CPU with 2+ torch threads when two passes fit
+    (`two_fit`: in memory, and untiled, since tiling hooks the shared network), else 1."""
+    return CPU_MODEL_CALLS if device.type == "cpu" and torch.get_num_threads() >= 2 and two_fit else 1
+
+
+class ModelThreads(ThreadPoolExecutor):
+    """Worker threads for model calls; each call runs with 1/`calls` of torch's intra-op threads.
+
+    `calls` may change between calls (a big image runs alone with all the threads): the caller waits for the
+    running calls first. torch's thread count is per OS thread under OpenMP, so each call sets its own; the
+    count this process had is restored at shutdown (threads started later inherit the last one set).
+    """
+
+    def __init__(self, calls: int = CPU_MODEL_CALLS) -> None:
+        super().__init__(CPU_MODEL_CALLS, thread_name_prefix="model")
+        self.total = torch.get_num_threads()
+        self.calls = calls
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        threads = max(1, self.total // self.calls)
+
+        def call() -> R:
+            torch.set_num_threads(threads)
+            return fn(*args, **kwargs)
+
+        return super().submit(call)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        try:
+            super().shutdown(wait, cancel_futures=cancel_futures)
+        finally:
+            torch.set_num_threads(self.total)
 
 
 @contextlib.contextmanager
@@ -36,18 +95,3 @@ def opencv_sequential(active: bool = True) -> Iterator[None]:
             _users -= 1
             if _users == 0:
                 cv2.setNumThreads(_saved_threads)
-
-
-@contextlib.contextmanager
-def torch_threads_shared_by(calls: int) -> Iterator[None]:
-    """Torch's intra-op threads split between `calls` concurrent model calls while inside (a process-wide
-    setting, restored after): one call's OpenMP threads then never wait on a core the other holds."""
-    if calls <= 1:  # nothing to split: leave the process-wide setting alone
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before // calls))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

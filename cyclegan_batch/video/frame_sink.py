@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from cyclegan_batch import runfolder
-from cyclegan_batch.media.ffmpeg import FrameWriter, VideoError
+from cyclegan_batch.media.encode import FrameWriter
+from cyclegan_batch.media.ffmpeg import VideoError
 from cyclegan_batch.media.gif import GifWriter
 from cyclegan_batch.metrics import cycle_metrics, psnr
 from cyclegan_batch.util.atomic import atomic_output

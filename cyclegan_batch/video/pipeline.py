@@ -19,35 +19,25 @@ import io
 import itertools
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from cyclegan_batch import runfolder
-from cyclegan_batch.media.ffmpeg import (
-    DEFAULT_CRF,
-    EncodeSettings,
-    FrameReader,
-    FrameWriter,
-    VideoError,
-    VideoInfo,
-    finish_with_audio,
-    is_video_path,
-    join,
-    pix_fmt_for,
-    probe,
-)
-from cyclegan_batch.media.formats import DEFAULT_CONTAINER, GIF
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.encode import DEFAULT_CRF, EncodeSettings, FrameWriter, pix_fmt_for
+from cyclegan_batch.media.ffmpeg import VideoError
+from cyclegan_batch.media.formats import DEFAULT_CONTAINER, GIF, is_video_name
 from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
+from cyclegan_batch.media.mux import finish_with_audio, join
+from cyclegan_batch.media.probe import VideoInfo, probe
 from cyclegan_batch.models.engine import BatchSize, Translator
 from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
 from cyclegan_batch.util.bounded import bounded_map, in_background
 from cyclegan_batch.util.progress import progress_bar
-from cyclegan_batch.util.threads import opencv_sequential, torch_threads_shared_by
+from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
 from cyclegan_batch.video.stabilize import make_stabilizer
@@ -98,8 +88,8 @@ def _run_pipeline(
 ) -> None:
     """Decode, translate and encode concurrently; the first error of any stage is raised.
 
-    `model_calls` batches are translated at once, by as many threads, while the main thread encodes the
-    results in frame order; the decoder keeps two rounds of batches ready.
+    `model_calls` batches are translated at once (util/threads.py's ModelThreads), while the main thread
+    encodes the results in frame order; the decoder keeps two rounds of batches ready.
     """
 
     def translate_batch(batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -109,7 +99,7 @@ def _run_pipeline(
 
     frames = in_background(reader, 2 * batch_size * model_calls, "decode")
     batches = iter(lambda: list(itertools.islice(frames, batch_size)), [])
-    model_pool = ThreadPoolExecutor(model_calls, thread_name_prefix="model")
+    model_pool = ModelThreads(model_calls)
     try:
         for _, (inputs, outputs, reconstructions) in bounded_map(model_pool, translate_batch, batches, model_calls):
             for i in range(len(inputs)):
@@ -137,7 +127,7 @@ def translate_video(
     frames_dir: Path | None = None,
     overwrite: bool = False,
     progress: bool = False,
-    measure_workers: int = min(4, os.cpu_count() or 1),
+    measure_workers: int | None = None,
     temporal: float | None = None,
     context: Sequence[np.ndarray] = (),
 ) -> VideoResult:
@@ -170,14 +160,14 @@ def translate_video(
         writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
     stabilizer = None if temporal is None else make_stabilizer(temporal, translator.device)
     cycle = translator.backward is not None
-    sink = FrameSink(writer, float(info.fps), frames_dir, cycle, measure_workers, stabilizer, len(context))
+    workers = measure_workers or io_workers()
+    sink = FrameSink(writer, float(info.fps), frames_dir, cycle, workers, stabilizer, len(context))
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
         with (
             progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
             opencv_sequential(on_cpu),
-            torch_threads_shared_by(calls),
         ):
             _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
         if reader.frames_read == 0:
@@ -266,7 +256,7 @@ def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool
     warping error at its first frame too (measured against the context frame before it). Raises VideoError.
     """
     segments_dir, dst = Path(segments_dir), Path(dst)
-    segments = sorted(p for p in segments_dir.iterdir() if is_video_path(p) and not p.name.startswith("."))
+    segments = sorted(p for p in segments_dir.iterdir() if is_video_name(p) and not p.name.startswith("."))
     if not segments:
         raise VideoError(f"no video segments in {segments_dir}")
     if dst.exists() and not overwrite:

@@ -16,7 +16,9 @@ import numpy as np
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.media.ffmpeg import FrameReader, VideoError, probe
+from cyclegan_batch.media.decode import FrameReader
+from cyclegan_batch.media.ffmpeg import VideoError
+from cyclegan_batch.media.probe import probe
 from cyclegan_batch.util.atomic import atomic_write_text
 
 INDEX_NAME = runfolder.SEGMENTS_INDEX

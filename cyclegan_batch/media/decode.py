@@ -1,0 +1,65 @@
+"""Decoded frames of a video, streamed from an ffmpeg process: RGB24, never duplicated or dropped.
+
+Frames come out with `-fps_mode passthrough` (one per stored frame), rotation applied, converted to RGB with
+the stream's own matrix and range (media/picture.py) and chroma interpolated to every pixel.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from cyclegan_batch.media.ffmpeg import VIDEO_STREAM, VideoError, file_arg, last_error, popen
+from cyclegan_batch.media.probe import VideoInfo
+
+# Chroma interpolated to every pixel when 4:2:0 becomes RGB, as video players do. swscale's default fast path
+# repeats each chroma sample over its 2x2 block instead: that block pattern stays on the pixel grid while the
+# picture moves, so it reads as flicker, both to the model (its input) and to any flicker measure of an output
+# (bench/RESULTS.md, "Video stabilization (encoded output)"). About 7 ms more per 1280x720 frame.
+RGB_FROM_YUV = ["-sws_flags", "bicubic+accurate_rnd+full_chroma_int"]
+
+
+class FrameReader:
+    """Decoded RGB24 frames of `path` as H x W x 3 uint8 arrays, streamed from an ffmpeg process."""
+
+    def __init__(self, path: Path, info: VideoInfo, start_s: float = 0.0, max_frames: int | None = None) -> None:
+        """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many."""
+        if not info.picture.convertible():
+            raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
+        self.shape = (info.height, info.width, 3)
+        self.frames_read = 0
+        # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        args = ["-v", "error", *(["-ss", f"{start_s:.6f}"] if start_s > 0 else []), "-i", file_arg(path)]
+        args += ["-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
+        args += [] if max_frames is None else ["-frames:v", str(max_frames)]
+        args += [*RGB_FROM_YUV, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        self._proc = popen(args, stdout=subprocess.PIPE, stderr=self._stderr)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        nbytes = int(np.prod(self.shape))
+        assert self._proc.stdout is not None
+        while True:
+            data = self._proc.stdout.read(nbytes)
+            if len(data) < nbytes:  # end of stream (a partial frame means a truncated file)
+                return
+            self.frames_read += 1
+            yield np.frombuffer(data, dtype=np.uint8).reshape(self.shape)
+
+    def last_error(self) -> str:
+        """ffmpeg's last decoding complaint so far (empty when the stream decoded cleanly)."""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", "replace")
+        return last_error(text) if text.strip() else ""
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stdout:
+            self._proc.stdout.close()
+        self._stderr.close()
