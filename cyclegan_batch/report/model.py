@@ -1,9 +1,9 @@
 """The cycle-error report's model: what a run folder holds, summarised, with its quality gates' results.
 
-`report_read.read_run` turns RUN_DIR into a `Report`: numbers, per-section notes and the files behind them;
-`report_gates` checks `--fail-above`/`--fail-below` against it.
-`report_page.write_report` renders it as one HTML page that opens offline (images in `<page>_assets/` beside
-it, no JavaScript) plus `summary.json` beside the page with the same numbers (`Report.to_json`).
+report/read.py's `read_run` turns RUN_DIR into a `Report`: numbers, per-section notes and the files behind
+them; report/gates.py checks `--fail-above`/`--fail-below` against it; report/page.py's `write_report` renders
+it as one HTML page that opens offline (images in `<page>_assets/` beside it, no JavaScript) plus
+`summary.json` beside the page with the same numbers (`Report.to_json`).
 Anything missing or broken in the run becomes a note in the section it belongs to, never a crash:
 the page is where a person looks when something went wrong.
 
