@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from bench import flops, official_test, onnx_runtime, score, train_step, translate_images, translate_video
-from cyclegan_batch.device.precision import pick_device, resolve_precision
+from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.models.inception import MetricsUnavailable
 from cyclegan_batch.models.nets import GeneratorSpec
 
@@ -226,7 +226,7 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads{load}",
         flush=True,
     )
-    precisions = {"fp32", resolve_precision("auto", device)}
+    precisions = {"fp32", choose_precision("auto", device)[0]}
     peaks = {p: flops.peak_matmul_flops(device, p) for p in sorted(precisions)}
     print("peak matmul: " + ", ".join(f"{p} {v / 1e12:.2f} TFLOP/s" for p, v in peaks.items()), flush=True)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -27,6 +29,7 @@ from cyclegan_batch.runfolder import MANIFEST
 
 LOAD, CROP = 36, 32
 BACKGROUND = (16, 32, 48)
+NOBODY = 65534  # the unprivileged user and group that Debian and most Linux systems have
 RED, GREEN = (255, 0, 0), (0, 255, 0)
 SETTINGS = Settings(Conversion(load_size=LOAD, crop_size=CROP, background=BACKGROUND), test_fraction=0.3, jobs=2)
 
@@ -401,15 +404,41 @@ def test_options_upscale_truncated_jpeg_pixels_cross_duplicates(tmp_path: Path) 
     assert record["status"] == "failed" and "--max-pixels" in record["reason"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
 def test_unreadable_file_fails_with_reason(tmp_path: Path) -> None:
-    make_clean(tmp_path / "A", 2)
-    make_clean(tmp_path / "B", 2)
-    locked = save_noise(tmp_path / "A" / "locked.png", 50)
-    locked.chmod(0)
-    prepare(tmp_path / "A", tmp_path / "B", tmp_path / "out", SETTINGS)
-    record = read_manifest(tmp_path / "out")["A", "locked.png"]
-    assert record["status"] == "failed" and "cannot read file" in record["reason"]
+    """A file its user may not read. Root reads any file, so as root (CI) `prepare` runs as `nobody`, in a
+    folder that user may enter, through the real CLI."""
+    as_root = os.geteuid() == 0
+    root = Path(tempfile.mkdtemp(prefix="unreadable-")) if as_root else tmp_path
+    try:
+        make_clean(root / "A", 2)
+        make_clean(root / "B", 2)
+        locked = save_noise(root / "A" / "locked.png", 50)
+        locked.chmod(0)
+        if as_root:
+            root.chmod(0o755)
+            (root / "out").mkdir()
+            os.chown(root / "out", NOBODY, NOBODY)
+            drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+            cmd = [*drop, sys.executable, "-m", "cyclegan_batch", "prepare", "--load-size", str(LOAD)]
+            cmd += [
+                "--crop-size",
+                str(CROP),
+                "--jobs",
+                "2",
+                "--quiet",
+                str(root / "A"),
+                str(root / "B"),
+                str(root / "out"),
+            ]
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": "/"})
+            assert result.returncode == 3, result.stderr  # done, with a file that failed
+        else:
+            prepare(root / "A", root / "B", root / "out", SETTINGS)
+        record = read_manifest(root / "out")["A", "locked.png"]
+        assert record["status"] == "failed" and "cannot read file" in record["reason"]
+    finally:
+        if as_root:
+            shutil.rmtree(root)
 
 
 def test_trainer_reads_the_prepared_layout(tmp_path: Path) -> None:

@@ -66,11 +66,6 @@ def choose_precision(
     return "fp32", "auto: fp32, the CPU has no native bf16 (no amx_bf16 or avx512_bf16 flag)"
 
 
-def resolve_precision(precision: Precision, device: torch.device) -> str:
-    """`choose_precision` without the reason."""
-    return choose_precision(precision, device)[0]
-
-
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """Mixed precision for the forward pass; a no-op in fp32."""
     if precision == "fp32":
