@@ -32,7 +32,7 @@ def render() -> str:
     ctx = root.context_class(root, info_name=PROG)
     names = root.list_commands(ctx)
     ordered = [n for n in ORDER if n in names] + sorted(n for n in names if n not in ORDER)
-    parts = [_help_text(root), "Every command also takes `--help`, which prints what this page shows."]
+    parts = [f"`{PROG}`: {_help_text(root)} Every command also takes `--help`, which prints what its section shows."]
     for name in ordered:
         parts += _command(root.get_command(ctx, name), [name], ctx)
     return "\n\n".join(parts) + "\n"
