@@ -1,6 +1,6 @@
-"""Docstrings and comments name modules that exist: a module file (`flow.py`, `video/flow.py`), a dotted path
-inside the package (`cyclegan_batch.video.flow.Warp`, `media.images`), or a module by its old flat name from
-before the move to packages (`report_read.read_run` for report/read.py) is checked against the tree."""
+"""Docstrings, comments and the manual name modules that exist: a module file (`flow.py`, `video/flow.py`), a
+dotted path inside the package (`cyclegan_batch.video.flow.Warp`, `media.images`), or a module by its old flat
+name from before the move to packages (`report_read.read_run` for report/read.py) is checked against the tree."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def dangling(text: str) -> list[str]:
 
 def sources() -> list[Path]:
     files = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.j2"), *(ROOT / "workflow").rglob("*.smk"), ROOT / "Snakefile"]
+    files += [*(ROOT / "docs").glob("*.md"), ROOT / "README.md", *(ROOT / "config").glob("*")]
     return sorted(f for f in files if "__pycache__" not in f.parts)
 
 
