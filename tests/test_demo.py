@@ -31,7 +31,7 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    run_cli("demo", out, "--quiet")  # the default demo: its held-out crops are the ones the README scores
+    run_cli("demo", out, "--quiet")  # the default demo: its held-out crops are the ones docs/demo.md scores
     return out
 
 
@@ -67,14 +67,14 @@ def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path
     assert info.spec == demo.generator
     scores = json.loads(run_cli("demo-score", demo_dir / "heldout", "--json", "--no-kid", "--quiet").stdout)
     assert scores["images"] == 24
-    assert scores["gain_db"] >= 6.0, scores  # the shipped model's recorded gain (+6.58 dB) is in the README
+    assert scores["gain_db"] >= 6.0, scores  # the shipped model's recorded gain (+6.58 dB) is in docs/demo.md
 
 
 @pytest.mark.skipif(not inception.available(), reason="needs the [metrics] extra")
 def test_quick_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(demo_dir: Path, tmp_path: Path) -> None:
     """Issue 21's demo criterion: KID x100 of G(held-out photos) against the 240 real golden-hour images of B
     below that of the photos themselves (0.91), for the demo learnt by the `quick` preset (the demo
-    workflow's, config/demo.yaml), here 400 of its steps. README: the full run scores 0.28, the bundled
+    workflow's, config/demo.yaml), here 400 of its steps. docs/demo.md: the full run scores 0.28, the bundled
     ResNet model 1.68 (its soft texture costs more realism than its grade gains)."""
     model_dir = tmp_path / "model"
     run_cli("train", demo_dir, model_dir, "--preset", "quick", "--max-steps", "400", "--minutes", "0", "--quiet")
@@ -82,7 +82,7 @@ def test_quick_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(dem
         run_cli("demo-score", demo_dir / "heldout", "--model", model_dir / MODEL_FILE, "--json", "--quiet").stdout
     )
     assert scores["kid_reference_images"] == 240
-    assert scores["kid_x100_identity"] == pytest.approx(0.9066, abs=0.01)  # README's figure for doing nothing
+    assert scores["kid_x100_identity"] == pytest.approx(0.9066, abs=0.01)  # docs/demo.md's figure for doing nothing
     assert scores["gain_db"] >= 3.0, scores
     assert scores["kid_x100_model"] < scores["kid_x100_identity"], scores
 

