@@ -1,7 +1,9 @@
-"""Encoding translated frames: the codec settings, and an ffmpeg process that takes RGB24 frames at a constant rate.
+"""Encoding translated frames: the codec settings, and an ffmpeg process that takes raw frames at a constant rate.
 
-Odd widths or heights cannot be 4:2:0; those outputs are written as yuv444p (same size, no padding). The
-sample aspect ratio and the colour description of the input are written again (media/picture.py).
+The frames come in the planes the encoder writes (`encoder_layout`: media/yuv.py converts them where the
+model runs), or as RGB24 that ffmpeg converts. Odd widths or heights cannot be 4:2:0; those outputs are
+written as yuv444p (same size, no padding). The sample aspect ratio and the colour description of the input
+are written again (media/picture.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from cyclegan_batch.media.ffmpeg import VideoError, file_arg, last_error, popen
 from cyclegan_batch.media.formats import CONTAINER_FORMATS, DEFAULT_CONTAINER
-from cyclegan_batch.media.picture import Picture
+from cyclegan_batch.media.picture import RGB24, Layout, Picture
 
 DEFAULT_CRF = 18  # constant quality (x264, VP9): visually lossless for the translated frames
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
@@ -26,6 +28,11 @@ CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsv
 def pix_fmt_for(width: int, height: int) -> str:
     """4:2:0 needs even sides; odd sizes keep every pixel as 4:4:4 instead of being padded or cropped."""
     return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
+def encoder_layout(width: int, height: int) -> Layout:
+    """The planes the encoder writes, so a frame handed over in them is encoded without a conversion."""
+    return Layout(pix_fmt_for(width, height), width, height)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,11 @@ class EncodeSettings:
 
 
 class FrameWriter:
-    """Encode H x W x 3 uint8 frames at a constant rate into `path` (video only), SAR and colours per `picture`."""
+    """Encode raw frames in `layout` at a constant rate into `path` (video only), SAR and colours per `picture`.
+
+    The default layout is RGB24 (H x W x 3 uint8 frames, converted by ffmpeg with the picture's matrix and
+    range); `encoder_layout` takes YUV planes as they are.
+    """
 
     def __init__(
         self,
@@ -70,11 +81,13 @@ class FrameWriter:
         fps: Fraction,
         settings: EncodeSettings,
         picture: Picture | None = None,
+        layout: Layout | None = None,
     ) -> None:
         self.path = Path(path)
+        self.layout = layout or Layout(RGB24, width, height)
         self.frames_written = 0
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()/abort()
-        args = ["-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}"]
+        args = ["-v", "error", "-f", "rawvideo", "-pix_fmt", self.layout.pix_fmt, "-s", f"{width}x{height}"]
         args += ["-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0", "-map", "0:v"]
         if filters := (picture or Picture()).filters():
             args += ["-vf", ",".join(filters)]
@@ -82,6 +95,7 @@ class FrameWriter:
         self._proc = popen(args, stdin=subprocess.PIPE, stderr=self._stderr)
 
     def write(self, frame: np.ndarray) -> None:
+        """One frame: `layout.frame_bytes` of uint8, in any shape."""
         assert self._proc.stdin is not None
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())

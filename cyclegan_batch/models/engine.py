@@ -314,7 +314,14 @@ class Translator:
 
     def translate(self, frames: np.ndarray) -> TranslatedBatch:
         """Translate a batch of same-size uint8 frames (N x H x W x 3)."""
-        x = self.to_device(frames)
-        y = self.run(self.forward, x)
-        rec = self.run(self.backward, y) if self.backward is not None else None
+        y, rec = self.translate_tensor(self.to_device(frames))
         return TranslatedBatch(to_uint8_image(y), to_uint8_image(rec) if rec is not None else None)
+
+    def translate_tensor(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G(x) and, with the cycle, F(G(x)): N x 3 x H x W float in [-1, 1] on the device, in and out."""
+        y = self.run(self.forward, x)
+        return y, self.run(self.backward, y) if self.backward is not None else None
+
+    def from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W RGB values 0..255 already on the device (video frames) -> the model's input."""
+        return pixels.div(127.5).sub_(1.0).contiguous(memory_format=self.memory_format)  # to_model_range, a copy

@@ -1,9 +1,12 @@
-"""Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
+"""Translate one video: probe, decode, translate in batches and encode concurrently, with per-frame metrics.
 
-    decoder thread --frames--> model threads (Translator, batches) --in order--> main thread
-                                                                    (stabilizer, ffmpeg encoder, frame
-                                                                     images, cycle + warping metrics:
-                                                                     cyclegan_batch/video/frame_sink.py)
+    probe -> decoder thread --raw YUV frames--> model threads (to RGB, Translator, cycle metrics; batched,
+             (media/decode.py)                 on the model's device)
+                                      --in order--> main thread (stabilizer, YUV planes, ffmpeg encoder,
+                                                    frame images, warping metrics: video/frame_sink.py)
+
+Frames cross the pipes in the stream's own YUV planes; the colour conversions (media/yuv.py) and the work
+after the model run where the model runs (video/frames.py).
 
 Each stage runs a bounded number of items ahead of the next (cyclegan_batch/util/bounded.py), so memory stays
 at a few batches whatever the video's length.
@@ -24,23 +27,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.media.decode import FrameReader
-from cyclegan_batch.media.encode import DEFAULT_CRF, EncodeSettings, FrameWriter, pix_fmt_for
+from cyclegan_batch.media.encode import DEFAULT_CRF, EncodeSettings, FrameWriter, encoder_layout, pix_fmt_for
 from cyclegan_batch.media.ffmpeg import VideoError
 from cyclegan_batch.media.formats import DEFAULT_CONTAINER, GIF, is_video_name
 from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
 from cyclegan_batch.media.mux import finish_with_audio, join
+from cyclegan_batch.media.picture import Layout
 from cyclegan_batch.media.probe import VideoInfo, probe
+from cyclegan_batch.media.yuv import to_rgb
 from cyclegan_batch.models.engine import BatchSize, Translator
+from cyclegan_batch.models.pixels import to_pixels
 from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
 from cyclegan_batch.util.bounded import bounded_map, in_background
 from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
-from cyclegan_batch.video.stabilize import make_stabilizer
+from cyclegan_batch.video.frames import Frame, frame_ops
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -80,7 +87,8 @@ class VideoResult:
 
 def _run_pipeline(
     translator: Translator,
-    reader: Iterable[np.ndarray],
+    reader: FrameReader,
+    frames: Iterable[np.ndarray],
     sink: FrameSink,
     batch_size: int,
     advance: Callable,
@@ -91,23 +99,29 @@ def _run_pipeline(
     `model_calls` batches are translated at once (util/threads.py's ModelThreads), while the main thread
     encodes the results in frame order; the decoder keeps two rounds of batches ready.
     """
+    ops, device, cycle = sink.ops, translator.device, translator.backward is not None
 
-    def translate_batch(batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        inputs = np.stack(batch)
-        result = translator.translate(inputs)
-        return inputs, result.outputs, result.reconstructions
+    def translate_batch(batch: list[np.ndarray]) -> tuple[list[Frame], list[Frame], list | None]:
+        raw = torch.from_numpy(np.stack(batch))
+        if device.type == "cuda":
+            raw = raw.pin_memory()
+        pixels = to_rgb(raw.to(device, non_blocking=True), reader.layout, reader.picture.matrix, reader.picture.range)
+        outputs, reconstructions = translator.translate_tensor(translator.from_pixels(pixels))
+        inputs = ops.frames(pixels)
+        scores = ops.cycle(inputs, ops.frames(to_pixels(reconstructions))) if cycle else None
+        return inputs, ops.frames(to_pixels(outputs)), scores
 
-    frames = in_background(reader, 2 * batch_size * model_calls, "decode")
-    batches = iter(lambda: list(itertools.islice(frames, batch_size)), [])
+    queued = in_background(frames, 2 * batch_size * model_calls, "decode")
+    batches = iter(lambda: list(itertools.islice(queued, batch_size)), [])
     model_pool = ModelThreads(model_calls)
     try:
-        for _, (inputs, outputs, reconstructions) in bounded_map(model_pool, translate_batch, batches, model_calls):
+        for _, (inputs, outputs, scores) in bounded_map(model_pool, translate_batch, batches, model_calls):
             for i in range(len(inputs)):
-                sink.add(inputs[i], outputs[i], None if reconstructions is None else reconstructions[i])
+                sink.add(inputs[i], outputs[i], None if scores is None else scores[i])
             advance(len(inputs))
     finally:
         model_pool.shutdown(cancel_futures=True)
-        frames.close()
+        queued.close()
         sink.finish()
 
 
@@ -149,19 +163,23 @@ def translate_video(
     container, codec = (GIF, GIF) if gif else (settings.container, settings.codec)
     if info.vfr and not gif:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
+    if any(len(frame) != Layout.reading(info.pix_fmt, info.width, info.height).frame_bytes for frame in context):
+        raise VideoError("the context frames are not in the segment's pixel format and size")
     reader = FrameReader(src, info)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if gif:
-        writer: FrameWriter | GifWriter = GifWriter(video_only, _gif_timing(src, info, warnings))
+        timing = _gif_timing(src, info, warnings)
+        writer: FrameWriter | GifWriter = GifWriter(video_only, timing, info.width, info.height)
     else:
         if pix_fmt_for(info.width, info.height) != "yuv420p":
             log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
-        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
-    stabilizer = None if temporal is None else make_stabilizer(temporal, translator.device)
-    cycle = translator.backward is not None
+        layout = encoder_layout(info.width, info.height)
+        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture, layout)
+    ops = frame_ops(translator.device)
+    stabilizer = None if temporal is None else ops.stabilizer(temporal)
     workers = measure_workers or io_workers()
-    sink = FrameSink(writer, float(info.fps), frames_dir, cycle, workers, stabilizer, len(context))
+    sink = FrameSink(writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context))
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
@@ -169,7 +187,8 @@ def translate_video(
             progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
             opencv_sequential(on_cpu),
         ):
-            _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
+            frames = itertools.chain(context, reader)
+            _run_pipeline(translator, reader, frames, sink, batch_size, advance, calls)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
         writer.close()
