@@ -40,7 +40,7 @@ from cyclegan_batch.util.threads import opencv_sequential
 from cyclegan_batch.video.flow import FlowEstimator
 from cyclegan_batch.video.frames import frame_ops
 from cyclegan_batch.video.pipeline import join_video, translate_video
-from cyclegan_batch.video.segments import context_frames, write_index
+from cyclegan_batch.video.segments import write_index
 from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH
 
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
@@ -90,7 +90,7 @@ def stabilize(
 
 
 def decode(path: Path, frames: int) -> np.ndarray:
-    reader = FrameReader(path, probe(path), max_frames=frames)
+    reader = FrameReader(path, probe(path), max_frames=frames, planes=False)
     try:
         return np.stack([f.copy() for f in rgb_frames(reader)])
     finally:
@@ -161,8 +161,9 @@ def seams(translator: Translator, video: Path, work: Path, strength: float) -> N
     starts = np.cumsum([0] + [probe(s).frames for s in segments])[1:-1]
     for mode in ("warm", "cold"):
         for segment in segments:
-            context = context_frames(video, segment) if mode == "warm" else []
-            translate_video(translator, segment, work / mode / segment.name, temporal=strength, context=context)
+            context_from = video if mode == "warm" else None
+            dst = work / mode / segment.name
+            translate_video(translator, segment, dst, temporal=strength, context_from=context_from)
         join_video(work / mode, video, work / f"{mode}.mp4")
         w_in, w_out = farneback_errors(inputs, decode(work / f"{mode}.mp4", 10**6))
         added = np.array(w_out) - np.array(w_in)  # added[t - 1] is frame t's

@@ -56,7 +56,7 @@ STATIC = ("static", "real_static")
 
 
 def decode(path: Path, frames: int = 10**6) -> np.ndarray:
-    reader = FrameReader(path, probe(path), max_frames=frames)
+    reader = FrameReader(path, probe(path), max_frames=frames, planes=False)
     try:
         return np.stack(list(rgb_frames(reader)))
     finally:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], s
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         src = make_clip(work / "clip.mp4", args.frames, args.size)
-        reader = FrameReader(src, probe(src))
+        reader = FrameReader(src, probe(src), planes=False)
         frames = np.stack(list(rgb_frames(reader)))
         reader.close()
         n = len(frames)

@@ -54,7 +54,7 @@ def write(frames: list[np.ndarray], path: Path, gop: int | None = None) -> Path:
 
 
 def decode(path: Path) -> np.ndarray:
-    reader = FrameReader(path, probe(path))
+    reader = FrameReader(path, probe(path), planes=False)
     try:
         return np.stack(list(rgb_frames(reader)))
     finally:

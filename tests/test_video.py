@@ -396,7 +396,7 @@ def test_concurrent_model_calls_keep_frame_order(
     src = make_video(tmp_path / "clip.mp4", frames=9, audio=None)  # testsrc: every frame differs
     monkeypatch.setattr(translator, "concurrent_calls", lambda *size: 2)
     translate_video(translator, src, tmp_path / "out.mp4", batch_size=2, frames_dir=tmp_path / "frames")
-    reader = FrameReader(src, probe(src))
+    reader = FrameReader(src, probe(src), planes=False)
     expected = [translator.translate(frame[None]).outputs[0].astype(int) for frame in rgb_frames(reader)]
     reader.close()
     written = [load_rgb(tmp_path / "frames" / f"{i:06d}.png").astype(int) for i in range(9)]

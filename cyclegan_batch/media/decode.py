@@ -30,11 +30,19 @@ class FrameReader:
     """Decoded frames of `path` as flat raw uint8 arrays of `layout.frame_bytes`, streamed from an ffmpeg
     process; `media.yuv.to_rgb` turns a batch of them into RGB (`rgb_frames` below, one at a time)."""
 
-    def __init__(self, path: Path, info: VideoInfo, start_s: float = 0.0, max_frames: int | None = None) -> None:
-        """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many."""
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        start_s: float = 0.0,
+        max_frames: int | None = None,
+        planes: bool = True,
+    ) -> None:
+        """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many.
+        `planes` False: RGB24 from ffmpeg's own conversion even where the stream's planes could come through."""
         if not info.picture.convertible():
             raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
-        self.layout = Layout.reading(info.pix_fmt, info.width, info.height)
+        self.layout = Layout.reading(info.pix_fmt, info.width, info.height, planes)
         self.picture = info.picture  # the matrix and range of the frames' YUV
         self.frames_read = 0
         # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader

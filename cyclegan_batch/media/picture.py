@@ -87,9 +87,10 @@ class Layout:
     height: int
 
     @classmethod
-    def reading(cls, pix_fmt: str | None, width: int, height: int) -> Layout:
-        """The layout frames of a stream in `pix_fmt` come out of the decoder in: their own, or rgb24."""
-        return cls(pix_fmt if pix_fmt in PLANAR else RGB24, width, height)
+    def reading(cls, pix_fmt: str | None, width: int, height: int, planes: bool = True) -> Layout:
+        """The layout frames of a stream in `pix_fmt` come out of the decoder in: their own planes, or (any
+        other format, or `planes` False) rgb24."""
+        return cls(pix_fmt if planes and pix_fmt in PLANAR else RGB24, width, height)
 
     @property
     def planar(self) -> bool:

@@ -141,10 +141,11 @@ def from_rgb(
     kr, kg, kb = _coefficients(matrix)
     y = r * kr + g * kg + b * kb
     uv = torch.stack([(b - y) * (0.5 / (1 - kb)), (r - y) * (0.5 / (1 - kr))], dim=1)
-    if not layout.full_range(range_tag):
+    if layout.full_range(range_tag):
+        uv = uv.add_(127.5)  # swscale's full-range chroma sits half a level lower (fitted: its mean bias)
+    else:
         y = y.mul_(219.0 / 255.0).add_(16.0)
-        uv = uv.mul_(224.0 / 255.0)
-    uv = uv.add_(128.0)
+        uv = uv.mul_(224.0 / 255.0).add_(128.0)
     ch, cw = layout.chroma_size
     if sx == 2:
         if w % 2:

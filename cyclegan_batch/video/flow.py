@@ -192,5 +192,5 @@ class DeviceWarp:
         count = float(self.valid.sum())
         if count == 0:
             return None
-        diff = (current - self.sample(previous)).abs_().mean(1, keepdim=True)
+        diff = (current - self.sample(previous).round_()).abs_().mean(1, keepdim=True)  # uint8, as cv2.remap's
         return float((diff * self.valid).sum()) / count / 255.0

@@ -9,7 +9,8 @@ torch's CPU kernels for these filters (bench/RESULTS.md, "Issue 30: the work aro
 same cycle.csv values (tests/test_frames.py).
 
 A frame is an H x W x 3 uint8 array (CpuFrames) or a 1 x 3 x H x W float tensor of integer values 0..255
-(TorchFrames).
+(TorchFrames). With the model on a CPU, ffmpeg's own conversions to and from RGB24 are cheaper in CPU time
+than media/yuv.py's in torch's CPU kernels, so there the pipes carry RGB24 (video/pipeline.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from cyclegan_batch.video.flow import DeviceWarp, Flows, Warp
 from cyclegan_batch.video.stabilize import Stabilizer, TorchStabilizer
 
 Frame = Any  # np.ndarray (CpuFrames) or torch.Tensor (TorchFrames)
-# cv2.cvtColor's RGB -> grey in fixed point (14 bits): the same grey levels on any device
-_GREY = (4899, 9617, 1868)
+# cv2.cvtColor's RGB -> grey in fixed point (15 bits, found against it on every input in tests/test_frames.py):
+# the same grey levels on any device
+_GREY = (9798, 19235, 3735)
 
 
 class CpuFrames:
@@ -79,7 +81,7 @@ class TorchFrames:
 
     def grey(self, frame: torch.Tensor) -> np.ndarray:
         r, g, b = frame[0].int()
-        grey = (r * _GREY[0] + g * _GREY[1] + b * _GREY[2] + (1 << 13)) >> 14
+        grey = (r * _GREY[0] + g * _GREY[1] + b * _GREY[2] + (1 << 14)) >> 15
         return grey.to(torch.uint8).cpu().numpy()
 
     def warp(self, flows: Flows) -> DeviceWarp:
@@ -98,6 +100,11 @@ class TorchFrames:
         return from_rgb(frame, layout, picture.matrix, picture.range)[0].cpu().numpy()
 
 
-def frame_ops(device: torch.device) -> CpuFrames | TorchFrames:
-    """Where the frames are: with the model on a CUDA device, there; else on the CPU in OpenCV."""
-    return TorchFrames(device) if device.type == "cuda" else CpuFrames()
+def frames_on_device(device: torch.device, on_device: bool | None = None) -> bool:
+    """Whether the frames stay on the model's device (`on_device`, or by default where that is a GPU)."""
+    return device.type == "cuda" if on_device is None else on_device
+
+
+def frame_ops(device: torch.device, on_device: bool | None = None) -> CpuFrames | TorchFrames:
+    """Where the frames are: on the model's device (a GPU, or `on_device`), else on the CPU in OpenCV."""
+    return TorchFrames(device) if frames_on_device(device, on_device) else CpuFrames()

@@ -22,7 +22,7 @@ import io
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +47,8 @@ from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
-from cyclegan_batch.video.frames import Frame, frame_ops
+from cyclegan_batch.video.frames import Frame, frame_ops, frames_on_device
+from cyclegan_batch.video.segments import segment_context
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -143,13 +144,17 @@ def translate_video(
     progress: bool = False,
     measure_workers: int | None = None,
     temporal: float | None = None,
-    context: Sequence[np.ndarray] = (),
+    context_from: Path | None = None,
+    on_device: bool | None = None,
 ) -> VideoResult:
     """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
 
     `temporal`: stabilize with this strength (cyclegan_batch/video/stabilize.py); None writes the per-frame
-    translation. `context`: frames that come before `src` (a segment's, from the original video): they go
-    through the model and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    translation. `context_from`: `src` is a segment of this video: the frames before it go through the model
+    and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    `on_device`: frames cross the pipes as YUV and the work after the model runs in torch on its device
+    (video/frames.py); None: where the model is on a GPU. On a CPU, ffmpeg converts to and from RGB24 and the
+    sink runs in OpenCV: the same results, in less CPU time there (bench/RESULTS.md).
     """
     src, dst = Path(src), Path(dst)
     settings = settings or EncodeSettings.for_container(dst.suffix.lstrip(".").lower())
@@ -163,9 +168,13 @@ def translate_video(
     container, codec = (GIF, GIF) if gif else (settings.container, settings.codec)
     if info.vfr and not gif:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
-    if any(len(frame) != Layout.reading(info.pix_fmt, info.width, info.height).frame_bytes for frame in context):
-        raise VideoError("the context frames are not in the segment's pixel format and size")
-    reader = FrameReader(src, info)
+    on_device = frames_on_device(translator.device, on_device)
+    context = segment_context(src, context_from, temporal is not None, on_device)
+    if any(
+        len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes for frame in context
+    ):
+        raise VideoError(f"--context-from {context_from}: its frames are not in the segment's pixel format and size")
+    reader = FrameReader(src, info, planes=on_device)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if gif:
@@ -174,9 +183,9 @@ def translate_video(
     else:
         if pix_fmt_for(info.width, info.height) != "yuv420p":
             log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
-        layout = encoder_layout(info.width, info.height)
+        layout = encoder_layout(info.width, info.height) if on_device else None  # None: RGB24, ffmpeg converts
         writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture, layout)
-    ops = frame_ops(translator.device)
+    ops = frame_ops(translator.device, on_device)
     stabilizer = None if temporal is None else ops.stabilizer(temporal)
     workers = measure_workers or io_workers()
     sink = FrameSink(writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context))
