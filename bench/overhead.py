@@ -113,10 +113,10 @@ def code_env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree)}
 
 
-def extract(ref: str, dst: Path) -> Path | None:
-    """The tree of git commit `ref` in `dst`, or None (with a note) where git or the commit is missing."""
+def extract(ref: str, repo: Path, dst: Path) -> Path | None:
+    """The tree of git commit `ref` of `repo` in `dst`, or None (with a note) where git or the commit is missing."""
     dst.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True)
+    archive = subprocess.run(["git", "-C", str(repo), "archive", ref], capture_output=True)
     if archive.returncode != 0:
         print(f"--before {ref}: not measured ({archive.stderr.decode(errors='replace').strip()})", flush=True)
         return None
@@ -201,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--images", default="256:1000,1024:100", help="SIZE:COUNT,... image folders (PNG)")
     p.add_argument("--only", default="video,images", help="video, images, or both")
     p.add_argument("--before", default=BEFORE, help="git commit whose translate runs beside this tree's; none: skip")
+    p.add_argument("--repo", type=Path, default=ROOT, help="the git checkout --before is taken from")
     return p
 
 
@@ -217,7 +218,7 @@ def main() -> None:
         work = Path(tmp)
         model = tiny_model_file(work)
         trees = {"this tree": ROOT}
-        if args.before != "none" and (tree := extract(args.before, work / "before")) is not None:
+        if args.before != "none" and (tree := extract(args.before, args.repo, work / "before")) is not None:
             trees = {f"before: {args.before}": tree, **trees}
         startup = child_cpu([sys.executable, "-c", "import cyclegan_batch.translate.verb"], code_env(ROOT))
         only = {kind.strip() for kind in args.only.split(",")}
