@@ -90,7 +90,8 @@ def translate(
         ),
     ] = "auto",
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Decode threads, and as many encode threads (default: up to 4).")
+        int | None,
+        typer.Option(min=1, help="Image decode threads, and as many encode threads (default: one a core)."),
     ] = None,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse larger images (decompression-bomb guard).")
