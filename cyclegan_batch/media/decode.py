@@ -37,9 +37,11 @@ class FrameReader:
         start_s: float = 0.0,
         max_frames: int | None = None,
         planes: bool = True,
+        hwaccel: bool = False,
     ) -> None:
         """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many.
-        `planes` False: RGB24 from ffmpeg's own conversion even where the stream's planes could come through."""
+        `planes` False: RGB24 from ffmpeg's own conversion even where the stream's planes could come through.
+        `hwaccel`: decode with NVDEC (`-hwaccel cuda`: media/codecs.py decides), the frames downloaded."""
         if not info.picture.convertible():
             raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
         self.layout = Layout.reading(info.pix_fmt, info.width, info.height, planes)
@@ -47,7 +49,8 @@ class FrameReader:
         self.frames_read = 0
         # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        args = ["-v", "error", *(["-ss", f"{start_s:.6f}"] if start_s > 0 else []), "-i", file_arg(path)]
+        args = ["-v", "error", *(["-hwaccel", "cuda"] if hwaccel else [])]
+        args += [*(["-ss", f"{start_s:.6f}"] if start_s > 0 else []), "-i", file_arg(path)]
         args += ["-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
         args += [] if max_frames is None else ["-frames:v", str(max_frames)]
         convert = [] if self.layout.planar else RGB_FROM_YUV

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cyclegan_batch.media.codecs import AUTO, NVENC, NVENC_PRESET, nvenc_cq
 from cyclegan_batch.media.ffmpeg import VideoError, file_arg, last_error, popen
 from cyclegan_batch.media.formats import CONTAINER_FORMATS, DEFAULT_CONTAINER
 from cyclegan_batch.media.picture import RGB24, Layout, Picture
@@ -37,7 +38,7 @@ def encoder_layout(width: int, height: int) -> Layout:
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    codec: str = "libx264"
+    codec: str = "libx264"  # or "auto": media/codecs.py's choose_encoder decides per video
     crf: int = DEFAULT_CRF
     container: str = DEFAULT_CONTAINER
     preset: str = "medium"
@@ -47,12 +48,16 @@ class EncodeSettings:
     def for_container(
         cls, container: str, codec: str | None = None, crf: int = DEFAULT_CRF, tune: str | None = None
     ) -> EncodeSettings:
-        """H.264 everywhere except WebM, which only holds VP8/VP9/AV1."""
-        codec = codec or ("libvpx-vp9" if container == "webm" else "libx264")
+        """H.264 (`auto`: NVENC or libx264) everywhere except WebM, which only holds VP8/VP9/AV1."""
+        codec = codec or ("libvpx-vp9" if container == "webm" else AUTO)
         return cls(codec=codec, crf=crf, container=container, tune=tune)
 
     def codec_args(self, width: int, height: int) -> list[str]:
+        if self.codec == AUTO:
+            raise ValueError("codec auto: decide it first (media/codecs.py's choose_encoder)")
         args = ["-c:v", self.codec, "-pix_fmt", pix_fmt_for(width, height)]
+        if self.codec in NVENC.values():  # constant quality, the --crf mapped by measurement (media/codecs.py)
+            args += ["-rc", "vbr", "-cq", str(nvenc_cq(self.crf)), "-b:v", "0", "-preset", NVENC_PRESET]
         if self.codec in CRF_CODECS:
             args += ["-crf", str(self.crf)]
         if self.codec in ("libx264", "libx265"):

@@ -23,13 +23,14 @@ import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cyclegan_batch import runfolder
+from cyclegan_batch.media.codecs import NVDEC, choose_decoder, choose_encoder
 from cyclegan_batch.media.decode import FrameReader
 from cyclegan_batch.media.encode import DEFAULT_CRF, EncodeSettings, FrameWriter, encoder_layout, pix_fmt_for
 from cyclegan_batch.media.ffmpeg import VideoError
@@ -58,7 +59,7 @@ class VideoOptions:
     """How `translate` writes videos: container (the output suffix), codec, quality, optional frame images."""
 
     container: str | None = None  # None: an animated GIF stays a GIF, any other video becomes mp4
-    codec: str | None = None  # None: H.264, or VP9 in WebM
+    codec: str | None = None  # None: auto (NVENC or libx264: media/codecs.py), or VP9 in WebM
     crf: int = DEFAULT_CRF
     frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
     temporal: float | None = DEFAULT_STRENGTH  # stabilization strength (cyclegan_batch/video/stabilize.py); None: off
@@ -174,14 +175,29 @@ def translate_video(
         len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes for frame in context
     ):
         raise VideoError(f"--context-from {context_from}: its frames are not in the segment's pixel format and size")
-    reader = FrameReader(src, info, planes=on_device)
+    gpu = translator.device.type == "cuda"
+    decoder = choose_decoder(src, gpu)
+    reader = FrameReader(src, info, planes=on_device, hwaccel=decoder.name == NVDEC)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if gif:
+        log.info("%s: decoding %s on %s (%s)", src.name, info.codec, decoder.name, decoder.reason)
         timing = _gif_timing(src, info, warnings)
         writer: FrameWriter | GifWriter = GifWriter(video_only, timing, info.width, info.height)
     else:
-        if pix_fmt_for(info.width, info.height) != "yuv420p":
+        pix_fmt = pix_fmt_for(info.width, info.height)
+        encoder = choose_encoder(settings.codec, pix_fmt, info.width, info.height, gpu)
+        settings, codec = replace(settings, codec=encoder.name), encoder.name
+        log.info(
+            "%s: decoding %s on %s (%s), encoding with %s (%s)",
+            src.name,
+            info.codec,
+            decoder.name,
+            decoder.reason,
+            encoder.name,
+            encoder.reason,
+        )
+        if pix_fmt != "yuv420p":
             log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
         layout = encoder_layout(info.width, info.height) if on_device else None  # None: RGB24, ffmpeg converts
         writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture, layout)
