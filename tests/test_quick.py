@@ -1,4 +1,5 @@
-"""The `quick` preset and `--minutes`: a generator that starts as the identity, a budget that ends cleanly."""
+"""The `grade` preset (pointwise, named `quick` before issue 31) and `--minutes`: a generator that starts as the
+identity, a budget that ends cleanly."""
 
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import build_config
 from cyclegan_batch.train.step import build_networks
 
-# The quick preset's departures at test sizes: tiny networks, 32-pixel crops.
-TINY_QUICK = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
+# The grade preset's departures at test sizes: tiny networks, 32-pixel crops.
+TINY_GRADE = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
 
 
 @pytest.mark.parametrize("pointwise", [True, False], ids=["pointwise", "resnet"])
 def test_residual_generator_starts_as_the_identity_exactly(pointwise: bool) -> None:
-    cfg = build_config("quick", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise))
+    cfg = build_config("grade", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise))
     nets = build_networks(cfg, seed=0)
     x = torch.rand(2, 3, 36, 44, generator=torch.Generator().manual_seed(0)) * 2 - 1
     x[0, :, :4, :4] = torch.tensor([-1.0, 1.0, 0.0])[:, None, None]  # the ends of the range too
@@ -67,12 +68,12 @@ def test_pointwise_generator_maps_each_pixel_by_its_own_colour() -> None:
     torch.testing.assert_close(y.flatten(2)[..., order], y_shuffled.flatten(2))
 
 
-def test_quick_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
+def test_grade_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_images(data / "A", smooth_images(8, 40, seed=1))
     write_images(data / "B", [255 - img for img in smooth_images(8, 40, seed=2)])
     model_dir = tmp_path / "model"
-    run_cli("train", data, model_dir, "--preset", "quick", "--max-steps", "4", "--minutes", "0", *TINY_QUICK)
+    run_cli("train", data, model_dir, "--preset", "grade", "--max-steps", "4", "--minutes", "0", *TINY_GRADE)
     model = model_dir / MODEL_FILE
     with safe_open(str(model), framework="pt") as f:
         header = json.loads(f.metadata()["generator"])
