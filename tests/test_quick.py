@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_cli, smooth_images, write_images
+from PIL import Image
 from safetensors import safe_open
 
 from cyclegan_batch.models.engine import Translator
@@ -101,6 +102,30 @@ def test_grade_model_works_with_translate_info_and_export(tmp_path: Path) -> Non
         want = loaded.a_to_b(x).numpy()
     session = onnx.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
     assert np.abs(session.run(None, {"image": x.numpy()})[0] - want).max() <= 1e-3
+
+
+# Written by the pointwise preset when it was still named `quick` (commit 54c773a: `train --preset quick --max-steps 60
+# --minutes 0 --epochs 30 --decay-epochs 30 --set ngf=8 --set ndf=8 --set n_blocks=2 --set lr=0.01 --set eval_every=0
+# --load-size 36 --crop-size 32 --names photo,negative`, on smooth images and their negatives). The preset's name is
+# in no file: the header's spec rebuilds the generator.
+OLD_QUICK_MODEL = Path(__file__).parent / "data" / "quick_pointwise_54c773a.safetensors"
+
+
+def test_model_written_by_the_old_quick_preset_still_loads_and_translates(tmp_path: Path) -> None:
+    loaded = load_generators(OLD_QUICK_MODEL)
+    assert loaded.info.spec == GeneratorSpec(ngf=8, n_blocks=2, residual=True, pointwise=True)
+    assert loaded.info.domains == ("photo", "negative") and loaded.info.step == 60
+    assert isinstance(loaded.a_to_b, PointwiseGenerator) and isinstance(loaded.b_to_a, PointwiseGenerator)
+    images = write_images(tmp_path / "in", smooth_images(2, 40, seed=5))
+    run_cli("translate", tmp_path / "in", tmp_path / "out", "--model", OLD_QUICK_MODEL, "--no-cycle")
+    for path in images:
+        x = np.asarray(Image.open(path).convert("RGB"))
+        y = np.asarray(Image.open(tmp_path / "out" / path.name).convert("RGB"))
+        with torch.no_grad():
+            want = loaded.a_to_b(torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1)
+        want_u8 = ((want[0].permute(1, 2, 0) + 1) * 127.5).round().numpy()
+        assert np.abs(y.astype(int) - x).max() > 2  # its 60 steps moved it away from the identity it started as
+        assert np.abs(y - want_u8).max() <= 1
 
 
 def test_minutes_ends_with_a_model_and_the_lr_decayed(tiny_domains: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from conftest import smooth_images, write_images
 from safetensors import safe_open
 
 from cyclegan_batch.models import inception
-from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.config import PRESETS, build_config
 from cyclegan_batch.util.schema import config_errors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,6 +214,11 @@ def test_config_errors_name_the_key_for_every_kind_of_error() -> None:
         "properties": {"x": {"$ref": "#/$defs/name"}},
     }
     assert config_errors({"x": {"id": "b"}}, referenced) == ["x.id: 'b' does not match '^a$' (a name)"]
+
+
+def test_schema_offers_exactly_the_presets_train_knows() -> None:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert set(schema["properties"]["train"]["properties"]["preset"]["enum"]) == set(PRESETS)
 
 
 def test_unknown_training_key_is_named_before_any_job_runs(tmp_path: Path) -> None:
