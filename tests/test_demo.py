@@ -15,8 +15,8 @@ from conftest import run_cli
 from cyclegan_batch.demo import VIDEOS, golden_hour
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.media.probe import probe
-from cyclegan_batch.models import inception
 from cyclegan_batch.models.modelfile import read_info
+from cyclegan_batch.realism import inception
 from cyclegan_batch.runfolder import MODEL_FILE, bundled_model
 from cyclegan_batch.train.config import build_config
 from cyclegan_batch.train.loop import Trainer

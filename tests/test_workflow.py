@@ -24,7 +24,7 @@ import yaml
 from conftest import smooth_images, write_images
 from safetensors import safe_open
 
-from cyclegan_batch.models import inception
+from cyclegan_batch.realism import inception
 from cyclegan_batch.train.config import PRESETS, build_config
 from cyclegan_batch.util.schema import config_errors
 
