@@ -33,8 +33,8 @@ import torch
 
 from bench import flops, official_test, onnx_runtime, score, train_step, translate_images, translate_video
 from cyclegan_batch.device.precision import choose_precision, pick_device
-from cyclegan_batch.models.inception import MetricsUnavailable
 from cyclegan_batch.models.nets import GeneratorSpec
+from cyclegan_batch.realism import MetricsUnavailable
 
 KINDS = ("train", "images", "video", "onnx", "official", "score")  # the rows, in the order they run
 

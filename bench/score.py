@@ -5,7 +5,7 @@
 
 Each round times, one after the other on the same PNG files (so load on a shared machine hits all alike):
 - one at a time (baseline): decode, resize by the protocol and one network call per image;
-- batched: `score.features.file_features` as `score` runs it on GENERATED (decode threads, batches of 16);
+- batched: `realism.features.file_features` as `score` runs it on GENERATED (decode threads, batches of 16);
 - cached: the same files again as a REFERENCE whose features are in the cache (hash + read).
 Also the largest relative change of the features under bf16 autocast against fp32 (the features stay fp32
 when it is over 1e-2). Needs the metrics extra.
@@ -27,8 +27,8 @@ from PIL import Image
 from bench.timing import cpu_seconds
 from cyclegan_batch.demo import PHOTOS, random_crops, skimage_photo
 from cyclegan_batch.media.images import load_rgb
-from cyclegan_batch.models.inception import InceptionFeatures, to_input
-from cyclegan_batch.score.features import file_features
+from cyclegan_batch.realism.features import file_features
+from cyclegan_batch.realism.inception import InceptionFeatures, to_input
 
 INCEPTION_FLOPS = 11_460_000_000  # 5.73 GMAC per 299x299 image (Szegedy et al. 2016), x2
 

@@ -247,21 +247,18 @@ def score_heldout(
 
 def realism_scores(fakes: list[np.ndarray], originals: list[np.ndarray], reference: Path, device: str) -> dict:
     """kid_x100_model / kid_x100_identity (and their std) against `reference`; a note instead when not possible."""
-    from cyclegan_batch.device.precision import pick_device
-    from cyclegan_batch.metrics import realism
-    from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
-    from cyclegan_batch.score.features import folder_features
+    from cyclegan_batch.realism import MetricsUnavailable, Scorer
 
     try:
-        net = InceptionFeatures(pick_device(device))
+        scorer = Scorer(device)
     except MetricsUnavailable as e:
         return {"kid_note": str(e)}
-    real = folder_features(reference, net, cache=True).features
-    if len(real) < 2:
-        return {"kid_note": f"no KID: {reference} has {len(real)} readable images (the demo's B domain)"}
+    real = scorer.reference(reference)
+    if len(real.features) < 2:
+        return {"kid_note": f"no KID: {reference} has {len(real.features)} readable images (the demo's B domain)"}
     scores = {}
     for name, images in (("model", fakes), ("identity", originals)):
-        result = realism(net.features(images), real)
+        result = scorer.score(images, real)
         scores[f"kid_x100_{name}"] = round(result.kid_x100, 4)  # type: ignore[arg-type]
         scores[f"kid_x100_std_{name}"] = round(result.kid_x100_std, 4)  # type: ignore[arg-type]
-    return {"kid_reference": str(reference), "kid_reference_images": len(real), **scores}
+    return {"kid_reference": str(reference), "kid_reference_images": len(real.features), **scores}

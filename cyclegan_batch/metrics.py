@@ -1,4 +1,5 @@
-"""How well a translation cycles back (L1, PSNR, SSIM of x against F(G(x))), and how real it looks (KID, FID).
+"""How well a translation cycles back (L1, PSNR, SSIM of x against F(G(x))) and how close a frame stays to another
+(PSNR: the stabilizer's fidelity): cheap, per image or frame. How real a set looks (KID, FID) is realism/'s.
 
 Every function takes two uint8 H x W x 3 arrays of the same shape and measures on the [0, 1] scale
 (data range 1), so the numbers mean the same for images, video frames and every stage's CSV.
@@ -7,20 +8,13 @@ SSIM is scikit-image's `structural_similarity` with its defaults (7x7 uniform wi
 K1 = 0.01, K2 = 0.03, reflect borders, mean over the window-valid area and the channels), computed with
 OpenCV box filters in float32: the same numbers to ~1e-8 (tests/test_translate_images.py checks it against
 scikit-image), faster (measured: bench/RESULTS.md, appendix "Session 1 details", image folder translation),
-and OpenCV releases the GIL, so metric threads run beside the model.
-
-Realism compares two sets of Inception features (models/inception.py), in float64:
-- KID (Binkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial kernel (x.y / d + 1)^3, averaged
-  over `KID_SUBSETS` random subsets of min(n_generated, n_reference, 1000) images each; its standard
-  deviation over the subsets goes with it. Reported x100, as CUT, UNSB and UVCGAN do. clean-fid's and
-  torchmetrics' definition: tests/test_realism.py checks the numbers against torchmetrics to 1e-6.
-- FID (Heusel et al. 2017): |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2), with sample covariances.
+and OpenCV releases the GIL, so metric threads run beside the model. The `_batch` functions compute the same
+in torch on a batch of frames where they are (a GPU: video/frames.py).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
@@ -31,11 +25,6 @@ if TYPE_CHECKING:  # the batched functions take torch tensors; the report import
 
 SSIM_WINDOW = 7  # scikit-image's default
 SSIM_K1, SSIM_K2 = 0.01, 0.03
-PROTOCOL = "clean"  # how images become Inception inputs (models/inception.py); recorded with every score
-KID_SUBSETS = 100
-KID_SUBSET_SIZE = 1000
-KID_MIN, FID_MIN = 2, 3  # images per side below which the estimate is undefined
-RELIABLE = 50  # below this many images per side the numbers are noisy: a warning says so
 
 
 def _check(x: np.ndarray, y: np.ndarray) -> None:
@@ -103,7 +92,7 @@ def cycle_metrics(x: np.ndarray, reconstruction: np.ndarray) -> dict[str, float 
 
 # The same, batched in torch where the frames are (a GPU's video frames): N x H x W x 3 uint8 tensors on any
 # device, one value per frame. Sums of integers are exact (int64); SSIM runs in float32 as above
-# (tests/test_metrics.py holds them to the NumPy/OpenCV functions).
+# (tests/test_frames.py holds them to the NumPy/OpenCV functions).
 def l1_batch(x: torch.Tensor, y: torch.Tensor) -> list[float]:
     diff = (x.int() - y.int()).abs_()
     return (diff.flatten(1).sum(1).double() / (x[0].numel() * 255.0)).tolist()
@@ -133,87 +122,3 @@ def cycle_metrics_batch(x: torch.Tensor, reconstruction: torch.Tensor) -> list[d
     """`cycle_metrics` of every frame of a batch, computed where the tensors are."""
     columns = l1_batch(x, reconstruction), psnr_batch(x, reconstruction), ssim_batch(x, reconstruction)
     return [{"l1": a, "psnr": b, "ssim": c} for a, b, c in zip(*columns, strict=True)]
-
-
-# ------------------------------------------------------------------------------------------------- realism
-def _mmd2(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 of two equal-size feature sets under the kernel (x.y / d + 1)^3."""
-    m, d = len(x), x.shape[1]
-    k_xx, k_yy, k_xy = ((a @ b.T / d + 1.0) ** 3 for a, b in ((x, x), (y, y), (x, y)))
-    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
-    return float(within - 2.0 * k_xy.sum() / (m * m))
-
-
-def kid(
-    x: np.ndarray, y: np.ndarray, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE, seed: int = 0
-) -> tuple[float, float]:
-    """KID (not x100) of two N x d feature sets: mean and standard deviation over random subsets."""
-    n = min(len(x), len(y), subset_size)
-    if n < KID_MIN:
-        raise ValueError(f"KID needs at least {KID_MIN} images per side, got {len(x)} and {len(y)}")
-    if n == len(x) == len(y):  # every subset would be the whole of both sets
-        return _mmd2(x, y), 0.0
-    rng = np.random.default_rng(seed)
-    values = [
-        _mmd2(x[rng.choice(len(x), n, replace=False)], y[rng.choice(len(y), n, replace=False)]) for _ in range(subsets)
-    ]
-    return float(np.mean(values)), float(np.std(values))
-
-
-def fid(x: np.ndarray, y: np.ndarray) -> float:
-    """FID of two N x d feature sets.
-
-    tr((S1 S2)^1/2) is the sum of the square roots of the eigenvalues of S1 S2, which are those of the
-    symmetric S1^1/2 S2 S1^1/2 - or, with S = C^T C / (n - 1) for the centred features C, the squares of the
-    singular values of C1 C2^T / sqrt((n1 - 1)(n2 - 1)). Both are exact; the second costs an n1 x n2 SVD
-    instead of two d x d eigendecompositions, which is what makes a few hundred images cheap.
-    """
-    if min(len(x), len(y)) < FID_MIN:
-        raise ValueError(f"FID needs at least {FID_MIN} images per side, got {len(x)} and {len(y)}")
-    cx, cy = x - x.mean(0), y - y.mean(0)
-    nx, ny = len(x) - 1, len(y) - 1
-    trace_x, trace_y = float((cx * cx).sum() / nx), float((cy * cy).sum() / ny)
-    if len(x) * len(y) <= x.shape[1] ** 2:
-        cross = float(np.linalg.svd(cx @ cy.T, compute_uv=False).sum() / math.sqrt(nx * ny))
-    else:
-        eig_x, vec_x = np.linalg.eigh(cx.T @ cx / nx)
-        root_x = (vec_x * np.sqrt(np.clip(eig_x, 0, None))) @ vec_x.T
-        middle = root_x @ (cy.T @ cy / ny) @ root_x
-        cross = float(np.sqrt(np.clip(np.linalg.eigvalsh(middle), 0, None)).sum())
-    mean_term = float(((x.mean(0) - y.mean(0)) ** 2).sum())
-    return max(0.0, mean_term + trace_x + trace_y - 2.0 * cross)
-
-
-@dataclass
-class Realism:
-    """KID x100 (with its std over subsets) and FID of a generated set against a reference set."""
-
-    generated: int  # images scored on each side
-    reference: int
-    kid_x100: float | None = None
-    kid_x100_std: float | None = None
-    fid: float | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
-
-
-def realism(generated: np.ndarray, reference: np.ndarray) -> Realism:
-    """KID and FID where the set sizes allow them; a warning (with the counts) where they do not or are noisy."""
-    n, m = len(generated), len(reference)
-    result = Realism(n, m)
-    if min(n, m) >= KID_MIN:
-        mean, std = kid(generated, reference)
-        result.kid_x100, result.kid_x100_std = 100.0 * mean, 100.0 * std
-    else:
-        result.warnings.append(f"no KID: it needs at least {KID_MIN} images per side ({n} generated, {m} reference)")
-    if min(n, m) >= FID_MIN:
-        result.fid = fid(generated, reference)
-    else:
-        result.warnings.append(f"no FID: it needs at least {FID_MIN} images per side ({n} generated, {m} reference)")
-    if KID_MIN <= min(n, m) < RELIABLE:
-        result.warnings.append(
-            f"only {min(n, m)} images on the smaller side: KID is noisy below {RELIABLE}, FID biased below thousands"
-        )
-    return result

@@ -1,4 +1,4 @@
-"""Realism: KID and FID on the standard Inception features (`score`, models/inception.py, metrics.py).
+"""Realism: KID and FID on the standard Inception features (`score`, realism/).
 
 The Inception network costs ~0.1-0.5 s per image on these CPUs, so the sets are tiny (8 images of 64 px)
 and every folder's features are computed once per module. The sets are smooth random colour fields
@@ -18,10 +18,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cyclegan_batch import metrics
 from cyclegan_batch.demo import golden_hour
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.models import inception
+from cyclegan_batch.realism import inception, stats
 from tests.conftest import run_cli, smooth_images, write_images
 
 pytestmark = pytest.mark.skipif(not inception.available(), reason="needs the [metrics] extra")
@@ -58,7 +57,7 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def features(sets: dict[str, Path], cache: Path) -> dict[str, np.ndarray]:
-    from cyclegan_batch.score.features import folder_features
+    from cyclegan_batch.realism.features import folder_features
 
     net = inception.InceptionFeatures("cpu")
     with pytest.MonkeyPatch.context() as patch:
@@ -88,9 +87,9 @@ def test_kid_and_fid_match_torchmetrics(n: int, m: int, d: int) -> None:
     ref_fid = FrechetInceptionDistance(feature=Features(d))
     ref_fid.update(torch.from_numpy(x), real=False)
     ref_fid.update(torch.from_numpy(y), real=True)
-    assert metrics.fid(x, y) == pytest.approx(float(ref_fid.compute()), rel=1e-6)
+    assert stats.fid(x, y) == pytest.approx(float(ref_fid.compute()), rel=1e-6)
     # Equal sizes and subset_size = n: every subset is the whole set, and MMD^2 does not depend on the order.
-    ours, _ = metrics.kid(x, y[:n])
+    ours, _ = stats.kid(x, y[:n])
     ref_kid = KernelInceptionDistance(feature=Features(d), subsets=1, subset_size=n)
     ref_kid.update(torch.from_numpy(x), real=False)
     ref_kid.update(torch.from_numpy(y[:n]), real=True)
@@ -100,26 +99,26 @@ def test_kid_and_fid_match_torchmetrics(n: int, m: int, d: int) -> None:
 def test_kid_subsets_give_a_spread_and_repeat() -> None:
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(30, 16)), rng.normal(0.5, 1, size=(12, 16))
-    mean, std = metrics.kid(x, y, subsets=20)
+    mean, std = stats.kid(x, y, subsets=20)
     assert std > 0
-    assert metrics.kid(x, y, subsets=20) == (mean, std)
+    assert stats.kid(x, y, subsets=20) == (mean, std)
 
 
 # ---------------------------------------------------------------------------------- known relations
 def test_scores_follow_known_relations(features: dict[str, np.ndarray]) -> None:
     def kid(a: str, b: str) -> float:
-        return metrics.realism(features[a], features[b]).kid_x100  # type: ignore[return-value]
+        return stats.score_features(features[a], features[b]).kid_x100  # type: ignore[return-value]
 
     untouched, mapped = kid("photos", "golden"), kid("mapped", "golden")
     same_distribution = kid("other_photos", "photos")
-    identical = metrics.realism(features["same"], features["photos"])
+    identical = stats.score_features(features["same"], features["photos"])
     # The same images on both sides: FID 0, and KID at or below 0 - the unbiased estimate of a set against
     # itself is -2/n (mean self-similarity - mean cross-similarity), which vanishes only as n grows.
     assert identical.fid == pytest.approx(0.0, abs=1e-6)
     assert identical.kid_x100 <= 0 and abs(identical.kid_x100) < untouched
     assert same_distribution < 0.5 * untouched  # one distribution scores far lower than two
     assert mapped < untouched  # the true mapping brings a set closer to the target domain
-    result = metrics.realism(features["mapped"], features["golden"])
+    result = stats.score_features(features["mapped"], features["golden"])
     assert result.fid is not None and result.warnings  # 6 images: a number, with the warning that it is noisy
 
 
@@ -144,7 +143,7 @@ def test_fid_matches_an_independent_computation(sets: dict[str, Path], features:
     for name, real in (("mapped", False), ("golden", True)):
         images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(sets[name].glob("*.png"))]
         reference.update(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2), real=real)
-    ours = metrics.fid(features["mapped"], features["golden"])
+    ours = stats.fid(features["mapped"], features["golden"])
     assert ours == pytest.approx(float(reference.compute()), rel=0.01)
 
 
@@ -153,7 +152,7 @@ def test_score_cli_json_and_reference_cache(sets: dict[str, Path], features: dic
     out = json.loads(run_cli("score", sets["mapped"], sets["golden"], "--json", "--quiet").stdout)
     assert out["generated"] == out["reference"] == N
     assert out["reference_cached"] == N  # the module's fixture already read `golden`
-    expected = metrics.realism(features["mapped"], features["golden"])
+    expected = stats.score_features(features["mapped"], features["golden"])
     assert out["kid_x100"] == pytest.approx(expected.kid_x100, abs=1e-5)
     assert out["fid"] == pytest.approx(expected.fid, rel=1e-5)
     assert out["protocol"] == "clean" and out["skipped"] == []

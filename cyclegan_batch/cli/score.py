@@ -41,15 +41,13 @@ def score(
 
     Example: `cyclegan-batch score results/demo/translated/images/heldout results/demo/data/B --json`
     """
-    from cyclegan_batch.device.precision import pick_device
-    from cyclegan_batch.metrics import PROTOCOL
-    from cyclegan_batch.models.inception import InceptionFeatures
-    from cyclegan_batch.score.features import score_folders
+    from cyclegan_batch.realism import PROTOCOL, Scorer
     from cyclegan_batch.util.progress import show_progress
 
     setup_logging(quiet)
-    net = InceptionFeatures(pick_device(device), batch_size=batch_size)
-    result, gen, ref = score_folders(generated, reference, net, progress=show_progress(quiet))
+    scorer = Scorer(device, batch_size=batch_size)
+    gen, ref = scorer.sets(generated, reference, progress=show_progress(quiet))
+    result = scorer.score_sets(gen, ref)
     for warning in result.warnings:
         log.warning("%s", warning)
     skipped = gen.skipped + ref.skipped

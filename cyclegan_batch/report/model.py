@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from cyclegan_batch import __version__
-from cyclegan_batch.metrics import PROTOCOL, Realism
+from cyclegan_batch.realism import PROTOCOL, RealismScore
 
 METRICS = ("l1", "psnr", "ssim")
 # fidelity_psnr: stabilized vs per-frame translation (translate --temporal); its mean is over the frames the
@@ -82,8 +82,8 @@ class RealismSection:
     """KID/FID of a set's outputs (or a video's sampled frames) and of its inputs against real target images."""
 
     reference: Path | None
-    translated: Realism | None = None
-    untranslated: Realism | None = None  # the do-nothing baseline
+    translated: RealismScore | None = None
+    untranslated: RealismScore | None = None  # the do-nothing baseline
     frames: int | None = None  # videos: how many frames were sampled
     notes: list[str] = field(default_factory=list)
 

@@ -3,7 +3,7 @@ next to the same for the untranslated inputs (the do-nothing baseline), and the 
 
 The reference is `report --reference DIR`, else the raw folder `prepare` read the target domain from (its
 manifest says which), else the run's prepared `data/<target domain>/` (train and test). The raw images come
-first: prepare resizes to the training size (36 px under `quick`), and outputs translated at full size
+first: prepare resizes to the training size (36 px under `grade`), and outputs translated at full size
 scored against 36-px references measure the size gap more than the style (on the demo, KIDx100 5.7
 translated against 7.2 untranslated; against the raw 128-px domain 0.2 against 0.9).
 The target domain of an image set follows the direction in its run.json; a video's, the image sets'
@@ -18,14 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from cyclegan_batch import runfolder
-from cyclegan_batch.device.precision import pick_device
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.metrics import realism
 from cyclegan_batch.models.engine import resolve_direction
-from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
+from cyclegan_batch.realism import Features, MetricsUnavailable, Scorer
 from cyclegan_batch.report.model import RealismSection, Report
 from cyclegan_batch.report.plots import read_frames
-from cyclegan_batch.score.features import FolderFeatures, file_features, folder_features
 
 VIDEO_FRAMES = 50
 
@@ -54,18 +51,11 @@ def reference_for(report: Report, to_b: bool, given: Path | None) -> tuple[Path 
 def add_realism(report: Report, reference: Path | None, device: str = "auto") -> None:
     """Score every image set and video of `report` in place; without the metrics extra, one note says why not."""
     try:
-        net = InceptionFeatures(pick_device(device))
+        scorer = Scorer(device)
     except MetricsUnavailable as e:
         report.realism_note = str(e)
         return
     domains = tuple(report.model.info.get("domains") or ("A", "B"))
-    references: dict[Path, FolderFeatures] = {}
-
-    def reference_features(folder: Path) -> FolderFeatures:
-        if folder not in references:
-            references[folder] = folder_features(folder, net, cache=True)
-        return references[folder]
-
     set_targets = []
     for section in report.image_sets:
         if not section.rows:
@@ -77,13 +67,13 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
         if folder is None:
             continue
         ok = [r for r in section.rows if r.get("status") == "ok" and r.get("output")]
-        outputs = file_features([section.folder / r["output"] for r in ok], net, cache=False)
+        outputs = scorer.features([section.folder / r["output"] for r in ok])
         inputs = (
-            file_features([section.input_root / r["input"] for r in ok], net, cache=True)
+            scorer.features([section.input_root / r["input"] for r in ok], cache=True)
             if section.input_root is not None
             else None
         )
-        score_section(section.realism, outputs.features, inputs, reference_features(folder), "--images-root SET=DIR")
+        score_section(section.realism, outputs, inputs, scorer.reference(folder), "--images-root SET=DIR")
 
     video_to_b = set_targets[0] if set_targets and len(set(set_targets)) == 1 else True
     for video in report.videos:
@@ -96,29 +86,25 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
         count = len(video.frames.get("frame", []))
         picks = sorted({int(i) for i in np.linspace(0, count - 1, min(VIDEO_FRAMES, count)).round()})
         video.realism.frames = len(picks)
-        outputs = net.features(list(read_frames(video.path, picks).values()))
+        outputs = scorer.features(list(read_frames(video.path, picks).values()))
         inputs = (
-            FolderFeatures(net.features(list(read_frames(video.input_video, picks).values())))
+            scorer.features(list(read_frames(video.input_video, picks).values()))
             if video.input_video is not None
             else None
         )
-        score_section(video.realism, outputs, inputs, reference_features(folder), "--videos-root DIR")
+        score_section(video.realism, outputs, inputs, scorer.reference(folder), "--videos-root DIR")
 
 
 def score_section(
-    section: RealismSection,
-    outputs: np.ndarray,
-    inputs: FolderFeatures | None,
-    reference: FolderFeatures,
-    inputs_option: str,
+    section: RealismSection, outputs: Features, inputs: Features | None, reference: Features, inputs_option: str
 ) -> None:
     """The outputs, and the inputs (the baseline) when located, against the reference."""
     if not len(reference.features):
         section.notes.append(f"no readable images in the reference {section.reference}")
         return
-    section.translated = realism(outputs, reference.features)
+    section.translated = Scorer.score_sets(outputs, reference)
     section.notes += section.translated.warnings
     if inputs is None:
         section.notes.append(f"inputs not located: no untranslated baseline (pass {inputs_option})")
     elif len(inputs.features):
-        section.untranslated = realism(inputs.features, reference.features)
+        section.untranslated = Scorer.score_sets(inputs, reference)

@@ -1,7 +1,7 @@
 """Realism while training: every `eval_every` steps (and at the last), translate the test split both ways,
 score it, append the result to metrics.csv, and keep the generators with the lowest mean KID as best.safetensors.
 
-A->B outputs are scored against B's test images and B->A against A's (KID x100 and FID, metrics.py), on
+A->B outputs are scored against B's test images and B->A against A's (KID x100 and FID, realism/), on
 at most `eval_images` test images per domain, resized to `load_size` and centre-cropped to `crop_size` as
 the networks saw them in training. The reference features are computed once per run, at the first evaluation.
 best.safetensors carries its step and scores in its header (`best_step`, `kid_x100_mean`, ...), so a resumed
@@ -26,9 +26,9 @@ from cyclegan_batch import runfolder
 from cyclegan_batch.device.precision import autocast
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import ImageLoadError, load_rgb, resize_shorter
-from cyclegan_batch.metrics import realism
 from cyclegan_batch.models.modelfile import ModelInfo, read_info, save_generators
 from cyclegan_batch.models.pixels import to_model_range, to_pixels
+from cyclegan_batch.realism import Features, MetricsUnavailable, Scorer
 from cyclegan_batch.train.config import TrainConfig
 from cyclegan_batch.train.data import list_images
 from cyclegan_batch.util.atomic import atomic_output
@@ -59,9 +59,9 @@ class Evaluator:
         self.csv = Path(model_dir) / runfolder.METRICS_CSV
         self.best_file = Path(model_dir) / runfolder.BEST_MODEL_FILE
         self.best = math.inf
-        self.net = None
+        self.scorer: Scorer | None = None
         self.images: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        self.references: tuple[np.ndarray, np.ndarray] | None = None
+        self.references: tuple[Features, Features] | None = None
         self.unavailable = "no evaluation scored a finite KID"  # why best.safetensors is the last step, if it is
         if cfg.eval_every == 0 or rank != 0:
             return
@@ -70,10 +70,8 @@ class Evaluator:
             self.unavailable = f"no test split in {data} (A/test and B/test, or testA and testB)"
             log.info("%s: no evaluation while training", self.unavailable)
             return
-        from cyclegan_batch.models.inception import InceptionFeatures, MetricsUnavailable
-
         try:
-            self.net = InceptionFeatures(device)
+            self.scorer = Scorer(device)
         except MetricsUnavailable as e:
             self.unavailable = str(e)
             log.info("no evaluation while training: %s", e)
@@ -82,11 +80,11 @@ class Evaluator:
         if min(map(len, self.images)) < 2:
             self.unavailable = "the test split has under 2 readable images in a domain"
             log.warning("%s: no evaluation while training", self.unavailable)
-            self.net = None
+            self.scorer = None
 
     @property
     def enabled(self) -> bool:
-        return self.net is not None
+        return self.scorer is not None
 
     def _load(self, folder: Path) -> list[np.ndarray]:
         """The first `eval_images` readable test images, as the networks see them in training."""
@@ -146,21 +144,21 @@ class Evaluator:
 
     def evaluate(self, a_to_b: torch.nn.Module, b_to_a: torch.nn.Module, info: ModelInfo) -> None:
         """Score both directions at `info.step`; write the row, and best.safetensors when the mean KID is lowest."""
-        assert self.net is not None
+        assert self.scorer is not None
         started = time.perf_counter()
         if self.references is None:
-            self.references = (self.net.features(self.images[0]), self.net.features(self.images[1]))
+            self.references = (self.scorer.features(self.images[0]), self.scorer.features(self.images[1]))
         nets = (a_to_b, b_to_a)
         modes = [n.training for n in nets]
         for n in nets:
             n.eval()
         try:
-            fake_b = self.net.features(self._translate(a_to_b, self.images[0]))
-            fake_a = self.net.features(self._translate(b_to_a, self.images[1]))
+            fake_b = self.scorer.features(self._translate(a_to_b, self.images[0]))
+            fake_a = self.scorer.features(self._translate(b_to_a, self.images[1]))
         finally:
             for n, mode in zip(nets, modes, strict=True):
                 n.train(mode)
-        a2b, b2a = realism(fake_b, self.references[1]), realism(fake_a, self.references[0])
+        a2b, b2a = Scorer.score_sets(fake_b, self.references[1]), Scorer.score_sets(fake_a, self.references[0])
         mean = (a2b.kid_x100 + b2a.kid_x100) / 2  # type: ignore[operator]
         scores = {
             "kid_x100_a2b": a2b.kid_x100,

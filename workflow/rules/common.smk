@@ -142,7 +142,7 @@ def translation_model() -> str:
     choice = config["translate"]["model"]
     if choice == "last":
         return MODEL
-    from cyclegan_batch.models.inception import available
+    from cyclegan_batch.realism import available
 
     evaluates = TRAIN.eval_every > 0 and available()
     if choice == "auto":

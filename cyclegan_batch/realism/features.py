@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.formats import is_image_name, visible_files
 from cyclegan_batch.media.images import ImageLoadError, load_rgb
-from cyclegan_batch.metrics import PROTOCOL, Realism, realism
-from cyclegan_batch.models.inception import FEATURES, WEIGHTS_SHA256, InceptionFeatures, to_input
+from cyclegan_batch.realism.inception import FEATURES, PROTOCOL, WEIGHTS_SHA256, InceptionFeatures, to_input
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
 from cyclegan_batch.util.progress import progress_bar
@@ -50,14 +48,14 @@ def image_files(folder: Path) -> list[Path]:
 
 
 @dataclass
-class FolderFeatures:
+class Features:
     features: np.ndarray  # N x 2048, one row per readable image
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
     cached: int = 0  # rows read from the cache
 
 
-def folder_features(folder: Path, net: InceptionFeatures, *, cache: bool, progress: bool = False) -> FolderFeatures:
+def folder_features(folder: Path, net: InceptionFeatures, *, cache: bool, progress: bool = False) -> Features:
     """Features of every readable image under `folder`; with `cache`, looked up and stored by content hash."""
     return file_features(image_files(folder), net, cache=cache, progress=progress, label=folder.name)
 
@@ -70,10 +68,10 @@ def file_features(
     workers: int = 2,
     progress: bool = False,
     label: str = "features",
-) -> FolderFeatures:
+) -> Features:
     """Features of the readable ones of `files`, in order; the others are skipped with their reason."""
     store = cache_dir() if cache else None
-    result = FolderFeatures(np.zeros((0, FEATURES)))
+    result = Features(np.zeros((0, FEATURES)))
 
     def read(path: Path) -> tuple[str, np.ndarray | None, np.ndarray | str]:
         """(content hash, cached features or None, network input or the reason it is unreadable)."""
@@ -128,27 +126,3 @@ def file_features(
     if rows:
         result.features = np.stack(rows)  # type: ignore[arg-type]
     return result
-
-
-def score_folders(
-    generated: Path, reference: Path, net: InceptionFeatures, *, progress: bool = False
-) -> tuple[Realism, FolderFeatures, FolderFeatures]:
-    """KID and FID of the images under `generated` against those under `reference` (features cached)."""
-    for folder in (generated, reference):
-        if not folder.exists():
-            raise UserError(f"{folder} does not exist; pass a folder of images (or one image)", ExitCode.USAGE)
-    if generated.resolve() == reference.resolve():
-        raise UserError(
-            f"GENERATED and REFERENCE are the same folder ({generated}): that scores ~0 by construction; "
-            "pass the real images of the target domain as REFERENCE",
-            ExitCode.USAGE,
-        )
-    sides = [
-        folder_features(generated, net, cache=False, progress=progress),
-        folder_features(reference, net, cache=True, progress=progress),
-    ]
-    for folder, side in zip((generated, reference), sides, strict=True):
-        if not side.files:
-            found = f"only unreadable files ({len(side.skipped)})" if side.skipped else "no images"
-            raise UserError(f"{folder} holds {found}: nothing to score; pass a folder of images")
-    return realism(sides[0].features, sides[1].features), sides[0], sides[1]

@@ -1,1 +1,0 @@
-"""Scoring image sets for realism: Inception features of folders and files, cached by content (features.py)."""
