@@ -1,12 +1,12 @@
 """Translate one video: probe, decode, translate in batches and encode concurrently, with per-frame metrics.
 
-    probe -> decoder thread --raw YUV frames--> model threads (to RGB, Translator, cycle metrics; batched,
-             (media/decode.py)                 on the model's device)
-                                      --in order--> main thread (stabilizer, YUV planes, ffmpeg encoder,
-                                                    frame images, warping metrics: video/frame_sink.py)
+    probe -> decoder thread --raw frames--> model threads (to RGB, Translator, cycle metrics; batched, on
+             (media/decode.py)             the model's device)
+                                  --in order--> main thread (stabilizer, the encoder's planes, ffmpeg encoder,
+                                                frame images, warping metrics: video/frame_sink.py)
 
-Frames cross the pipes in the stream's own YUV planes; the colour conversions (media/yuv.py) and the work
-after the model run where the model runs (video/frames.py).
+With the model on a GPU, frames cross the pipes in the stream's own YUV planes, and the colour conversions
+(media/yuv.py) and the work after the model run there (video/frames.py); on a CPU the pipes carry RGB24.
 
 Each stage runs a bounded number of items ahead of the next (cyclegan_batch/util/bounded.py), so memory stays
 at a few batches whatever the video's length.
