@@ -67,12 +67,16 @@ class Row:
     generator: str = ""  # a translate row: the row of its generators alone...
     baseline: str = ""  # ...and the plain row its remainder is compared with
     target: float = 0.0
+    output_bytes: int = 0  # an image folder's outputs, all files (PNG compression: today's against before)
 
 
-def child_cpu(command: list[str], env: dict[str, str] | None = None) -> float:
-    """CPU seconds of one whole process and its children (ffmpeg), start-up included."""
+def child_cpu(command: list[str], tree: Path | None = None) -> float:
+    """CPU seconds of one whole process and its children (ffmpeg), start-up included; with `tree`, the package
+    is imported from that source tree (its working directory and PYTHONPATH: `python -m` looks in the
+    working directory first)."""
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, env=env, cwd=tree, stdout=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
@@ -109,10 +113,6 @@ def translate_command(src: Path, out: Path, model: Path, flags: list[str]) -> li
     ]
 
 
-def code_env(tree: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree)}
-
-
 def extract(ref: str, repo: Path, dst: Path) -> Path | None:
     """The tree of git commit `ref` of `repo` in `dst`, or None (with a note) where git or the commit is missing."""
     dst.mkdir()
@@ -147,7 +147,7 @@ def video_rows(work: Path, model: Path, clip: Path, trees: dict[str, Path], fram
         generator = f"generator alone, {'G and F' if not flags else 'G'}, video"
         for code, tree in trees.items():
             out = work / "out" / code / "clip.mp4"
-            cpu = child_cpu(translate_command(src, out, model, flags), code_env(tree))
+            cpu = child_cpu(translate_command(src, out, model, flags), tree)
             rows.append(Row(f"translate video {label} [{code}]", n, cpu, generator, plain, TARGETS[f"video {label}"]))
             print(f"  {rows[-1].name}: {cpu:.1f} CPU s", flush=True)
     return rows
@@ -168,8 +168,9 @@ def image_rows(work: Path, model: Path, size: int, count: int, trees: dict[str, 
         generator = f"generator alone, {'G and F' if not flags else 'G'}, {size}^2"
         for code, tree in trees.items():
             out = work / "out" / code / f"images{size}"
-            cpu = child_cpu(translate_command(folder, out, model, flags), code_env(tree))
+            cpu = child_cpu(translate_command(folder, out, model, flags), tree)
             rows.append(Row(f"translate {size}^2 {label} [{code}]", count, cpu, generator, plain, TARGETS["images"]))
+            rows[-1].output_bytes = sum(p.stat().st_size for p in out.rglob("*.png"))
             print(f"  {rows[-1].name}: {cpu:.1f} CPU s", flush=True)
     return rows
 
@@ -178,16 +179,18 @@ def render(rows: list[Row], startup_s: float) -> str:
     """The table: CPU time per item, and what is left beyond the generator against the plain baseline."""
     by_name = {r.name: r for r in rows}
     lines = [
-        "| command | items | CPU s | CPU ms/item | beyond the generator | against the plain baseline | target |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| command | items | CPU s | CPU ms/item | beyond the generator | against the plain baseline | target | outputs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        cells = [r.name, str(r.items), f"{r.cpu_s:.1f}", f"{1000 * r.cpu_s / r.items:.1f}", "", "", ""]
+        cells = [r.name, str(r.items), f"{r.cpu_s:.1f}", f"{1000 * r.cpu_s / r.items:.1f}", "", "", "", ""]
         if r.generator:
             beyond = r.cpu_s - by_name[r.generator].cpu_s
             ratio = beyond / by_name[r.baseline].cpu_s
             met = "met" if ratio <= r.target else "not met"
-            cells[4:] = [f"{beyond:.1f} s", f"**{ratio:.2f}x**", f"{r.target:g}x ({met})"]
+            cells[4:7] = [f"{beyond:.1f} s", f"**{ratio:.2f}x**", f"{r.target:g}x ({met})"]
+        if r.output_bytes:
+            cells[7] = f"{r.output_bytes / 2**20:.1f} MiB"
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"start-up of a translate process (Python, imports): {startup_s:.1f} CPU s, included in its rows")
@@ -220,7 +223,7 @@ def main() -> None:
         trees = {"this tree": ROOT}
         if args.before != "none" and (tree := extract(args.before, args.repo, work / "before")) is not None:
             trees = {f"before: {args.before}": tree, **trees}
-        startup = child_cpu([sys.executable, "-c", "import cyclegan_batch.translate.verb"], code_env(ROOT))
+        startup = child_cpu([sys.executable, "-c", "import cyclegan_batch.translate.verb"], ROOT)
         only = {kind.strip() for kind in args.only.split(",")}
         if "video" in only:
             clip = args.clip
