@@ -179,7 +179,8 @@ def render(rows: list[Row], startup_s: float) -> str:
     """The table: CPU time per item, and what is left beyond the generator against the plain baseline."""
     by_name = {r.name: r for r in rows}
     lines = [
-        "| command | items | CPU s | CPU ms/item | beyond the generator | against the plain baseline | target | outputs |",
+        "| command | items | CPU s | CPU ms/item | beyond the generator | against the plain baseline | target "
+        "| files |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -190,7 +191,7 @@ def render(rows: list[Row], startup_s: float) -> str:
             met = "met" if ratio <= r.target else "not met"
             cells[4:7] = [f"{beyond:.1f} s", f"**{ratio:.2f}x**", f"{r.target:g}x ({met})"]
         if r.output_bytes:
-            cells[7] = f"{r.output_bytes / 2**20:.1f} MiB"
+            cells[7] = f"{r.output_bytes / 2**20:.2f} MiB"
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"start-up of a translate process (Python, imports): {startup_s:.1f} CPU s, included in its rows")
