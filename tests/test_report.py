@@ -289,7 +289,7 @@ def test_run_summary_matches_model_manifest_and_training(run: dict[str, Path], d
     assert counts["A"] == {"found": 9, "ok": 8, "train": 6, "test": 2, "skipped": 1}
     assert counts["B"] == {"found": 9, "ok": 8, "train": 6, "test": 2, "failed": 1}
     shown = numbers_by_row(dom.find("div", id="data").find("table", class_="counts"))
-    assert shown == [[9, 8, 6, 2, 1, 0], [9, 8, 6, 2, 0, 1]]
+    assert shown == [[9, 8, 6, 0, 2, 1, 0], [9, 8, 6, 0, 2, 0, 1]]  # found, ok, train, val, test, skipped, failed
     assert summary["data"]["reasons"] == {"not an image file": 1, "truncated image": 1}
     run_json = json.loads((run["run"] / "model" / "run.json").read_text())
     training = summary["training"]

@@ -176,7 +176,7 @@ def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
         ("wall time (last session)", f"{seconds:.1f} s" if isinstance(seconds, int | float) else "–"),
         ("throughput (median)", f"{throughput:.2f} images/s" if throughput is not None else "–"),
     ]
-    statuses = ("found", "ok", "train", "test", "skipped", "failed")
+    statuses = ("found", "ok", *runfolder.SPLITS, "skipped", "failed")
     return {
         "model_file": (assets.link(model.path), report.relative(model.path)) if info else None,
         "model_rows": model_rows,
@@ -196,8 +196,12 @@ def training_view(report: Report, assets: Assets) -> dict[str, Any]:
         view["last_step"] = fmt(training.losses["step"][-1])
     best = training.best_evaluation
     view["kid_curve"] = (
-        assets.plot("kid-curve.png", plots.kid_curve, training.evaluations, best["step"]) if best else None
+        assets.plot("kid-curve.png", plots.kid_curve, training.evaluations, training.evaluated_on, best["step"])
+        if best
+        else None
     )
+    view["evaluated_on"] = training.evaluated_on
+    view["test_split"] = report.test_split
     return view
 
 

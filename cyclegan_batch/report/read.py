@@ -80,10 +80,14 @@ def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
         section.notes.append(str(e))
         return section
     if section.path.name == runfolder.BEST_MODEL_FILE:  # why this checkpoint, from its header
-        section.info["selected"] = meta.extra.get("best_basis") or (
-            f"the lowest mean KID of the test split while training (step {meta.extra.get('best_step', '?')}); "
-            f"the last step is {runfolder.MODEL_FILE}"
+        step = meta.extra.get("best_step", "?")
+        rule = (  # a best.safetensors from before the val split was chosen by the lowest KID of the test split
+            f"by the val split while training: step {step}, the last to lower the best mean KID by more than one "
+            "std of their difference"
+            if meta.extra.get("best_split") == runfolder.VAL
+            else f"by the test split while training: the lowest mean KID, at step {step}"
         )
+        section.info["selected"] = meta.extra.get("best_basis") or f"{rule}; the last step is {runfolder.MODEL_FILE}"
     section.info |= {
         "domains": list(meta.domains),
         "generator": meta.spec.to_dict(),
@@ -155,6 +159,7 @@ def read_training(run_dir: Path) -> TrainingSection:
         if problem:
             section.curve_notes.append(f"model/: {problem}; no KID curve")
         section.evaluations = {c: [to_float(r.get(c)) for r in rows] for c in rows[0]} if rows else {}
+        section.evaluated_on = (rows[-1].get("split") or runfolder.TEST) if rows else section.evaluated_on
     section.samples = sorted((model_dir / runfolder.SAMPLES_DIR).glob(runfolder.SAMPLE_GLOB))
     return section
 

@@ -41,10 +41,10 @@ class TrainConfig:
     log_every: int = 100
     sample_every: int = 1000
     checkpoint_every: int = 1000
-    # KID/FID of the test split every eval_every steps (0 = never; needs the [metrics] extra); keeps best.safetensors.
+    # KID/FID of the val split every eval_every steps (0 = never; needs the [metrics] extra); keeps best.safetensors.
     # 2 x 250 test images x (G 99 + Inception 11.5 GFLOP) = 55 TFLOP against 1000 paper steps x 1879 GFLOP: 2.9 %.
     eval_every: int = 1000
-    eval_images: int = 250  # test images per domain scored at each evaluation
+    eval_images: int = 250  # val images per domain scored at each evaluation
     domain_names: list[str] = field(default_factory=lambda: ["A", "B"])
 
     def total_epochs(self) -> int:

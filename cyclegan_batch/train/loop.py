@@ -32,6 +32,7 @@ from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
 from cyclegan_batch.models.nets import SPEC_KEYS
+from cyclegan_batch.realism import available as realism_available
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import TrainConfig
@@ -39,7 +40,7 @@ from cyclegan_batch.train.data import (
     UnpairedImages,
     collate,
     epoch_draws,
-    find_domain_dirs,
+    find_splits,
     rank_batches,
     readable_images,
 )
@@ -122,9 +123,10 @@ class Trainer:
             channels_last = self.device.type == "cuda"
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
-        dir_a, dir_b = find_domain_dirs(Path(data))
-        files_a, bad_a = readable_images(dir_a, cfg.domain_names[0])
-        files_b, bad_b = readable_images(dir_b, cfg.domain_names[1])
+        # A val split is carved from the training images only where the run will evaluate on it (train/evaluate.py)
+        splits = find_splits(Path(data), carve=cfg.eval_every > 0 and realism_available())
+        files_a, bad_a = readable_images(splits.train[0], splits.folders[0], cfg.domain_names[0])
+        files_b, bad_b = readable_images(splits.train[1], splits.folders[1], cfg.domain_names[1])
         self.skipped = bad_a + bad_b
         for path, reason in self.skipped:
             log.warning("skipping %s: %s", path, reason)
@@ -147,7 +149,7 @@ class Trainer:
         self.train_seconds = 0.0  # time earlier sessions of this run spent (from the checkpoint)
         self.session_start = time.perf_counter()
         self.fixed_samples = self._fixed_samples()
-        self.evaluator = Evaluator(Path(data), Path(model_dir), cfg, self.device, self.precision, self.rank)
+        self.evaluator = Evaluator(splits, Path(model_dir), cfg, self.device, self.precision, self.rank)
         if self.rank == 0:  # a run killed mid-write leaves temporary files
             remove_stale_parts_under(self.outputs.model_dir)
         if resume and self.outputs.checkpoint.is_file():
