@@ -35,6 +35,7 @@ PHOTOS = (
 )
 STRIP_ROWS = 4
 TRAIN_IMAGES = 240  # per domain
+HELDOUT_IMAGES = 24  # held-out pairs (a, style(a)); more crops leave the first ones as they were
 CROP_SIDE = 128
 CLAIM_STDS = 2.0  # the demo's claim: G(a)'s KID below a's by at least this many std of their difference
 
@@ -167,7 +168,7 @@ def build_demo(
     *,
     seed: int = 0,
     n_train: int = TRAIN_IMAGES,
-    n_heldout: int = 24,
+    n_heldout: int = HELDOUT_IMAGES,
     size: int = CROP_SIDE,
     videos: bool = True,
 ) -> dict:

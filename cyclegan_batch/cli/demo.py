@@ -11,7 +11,7 @@ import typer
 
 from cyclegan_batch.cli import app
 from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
-from cyclegan_batch.demo import CLAIM_STDS, CROP_SIDE, TRAIN_IMAGES
+from cyclegan_batch.demo import CLAIM_STDS, CROP_SIDE, HELDOUT_IMAGES, TRAIN_IMAGES
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -21,6 +21,9 @@ def demo(
     out: Annotated[Path, typer.Argument(help="Folder to write A/, B/, heldout/ and videos/ into.")],
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
     count: Annotated[int, typer.Option(help="Images per domain.")] = TRAIN_IMAGES,
+    heldout: Annotated[
+        int, typer.Option(min=1, help="Held-out pairs; more give demo-score's KID difference less noise.")
+    ] = HELDOUT_IMAGES,
     size: Annotated[int, typer.Option(help="Side of the square crops, pixels.")] = CROP_SIDE,
     videos: Annotated[bool, typer.Option(help="Also write the demo videos (one with audio).")] = True,
     quiet: Quiet = False,
@@ -33,7 +36,7 @@ def demo(
     from cyclegan_batch.demo import build_demo
 
     setup_logging(quiet)
-    written = build_demo(out, seed=seed, n_train=count, size=size, videos=videos)
+    written = build_demo(out, seed=seed, n_train=count, n_heldout=heldout, size=size, videos=videos)
     log.info("demo written to %s: %s", out, ", ".join(f"{k}: {v}" for k, v in written.items()))
 
 
