@@ -288,6 +288,7 @@ def read_run(
     gates: list[Gate] | None = None,
     realism: bool = False,
     reference: Path | None = None,
+    video_frames: int | None = None,
     device: str = "auto",
 ) -> Report:
     """The run folder as a `Report`; with `realism`, KID/FID against `reference` (report/realism.py)."""
@@ -313,7 +314,7 @@ def read_run(
     if realism:
         from cyclegan_batch.report.realism import add_realism
 
-        add_realism(report, reference, device)
+        add_realism(report, reference, device, video_frames)
     else:
         report.realism_note = "KID/FID not computed (report --no-realism)"
     report.gates = check_gates(gates or [], report)

@@ -9,8 +9,8 @@ first: prepare resizes to the training size (36 px under `grade`), and outputs t
 scored against 36-px references measure the size gap more than the style (on the demo, KIDx100 5.7
 translated against 7.2 untranslated; against the raw 128-px domain 0.2 against 0.9).
 The target domain of an image set follows the direction in its run.json; a video's, the image sets'
-(A->B when they disagree or there are none). A video is scored on `VIDEO_FRAMES` frames sampled evenly
-over its length, output frames against the reference, input frames as the baseline.
+(A->B when they disagree or there are none). A video is scored on `VIDEO_FRAMES` frames (`--video-frames`)
+sampled evenly over its length, output frames against the reference, input frames as the baseline.
 
 The test split (`data/A/test`, `data/B/test` from `prepare`) is translated both ways with the model the image
 sets were translated with, whole at its own size (realism/translated.py), and scored against the other domain's
@@ -58,8 +58,9 @@ def reference_for(report: Report, to_b: bool, given: Path | None) -> tuple[Path 
     return None, f"no reference images for KID/FID: no {folder}; pass --reference DIR (real images of domain {side})"
 
 
-def add_realism(report: Report, reference: Path | None, device: str = "auto") -> None:
-    """Score every image set and video of `report` in place; without the metrics extra, one note says why not."""
+def add_realism(report: Report, reference: Path | None, device: str = "auto", video_frames: int | None = None) -> None:
+    """Score every image set and video of `report` in place (a video on `video_frames` frames, default
+    VIDEO_FRAMES), and the test split; without the metrics extra, one note says why not."""
     try:
         scorer = Scorer(device)
     except MetricsUnavailable as e:
@@ -94,7 +95,7 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
         if folder is None:
             continue
         count = len(video.frames.get("frame", []))
-        picks = sorted({int(i) for i in np.linspace(0, count - 1, min(VIDEO_FRAMES, count)).round()})
+        picks = sorted({int(i) for i in np.linspace(0, count - 1, min(video_frames or VIDEO_FRAMES, count)).round()})
         video.realism.frames = len(picks)
         outputs = scorer.features(list(read_frames(video.path, picks).values()))
         inputs = (
