@@ -159,7 +159,7 @@ def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
             ("generator", ", ".join(f"{k}={v}" for k, v in info["generator"].items())),
             ("crop / load size", f"{info['crop_size']} / {info['load_size']}"),
             ("trained to", f"epoch {info['epoch']}, step {info['step']}"),
-            *([("chosen as", info["selected"])] if "selected" in info else []),
+            *([("chosen", info["selected"])] if "selected" in info else []),
             ("written by", f"cyclegan-batch {info['version']}"),
         ]
         if info

@@ -87,7 +87,8 @@ def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
             if meta.extra.get("best_split") == runfolder.VAL
             else f"by the test split while training: the lowest mean KID, at step {step}"
         )
-        section.info["selected"] = meta.extra.get("best_basis") or f"{rule}; the last step is {runfolder.MODEL_FILE}"
+        basis = meta.extra.get("best_basis")  # "the last step: why nothing was chosen"
+        section.info["selected"] = f"as {basis}" if basis else f"{rule}; the last step is {runfolder.MODEL_FILE}"
     section.info |= {
         "domains": list(meta.domains),
         "generator": meta.spec.to_dict(),

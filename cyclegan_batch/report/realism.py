@@ -132,7 +132,7 @@ def score_test_split(report: Report, scorer: Scorer, device: str) -> TestSplitSe
     if not model.info:
         return None
     step = report.training.best_evaluation
-    chosen_by = model.info.get("selected") or "the last step of training: no split chose it"
+    chosen_by = model.info.get("selected") or "as the last step of training: no split chose it"
     section = TestSplitSection(model.path, chosen_by)
     test = [report.run_dir / runfolder.DATA_DIR / domain / runfolder.TEST for domain in runfolder.DOMAINS]
     if not all(folder.is_dir() for folder in test):

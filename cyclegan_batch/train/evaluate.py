@@ -140,6 +140,24 @@ class Evaluator:
             fakes.append(self.scorer.features(translated(engine, images)))
         return fakes[0], fakes[1]
 
+    def _judge(self, fakes: tuple[Features, Features]) -> tuple[dict[str, float | None], dict[str, float]]:
+        """This step's scores, and its comparison with the best so far (empty at the first evaluation)."""
+        assert self.references is not None
+        values, scores = [], {}
+        for side, name in enumerate(("a2b", "b2a")):
+            fake, reference = fakes[side].features, self.references[1 - side].features
+            sets = [fake] if self.best_fakes is None else [self.best_fakes[side].features, fake]
+            values.append(kid_values(sets, reference))  # the best's (if any) and this step's, on the same subsets
+            score = score_values(values[side][-1], fake, reference)
+            scores |= {f"kid_x100_{name}": score.kid_x100, f"kid_x100_std_{name}": score.kid_x100_std}
+            scores[f"fid_{name}"] = score.fid
+        per_subset = 100.0 * (values[0] + values[1]) / 2  # the mean KID x100 of both directions, per subset
+        scores["kid_x100_mean"], scores["kid_x100_std_mean"] = mean_std(per_subset[-1])
+        if self.best_fakes is None:
+            return scores, {}
+        diff, std = mean_std(per_subset[1] - per_subset[0])
+        return scores, {"compared_to": self.best_step, "kid_x100_diff": diff, "kid_x100_diff_std": std}
+
     def evaluate(self, a_to_b: torch.nn.Module, b_to_a: torch.nn.Module, info: ModelInfo) -> None:
         """Score both directions at `info.step` against the best so far; write the row, and best.safetensors when
         this step is better beyond the noise (or is the first)."""
@@ -150,30 +168,8 @@ class Evaluator:
         fakes = self._fakes(Generators(a_to_b, b_to_a, info))
         if self.best_fakes is None and self.best_step:  # resumed: the best's translations, for the comparison
             self.best_fakes = self._fakes(load_generators(self.best_file))
-        # Per direction, KID on each subset of the best's translations (when there is a best) and of this step's:
-        # the same subsets, so the difference of each subset is the change with what is common taken out.
-        values, scores = [], {}
-        for side, (fake, reference, name) in enumerate(
-            ((fakes[0], self.references[1], "a2b"), (fakes[1], self.references[0], "b2a"))
-        ):
-            sets = [fake.features] if self.best_fakes is None else [self.best_fakes[side].features, fake.features]
-            values.append(kid_values(sets, reference.features))
-            score = score_values(values[-1][-1], fake.features, reference.features)
-            scores |= {
-                f"kid_x100_{name}": score.kid_x100,
-                f"kid_x100_std_{name}": score.kid_x100_std,
-                f"fid_{name}": score.fid,
-            }
-        per_subset = 100.0 * (values[0] + values[1]) / 2  # the mean KID x100 of the two directions, per subset
-        mean, mean_std_ = mean_std(per_subset[-1])
-        scores |= {"kid_x100_mean": mean, "kid_x100_std_mean": mean_std_}
-        compared = {}
-        if self.best_fakes is None:
-            better = True
-        else:
-            diff, diff_std = mean_std(per_subset[1] - per_subset[0])
-            better = diff < -SELECT_STDS * diff_std
-            compared = {"compared_to": self.best_step, "kid_x100_diff": diff, "kid_x100_diff_std": diff_std}
+        scores, compared = self._judge(fakes)
+        better = not compared or compared["kid_x100_diff"] < -SELECT_STDS * compared["kid_x100_diff_std"]
         previous = self.best_step
         if better:
             self.best_step, self.best_fakes = info.step, fakes
@@ -212,7 +208,7 @@ class Evaluator:
             scores["kid_x100_std_a2b"],
             scores["kid_x100_b2a"],
             scores["kid_x100_std_b2a"],
-            mean,
+            scores["kid_x100_mean"],
             against,
             self.best_step,
             seconds,
