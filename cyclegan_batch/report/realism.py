@@ -131,7 +131,6 @@ def score_test_split(report: Report, scorer: Scorer, device: str) -> TestSplitSe
     model = report.model
     if not model.info:
         return None
-    step = report.training.best_evaluation
     chosen_by = model.info.get("selected") or "as the last step of training: no split chose it"
     section = TestSplitSection(model.path, chosen_by)
     test = [report.run_dir / runfolder.DATA_DIR / domain / runfolder.TEST for domain in runfolder.DOMAINS]
@@ -159,6 +158,6 @@ def score_test_split(report: Report, scorer: Scorer, device: str) -> TestSplitSe
         images = [load_rgb(path) for path in real[source].files]
         outputs = scorer.features(translated(engine, images))
         score_section(realism, outputs, real[source], real[target], "")
-    if step is None and "selected" not in model.info:
+    if report.training.best_evaluation is None and "selected" not in model.info:
         section.notes.append("training did not evaluate (no metrics.csv): nothing was chosen by val")
     return section
