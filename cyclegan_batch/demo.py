@@ -256,6 +256,8 @@ def realism_scores(fakes: list[np.ndarray], originals: list[Path], reference: Pa
     below doing nothing's by at least CLAIM_STDS std of that difference. A note instead when not possible."""
     from cyclegan_batch.realism import MetricsUnavailable, Scorer
 
+    if not reference.is_dir():
+        return {"kid_note": f"no KID: no {reference} (the demo's golden-hour domain B, beside the held-out pairs)"}
     try:
         scorer = Scorer(device)
     except MetricsUnavailable as e:
