@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
+from cyclegan_batch.models.modelfile import STABILITY_KEY, Generators, ModelInfo, load_generators
 from cyclegan_batch.models.nets import SPEC_KEYS
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.train.budget import TimeBudget
@@ -45,6 +45,7 @@ from cyclegan_batch.train.data import (
 )
 from cyclegan_batch.train.evaluate import Evaluator
 from cyclegan_batch.train.outputs import TrainingOutputs
+from cyclegan_batch.train.stability import describe
 from cyclegan_batch.train.step import CycleGANStep
 from cyclegan_batch.util.atomic import remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
@@ -306,6 +307,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ descriptions
     def model_info(self) -> ModelInfo:
+        stable = {STABILITY_KEY: json.dumps(describe(self.cfg))} if self.cfg.stability_weight > 0 else {}
         return ModelInfo(
             spec=self.step.nets.a_to_b.spec,
             domains=tuple(self.cfg.domain_names),  # type: ignore[arg-type]
@@ -313,6 +315,7 @@ class Trainer:
             load_size=self.cfg.load_size,
             epoch=self.epoch,
             step=self.global_step,
+            extra=stable,
         )
 
     def run_info(self, seconds: float) -> dict:
