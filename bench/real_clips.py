@@ -55,9 +55,10 @@ def fetch(folder: Path = CACHE) -> None:
             subprocess.run(["dpkg-deb", "-x", str(next(work.glob("opencv-doc_*.deb"))), str(work / "x")], check=True)
             for name, member in OPENCV_DOC[1].items():
                 source = work / "x" / member
-                with gzip.open(source) if source.suffix == ".gz" else source.open("rb") as f, (folder / name).open(
-                    "wb"
-                ) as out:
+                with (
+                    gzip.open(source) if source.suffix == ".gz" else source.open("rb") as f,
+                    (folder / name).open("wb") as out,
+                ):
                     shutil.copyfileobj(f, out)
 
 

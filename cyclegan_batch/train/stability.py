@@ -88,12 +88,9 @@ class MotionDraws:
         sigma = self._uniform(n, 0.2 * self.noise, self.noise) * 2  # the paper's 0.01-0.05, on [-1, 1] (x2)
         noise = torch.randn(x.shape, generator=self.rng) * sigma.view(n, 1, 1, 1)
         # In pixels about the centre: input = rotation(rot) @ shear / zoom @ output + shift
-        cos, sin = torch.cos(rot), torch.sin(rot)
-        rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
-        shear = torch.stack(
-            [torch.stack([torch.ones(n), torch.tan(shear_x)], -1), torch.stack([torch.tan(shear_y), torch.ones(n)], -1)],
-            -2,
-        )
+        cos, sin, one = torch.cos(rot), torch.sin(rot), torch.ones(n)
+        rotation = torch.stack([cos, -sin, sin, cos], -1).view(n, 2, 2)
+        shear = torch.stack([one, torch.tan(shear_x), torch.tan(shear_y), one], -1).view(n, 2, 2)
         linear = rotation @ shear / zoom.view(n, 1, 1)
         # to affine_grid's coordinates ([-1, 1] across each side): scale by the half-sizes
         half = torch.tensor([w / 2, h / 2])
