@@ -60,17 +60,18 @@ def test_the_papers_random_stream_is_untouched(tiny_domains: Path, tmp_path: Pat
 
 
 def test_a_regularized_run_logs_records_and_resumes_exactly(tiny_domains: Path, tmp_path: Path) -> None:
-    settings = ["stability_weight=2", "stability_shift=1.5"]
+    settings = ["stability_weight=2", "stability_shift=1.5", "stability_every=4"]  # on steps 1, 5, 9
     tiny_trainer(tiny_domains, tmp_path / "straight", settings, epochs=2, log_every=3).fit()
     tiny_trainer(tiny_domains, tmp_path / "split", settings, epochs=1, log_every=3).fit()
     tiny_trainer(tiny_domains, tmp_path / "split", settings, epochs=2, log_every=3).fit()
     a, b = load_file(tmp_path / "straight" / MODEL_FILE), load_file(tmp_path / "split" / MODEL_FILE)
-    assert all(torch.equal(a[k], b[k]) for k in a)  # the motion draws resume where they stopped
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the motion draws and their step count resume where they stopped
 
     rows = list(csv.DictReader((tmp_path / "straight" / "losses.csv").open()))
-    assert all(float(r["stab_A"]) > 0 and float(r["stab_B"]) > 0 for r in rows)
+    stab = [(float(r["stab_A"]), float(r["stab_B"])) for r in rows]  # rows for steps 1-3, 4-6, 7-9, 10-12
+    assert all(a > 0 and b > 0 for a, b in stab[:3]) and stab[3] == (0, 0)  # the mean over the steps that had it
     recorded = json.loads(read_info(tmp_path / "straight" / MODEL_FILE).extra[STABILITY_KEY])
-    assert recorded == {"weight": 2.0, "shift_px": 1.5, "rotate_deg": 1.0, "zoom": 0.03, "noise": 0.05}
+    assert recorded == {"weight": 2.0, "shift_px": 1.5, "rotate_deg": 1.0, "zoom": 0.03, "noise": 0.05, "every": 4}
     assert read_model(tmp_path, tmp_path / "straight" / MODEL_FILE).info["stability"] == recorded
     assert '"weight": 2.0' in run_cli("info", tmp_path / "straight" / MODEL_FILE).stdout
 

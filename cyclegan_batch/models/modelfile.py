@@ -18,7 +18,8 @@ holds everything `translate` needs to rebuild the networks from the file alone:
     dtype             storage dtype of the weights ("float32" or "float16"); loading returns float32
     source, ...       imported files only: where the weights came from (see official.py)
     stability         trained with the single-frame regularizer against flicker (train/stability.py) only: JSON of
-                      its settings, {"weight": 1.0, "shift_px": 2.0, "rotate_deg": 1.0, "zoom": 0.03, "noise": 0.05}
+                      its settings, {"weight": 30.0, "shift_px": 2.0, "rotate_deg": 1.0, "zoom": 0.03,
+                      "noise": 0.05, "every": 1}
 
 The header is checked against the tensor shapes in the safetensors header before any network is built,
 so a damaged or hand-edited header fails in one line instead of allocating what it claims.

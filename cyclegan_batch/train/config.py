@@ -36,6 +36,7 @@ class TrainConfig:
     stability_rotate: float = 1.0
     stability_zoom: float = 0.03
     stability_noise: float = 0.05
+    stability_every: int = 1  # applied on every k-th step only (k = 1: every step), to bound its cost
     # Optimiser and schedule: Adam, constant lr for `epochs`, linear decay to 0 over `decay_epochs`
     lr: float = 2e-4
     beta1: float = 0.5
@@ -91,6 +92,7 @@ class TrainConfig:
             "checkpoint_every",
             "eval_every",
             "eval_images",
+            "stability_every",
         ):
             if getattr(self, name) < (0 if name in ("epochs", "eval_every") else 1):
                 problems.append(f"{name}={getattr(self, name)} is out of range")

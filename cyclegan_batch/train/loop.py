@@ -82,17 +82,20 @@ class LossWindow:
     def __init__(self, images_per_step: int) -> None:
         self.images_per_step = images_per_step
         self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # a term may be on some steps only (stability_every)
         self.steps, self.start = 0, time.perf_counter()
 
     def add(self, values: dict[str, float]) -> None:
-        self.sums = {k: self.sums.get(k, 0.0) + v for k, v in values.items()}
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
         self.steps += 1
 
     def take(self) -> tuple[dict[str, float], float]:
-        """The interval's mean of each term and its images/s; then a new interval starts."""
-        means = {k: v / self.steps for k, v in self.sums.items()}
+        """The interval's mean of each term over the steps that had it, and its images/s; then a new interval."""
+        means = {k: v / self.counts[k] for k, v in self.sums.items()}
         rate = self.steps * self.images_per_step / (time.perf_counter() - self.start)
-        self.sums, self.steps, self.start = {}, 0, time.perf_counter()
+        self.sums, self.counts, self.steps, self.start = {}, {}, 0, time.perf_counter()
         return means, rate
 
 

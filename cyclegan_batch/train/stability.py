@@ -10,7 +10,8 @@ the paper's transform-invariance term (its "coherence" regularization: squared e
 for both generators, on the images the step already has: no video data. Ranges as in the authors' code
 (gabrieleilertsen/hdrcnn, training_code): shift +-2 px, rotation and shear +-1 degree, zoom +-3 %, Gaussian
 noise with a standard deviation drawn from [0.01, 0.05] of the full scale per image, clipped to the range.
-Here each is a config key (`stability_shift`, `stability_rotate`, `stability_zoom`, `stability_noise`).
+Here each is a config key (`stability_shift`, `stability_rotate`, `stability_zoom`, `stability_noise`);
+`stability_every` k applies the term on every k-th step only, which divides its cost by k.
 
 The draws come from their own generator (seeded from the run's seed and rank, checkpointed), drawn before the
 step's computation, so the paper's random stream is untouched, resume is exact, and the step's tensors are
@@ -65,16 +66,24 @@ def describe(cfg: TrainConfig) -> dict[str, float]:
         "rotate_deg": cfg.stability_rotate,
         "zoom": cfg.stability_zoom,
         "noise": cfg.stability_noise,
+        "every": cfg.stability_every,
     }
 
 
 class MotionDraws:
-    """The random motions of a run, one per training image, from a generator of their own."""
+    """The random motions of a run, one per training image, from a generator of their own; every
+    `stability_every`-th step (the others draw nothing)."""
 
     def __init__(self, cfg: TrainConfig, seed: int) -> None:
         self.shift, self.zoom, self.noise = cfg.stability_shift, cfg.stability_zoom, cfg.stability_noise
         self.angle = math.radians(cfg.stability_rotate)
+        self.every, self.steps = cfg.stability_every, 0
         self.rng = torch.Generator().manual_seed(seed)
+
+    def due(self) -> bool:
+        """Whether this step carries the regularizer; counts the step."""
+        self.steps += 1
+        return (self.steps - 1) % self.every == 0
 
     def _uniform(self, n: int, low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(n, generator=self.rng)
@@ -99,7 +108,8 @@ class MotionDraws:
         return Motion(torch.cat([linear, shift.unsqueeze(-1)], -1), noise)
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.get_state()}
+        return {"rng": self.rng.get_state(), "steps": torch.tensor([self.steps])}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.set_state(state["rng"])
+        self.steps = int(state["steps"][0])

@@ -215,7 +215,7 @@ class CycleGANStep:
         real_a = real_a.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         real_b = real_b.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         motions = None
-        if self.motions is not None:  # drawn on the CPU from their own generator, outside the computation
+        if self.motions is not None and self.motions.due():  # drawn on the CPU, outside the computation
             motions = (self.motions.draw(real_a).to(self.device), self.motions.draw(real_b).to(self.device))
         for d in (n.d_a, n.d_b):
             d.requires_grad_(False)
@@ -283,9 +283,10 @@ class CycleGANStep:
             gathered[name] = [{"images": i, "rng": r} for i, r in zip(images, rngs, strict=True)]
         ranks = [{"a": a, "b": b} for a, b in zip(gathered["a"], gathered["b"], strict=True)]
         if self.motions is not None:
-            rngs = distributed.gather_to_main(self.motions.state_dict()["rng"], self.device)
+            state = self.motions.state_dict()
+            rngs = distributed.gather_to_main(state["rng"], self.device)
             for rank, rng in zip(ranks, rngs, strict=True):
-                rank["motions"] = {"rng": rng}
+                rank["motions"] = {"rng": rng, "steps": state["steps"]}  # the step count is the same on every rank
         return ranks
 
     def load_pools(self, pools: list[dict]) -> None:
