@@ -66,14 +66,8 @@ def run(recipe: str, seed: int, weight: float, steps: int, args: argparse.Namesp
     data, heldout = domains(recipe, work)
     name = f"{recipe}/{'stable' if weight else 'plain'}_s{seed}"
     model_dir = work / name
-    limits = [
-        "--max-steps",
-        steps,
-        "--set",
-        f"load_size={args.size + args.size // 8}",
-        "--set",
-        f"crop_size={args.size}",
-    ]
+    sizes = [f"load_size={args.load_size or args.size * 9 // 8}", f"crop_size={args.size}"]
+    limits = ["--max-steps", steps, *(item for size in sizes for item in ("--set", size))]
     load = os.getloadavg()[0]
     cli("train", data, model_dir, *FINE_TUNE, "--seed", seed, *limits, "--set", f"stability_weight={weight}",
         "--no-resume", "--quiet")  # fmt: skip
@@ -91,7 +85,8 @@ def main() -> None:
     p.add_argument("--weight", type=float, required=True, help="stability_weight of the regularized runs")
     p.add_argument("--steps", type=int, required=True, help="steps of the unregularized runs")
     p.add_argument("--cost", type=float, default=0.0, help="the regularizer's share of time per step")
-    p.add_argument("--size", type=int, default=64, help="training crop (load size: 9/8 of it)")
+    p.add_argument("--size", type=int, default=64, help="training crop")
+    p.add_argument("--load-size", type=int, default=0, help="resize before cropping (default: 9/8 of the crop)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "quality.json"
