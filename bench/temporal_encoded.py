@@ -170,17 +170,31 @@ def ffmpeg(*args: str | Path) -> None:
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
 
 
-def make_clips(work: Path, frames: int) -> dict[str, Path]:
-    """Every clip, trimmed to `frames`, as an mp4 in `work`/clips (the folder one translate call reads)."""
+def make_real_clips(clips: Path, frames: int) -> dict[str, Path]:
+    """The REAL camera clips (carphone and the fetched ones, bench/real_clips.py), trimmed, near-lossless."""
+    paths = {"carphone": clips / "carphone.mp4"}
+    ffmpeg("-i", DATA / "carphone_qcif_4s.mp4", "-frames:v", frames, "-c:v", "libx264", "-crf", "10", paths["carphone"])
+    fetched = real_clips.CACHE
+    if gone := real_clips.missing(fetched):
+        print(f"skipping the clips {', '.join(gone)}: not in {fetched} (python -m bench.real_clips fetches them)")
+    for name in (n for n in real_clips.CLIPS if n not in gone):  # their first frames, no audio
+        paths[Path(name).stem] = clips / f"{Path(name).stem}.mp4"
+        ffmpeg("-i", fetched / name, "-frames:v", frames, "-an", "-c:v", "libx264", "-crf", "10",
+               "-pix_fmt", "yuv420p", paths[Path(name).stem])  # fmt: skip
+    return paths
+
+
+def make_clips(work: Path, frames: int, real_only: bool = False) -> dict[str, Path]:
+    """Every clip (or the REAL ones), trimmed to `frames`, as an mp4 in `work`/clips (one translate call's folder)."""
     clips = work / "clips"
     clips.mkdir(parents=True)
+    paths = make_real_clips(clips, frames)
+    if real_only:
+        return paths
     bbb, carphone = DATA / "bigbuckbunny_720p_5s.mp4", DATA / "carphone_qcif_4s.mp4"
-    paths: dict[str, Path] = {}
     # real footage: trimmed, near-lossless, audio kept (5.1 for bbb)
     paths["bbb_720p"] = clips / "bbb_720p.mp4"
     ffmpeg("-i", bbb, "-frames:v", frames, "-c:v", "libx264", "-crf", "10", "-c:a", "copy", paths["bbb_720p"])
-    paths["carphone"] = clips / "carphone.mp4"
-    ffmpeg("-i", carphone, "-frames:v", frames, "-c:v", "libx264", "-crf", "10", paths["carphone"])
     # a 640x272 "street" stand-in: 2.39:1 crop of bbb, later in the clip (characters moving)
     paths["street"] = clips / "street.mp4"
     ffmpeg("-ss", "2", "-i", bbb, "-frames:v", frames, "-vf", "crop=1280:536:0:92,scale=640:272", "-an",
@@ -193,13 +207,6 @@ def make_clips(work: Path, frames: int) -> dict[str, Path]:
     still = street[0].astype(np.float32)
     noisy = [np.clip(still + rng.normal(0, 2.5, still.shape) + 0.5, 0, 255).astype(np.uint8) for _ in range(frames)]
     paths["real_static"] = write_clip(noisy, clips / "real_static.mp4")
-    fetched = real_clips.CACHE
-    if gone := real_clips.missing(fetched):
-        print(f"skipping the clips {', '.join(gone)}: not in {fetched} (python -m bench.real_clips fetches them)")
-    for name in set(real_clips.CLIPS) - set(gone):  # the fetched real footage, its first frames, no audio
-        paths[Path(name).stem] = clips / f"{Path(name).stem}.mp4"
-        ffmpeg("-i", fetched / name, "-frames:v", frames, "-an", "-c:v", "libx264", "-crf", "10",
-               "-pix_fmt", "yuv420p", paths[Path(name).stem])  # fmt: skip
     build_demo(work / "demo", n_train=1, n_heldout=1)
     for video in sorted((work / "demo" / "videos").glob("*.mp4")):
         paths[video.stem] = clips / video.name
@@ -237,14 +244,17 @@ def report(rows: dict[str, dict]) -> None:
             )
 
 
-def model_flicker(work: Path, paths: dict[str, Path], models: dict[str, Path]) -> dict[tuple[str, str, str], dict]:
-    """(clip, decode, model) -> the per-frame and stabilized warping errors of each model's encoded files."""
+def model_flicker(
+    work: Path, paths: dict[str, Path], models: dict[str, Path], stabilized: bool = True
+) -> dict[tuple[str, str, str], dict]:
+    """(clip, decode, model) -> the per-frame and stabilized warping errors of each model's encoded files
+    (without `stabilized`, the per-frame ones only: a quicker look while tuning)."""
     real = work / "real"
     real.mkdir()
     for name in (n for n in REAL if n in paths):
         shutil.copy(paths[name], real / paths[name].name)
     for model, path in models.items():
-        for mode, flags in (("per_frame", ["--no-temporal"]), ("stabilized", [])):
+        for mode, flags in (("per_frame", ["--no-temporal"]), ("stabilized", []))[: 2 if stabilized else 1]:
             cli(real, work / "models" / model / mode, "--model", path, *flags)
     rows = {}
     for name in (n for n in REAL if n in paths):
@@ -253,11 +263,10 @@ def model_flicker(work: Path, paths: dict[str, Path], models: dict[str, Path]) -
             fb = Farneback(inputs)
             w_in = float(fb.errors(inputs).mean())
             for model in models:
-                out, stab = (
-                    dec(work / "models" / model / mode / paths[name].name) for mode in ("per_frame", "stabilized")
-                )
-                n = min(len(inputs), len(out), len(stab))
-                w_out, w_stab = (float(fb.errors(v[:n])[: n - 1].mean()) for v in (out, stab))
+                out = dec(work / "models" / model / "per_frame" / paths[name].name)
+                stab = dec(work / "models" / model / "stabilized" / paths[name].name) if stabilized else out
+                n = len(inputs)  # translate keeps every frame
+                w_out, w_stab = (float(fb.errors(v).mean()) for v in (out, stab))
                 rows[name, decode_name, model] = {
                     "in": w_in,
                     "out": w_out,
@@ -334,18 +343,20 @@ def main() -> None:
     p.add_argument("--only", help="comma-separated clip names")
     p.add_argument("--models", type=Path, help="a file of `name=model file` lines: the per-model table (REAL clips)")
     p.add_argument("--skip-default-table", action="store_true", help="with --models: only the per-model table")
+    p.add_argument("--per-frame-only", action="store_true", help="with --models: no stabilized pass (tuning)")
     args, extra = p.parse_known_args()  # the rest goes to `translate` (e.g. --crf 23)
     run: Callable[[Path], None]
 
     def run(work: Path) -> None:
-        paths = make_clips(work, args.frames)
+        paths = make_clips(work, args.frames, real_only=bool(args.models) and args.skip_default_table)
         if args.only:
             keep = set(args.only.split(","))
             for name in [n for n in paths if n not in keep]:
                 paths.pop(name).unlink()
         if args.models:
             lines = [line.partition("=") for line in args.models.read_text().splitlines() if line.strip()]
-            rows = model_flicker(work, paths, {name.strip(): Path(path.strip()) for name, _, path in lines})
+            models = {name.strip(): Path(path.strip()) for name, _, path in lines}
+            rows = model_flicker(work, paths, models, stabilized=not args.per_frame_only)
             (work / "models.json").write_text(json.dumps({"|".join(k): v for k, v in rows.items()}, indent=1))
             report_models(rows)
         if not args.skip_default_table:
