@@ -6,7 +6,7 @@
 #      (`bench.temporal_encoded`, real clips from ../shared/data or /work/shared/data where present)
 #      -> $OUT/temporal_encoded.txt. Off by default: the GPU path follows the CPU path's DIS flow and writes
 #      its frames to 2 grey levels (tests/test_temporal.py), and in three tries this step never finished.
-#   3. only with DEMO_MINUTES set (the `quick` preset now meets the demo's KID criterion on a CPU): a ResNet
+#   3. only with DEMO_MINUTES set (the pointwise `grade` preset now meets the demo's KID criterion on a CPU): a ResNet
 #      candidate for a sharper bundled model (issue 21), the demo preset with a residual generator at the
 #      demo's 128 px, trained on the GPU within DEMO_MINUTES, exported as fp16 and PSNR-scored
 #      -> $OUT/demo.safetensors, demo_score.json, demo_losses.csv. Its KID is scored back on the CPU machine

@@ -1,4 +1,4 @@
-"""A new style in ten minutes on a laptop CPU: the `quick` preset on known colour mappings, held-out PSNR gain.
+"""A new style in ten minutes on a laptop CPU: the `grade` preset on known colour mappings, held-out PSNR gain.
 
     python -m bench.quick_style                               # every mapping, 8 minutes of training each
     python -m bench.quick_style --mappings bleach_bypass --minutes 2 --set lambda_identity=0   # tuning
@@ -8,7 +8,7 @@ texture-like filter):
 1. build two unpaired domains from the photos inside the scikit-image wheel (as `cyclegan-batch demo`
    does): A = photo crops, B = *other* crops with the mapping applied; and held-out pairs (crops, and the
    mapping applied to the very same crops) at full resolution;
-2. `cyclegan-batch prepare`, then `cyclegan-batch train --preset quick --minutes M`: the two together are
+2. `cyclegan-batch prepare`, then `cyclegan-batch train --preset grade --minutes M`: the two together are
    the user's ten minutes;
 3. `cyclegan-batch translate` of the held-out crops at full resolution;
 4. PSNR of the translation and of the untranslated crop against the truth: the gain over doing nothing;
@@ -198,7 +198,7 @@ def main() -> None:
     p.add_argument(
         "--max-steps", type=int, default=0, help="also stop after this many steps (with --minutes 0: a fixed length)"
     )
-    p.add_argument("--preset", default="quick")
+    p.add_argument("--preset", default="grade")
     p.add_argument("--set", action="append", default=[], help="extra config key=value for train (tuning)")
     p.add_argument("--images", type=int, default=200, help="crops per domain")
     p.add_argument("--heldout", type=int, default=24, help="held-out pairs")

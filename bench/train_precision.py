@@ -1,6 +1,6 @@
 """Does bf16 autocast train as well as fp32 on this CPU? Same run, same seed, same steps; curves and demo score.
 
-    python -m bench.train_precision                          # quick preset, 300 steps each, on the demo domains
+    python -m bench.train_precision                          # grade preset, 300 steps each, on the demo domains
     python -m bench.train_precision --preset demo --steps 200
 
 Both runs are `cyclegan-batch train` on the demo's domains (`cyclegan-batch demo`, golden hour), with
@@ -33,7 +33,7 @@ def cyclegan(*args: str) -> subprocess.Popen:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="quick")
+    p.add_argument("--preset", default="grade")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--keep", type=Path, help="keep the work folder here")

@@ -1,5 +1,5 @@
 """The embedded demo: deterministic domains and videos, the bundled model, its score and fine-tuning from it,
-and the demo learnt from scratch by the quick preset."""
+and the demo learnt from scratch by the grade preset."""
 
 from __future__ import annotations
 
@@ -71,13 +71,13 @@ def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path
 
 
 @pytest.mark.skipif(not inception.available(), reason="needs the [metrics] extra")
-def test_quick_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(demo_dir: Path, tmp_path: Path) -> None:
+def test_grade_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(demo_dir: Path, tmp_path: Path) -> None:
     """Issue 21's demo criterion: KID x100 of G(held-out photos) against the 240 real golden-hour images of B
-    below that of the photos themselves (0.91), for the demo learnt by the `quick` preset (the demo
+    below that of the photos themselves (0.91), for the demo learnt by the `grade` preset (the demo
     workflow's, config/demo.yaml), here 400 of its steps. docs/demo.md: the full run scores 0.28, the bundled
     ResNet model 1.68 (its soft texture costs more realism than its grade gains)."""
     model_dir = tmp_path / "model"
-    run_cli("train", demo_dir, model_dir, "--preset", "quick", "--max-steps", "400", "--minutes", "0", "--quiet")
+    run_cli("train", demo_dir, model_dir, "--preset", "grade", "--max-steps", "400", "--minutes", "0", "--quiet")
     scores = json.loads(
         run_cli("demo-score", demo_dir / "heldout", "--model", model_dir / MODEL_FILE, "--json", "--quiet").stdout
     )

@@ -1,4 +1,5 @@
-"""The `quick` preset and `--minutes`: a generator that starts as the identity, a budget that ends cleanly."""
+"""The `grade` preset (pointwise, named `quick` before issue 31) and `--minutes`: a generator that starts as the
+identity, a budget that ends cleanly."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_cli, smooth_images, write_images
+from PIL import Image
 from safetensors import safe_open
 
 from cyclegan_batch.models.engine import Translator
@@ -21,13 +23,13 @@ from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import build_config
 from cyclegan_batch.train.step import build_networks
 
-# The quick preset's departures at test sizes: tiny networks, 32-pixel crops.
-TINY_QUICK = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
+# The grade preset's departures at test sizes: tiny networks, 32-pixel crops.
+TINY_GRADE = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
 
 
 @pytest.mark.parametrize("pointwise", [True, False], ids=["pointwise", "resnet"])
 def test_residual_generator_starts_as_the_identity_exactly(pointwise: bool) -> None:
-    cfg = build_config("quick", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise))
+    cfg = build_config("grade", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise))
     nets = build_networks(cfg, seed=0)
     x = torch.rand(2, 3, 36, 44, generator=torch.Generator().manual_seed(0)) * 2 - 1
     x[0, :, :4, :4] = torch.tensor([-1.0, 1.0, 0.0])[:, None, None]  # the ends of the range too
@@ -67,12 +69,12 @@ def test_pointwise_generator_maps_each_pixel_by_its_own_colour() -> None:
     torch.testing.assert_close(y.flatten(2)[..., order], y_shuffled.flatten(2))
 
 
-def test_quick_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
+def test_grade_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
     data = tmp_path / "data"
     write_images(data / "A", smooth_images(8, 40, seed=1))
     write_images(data / "B", [255 - img for img in smooth_images(8, 40, seed=2)])
     model_dir = tmp_path / "model"
-    run_cli("train", data, model_dir, "--preset", "quick", "--max-steps", "4", "--minutes", "0", *TINY_QUICK)
+    run_cli("train", data, model_dir, "--preset", "grade", "--max-steps", "4", "--minutes", "0", *TINY_GRADE)
     model = model_dir / MODEL_FILE
     with safe_open(str(model), framework="pt") as f:
         header = json.loads(f.metadata()["generator"])
@@ -100,6 +102,30 @@ def test_quick_model_works_with_translate_info_and_export(tmp_path: Path) -> Non
         want = loaded.a_to_b(x).numpy()
     session = onnx.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
     assert np.abs(session.run(None, {"image": x.numpy()})[0] - want).max() <= 1e-3
+
+
+# Written by the pointwise preset when it was still named `quick` (commit 54c773a: `train --preset quick --max-steps 60
+# --minutes 0 --epochs 30 --decay-epochs 30 --set ngf=8 --set ndf=8 --set n_blocks=2 --set lr=0.01 --set eval_every=0
+# --load-size 36 --crop-size 32 --names photo,negative`, on smooth images and their negatives). The preset's name is
+# in no file: the header's spec rebuilds the generator.
+OLD_QUICK_MODEL = Path(__file__).parent / "data" / "quick_pointwise_54c773a.safetensors"
+
+
+def test_model_written_by_the_old_quick_preset_still_loads_and_translates(tmp_path: Path) -> None:
+    loaded = load_generators(OLD_QUICK_MODEL)
+    assert loaded.info.spec == GeneratorSpec(ngf=8, n_blocks=2, residual=True, pointwise=True)
+    assert loaded.info.domains == ("photo", "negative") and loaded.info.step == 60
+    assert isinstance(loaded.a_to_b, PointwiseGenerator) and isinstance(loaded.b_to_a, PointwiseGenerator)
+    images = write_images(tmp_path / "in", smooth_images(2, 40, seed=5))
+    run_cli("translate", tmp_path / "in", tmp_path / "out", "--model", OLD_QUICK_MODEL, "--no-cycle")
+    for path in images:
+        x = np.asarray(Image.open(path).convert("RGB"))
+        y = np.asarray(Image.open(tmp_path / "out" / path.name).convert("RGB"))
+        with torch.no_grad():
+            want = loaded.a_to_b(torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1)
+        want_u8 = ((want[0].permute(1, 2, 0) + 1) * 127.5).round().numpy()
+        assert np.abs(y.astype(int) - x).max() > 2  # its 60 steps moved it away from the identity it started as
+        assert np.abs(y - want_u8).max() <= 1
 
 
 def test_minutes_ends_with_a_model_and_the_lr_decayed(tiny_domains: Path, tmp_path: Path) -> None:

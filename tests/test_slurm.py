@@ -44,7 +44,7 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def demo_tiny_config() -> dict:
     """The demo mode (so every rule, build_demo and score_demo too) at the smallest workload, on the CPU.
 
-    config/demo.yaml still lies beneath: these keys win over its quick preset. Tiny networks train
+    config/demo.yaml still lies beneath: these keys win over its grade preset. Tiny networks train
     from scratch for 2 steps on 32-pixel crops; 2-second segments fan the 3-second demo video out into two
     segment jobs (the 2-second ones stay whole). One thread a job, so two jobs share the 2-core node.
     """

@@ -25,7 +25,7 @@ from conftest import smooth_images, write_images
 from safetensors import safe_open
 
 from cyclegan_batch.realism import inception
-from cyclegan_batch.train.config import build_config
+from cyclegan_batch.train.config import PRESETS, build_config
 from cyclegan_batch.util.schema import config_errors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
     for expected in (
         "(top level): 'domains' is a required property",
         "device: 'gpu' does not match '^(auto|cpu|cuda(:[0-9]+)?)$' (auto, cpu, cuda or cuda:N",
-        "train.preset: 'huge' is not one of ['paper', 'quick', 'demo', 'tiny']",
+        "train.preset: 'huge' is not one of ['paper', 'grade', 'demo', 'tiny']",
         "translate.segment_seconds: 0 is less than or equal to the minimum of 0",
         "resources.train: Additional properties are not allowed ('gpus' was unexpected)",
         "translate.batch_size: 0 is not valid under any of the given schemas (Images or frames per forward pass, "
@@ -214,6 +214,11 @@ def test_config_errors_name_the_key_for_every_kind_of_error() -> None:
         "properties": {"x": {"$ref": "#/$defs/name"}},
     }
     assert config_errors({"x": {"id": "b"}}, referenced) == ["x.id: 'b' does not match '^a$' (a name)"]
+
+
+def test_schema_offers_exactly_the_presets_train_knows() -> None:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert set(schema["properties"]["train"]["properties"]["preset"]["enum"]) == set(PRESETS)
 
 
 def test_unknown_training_key_is_named_before_any_job_runs(tmp_path: Path) -> None:
@@ -275,8 +280,8 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
         "join_video": 3, "score_demo": 1, "build_report": 1,
     }  # fmt: skip
     (train,) = commands["train_model"]
-    assert train.startswith("cyclegan-batch train --preset quick --set domain_names=photo,golden_hour ")
-    assert "--init-from" not in train  # the quick preset learns the grade from scratch, in its 8 minutes
+    assert train.startswith("cyclegan-batch train --preset grade --set domain_names=photo,golden_hour ")
+    assert "--init-from" not in train  # the grade preset learns the grade from scratch, in its 8 minutes
     (translate,) = commands["translate_image_set"]
     assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in translate
     best = "best" if inception.available() else "generators"  # translate.model: auto; best needs the metrics extra

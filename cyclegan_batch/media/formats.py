@@ -45,6 +45,15 @@ def is_video_name(path: PurePath | str) -> bool:
     return PurePath(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+def unreadable(path: Path) -> str | None:
+    """Why a file cannot be read at all (missing, no permission, empty), in the words every stage reports; None
+    when it has bytes to decode."""
+    try:
+        return "empty file (0 bytes)" if Path(path).stat().st_size == 0 else None
+    except OSError as e:
+        return f"cannot read file: {e.strerror or e}"
+
+
 def is_hidden(relpath: PurePath | str) -> bool:
     """A file or folder name starting with '.' anywhere in the path (`.DS_Store`, `.thumbs/a.jpg`): every
     stage leaves these out, as file browsers do."""

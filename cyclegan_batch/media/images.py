@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from cyclegan_batch.media.formats import unreadable
+
 # Output formats whose files hold an alpha channel as Pillow writes them (GIF: one transparent colour,
 # which is what a GIF input's alpha is). Pillow writes BMP without alpha; JPEG and PNM have none.
 ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff", ".gif", ".tga"})
@@ -60,11 +62,8 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 def open_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, allow_truncated: bool = False) -> Image.Image:
     """Open and fully decode `path` as a Pillow image (first frame, EXIF-upright), or raise ImageLoadError."""
     path = Path(path)
-    try:
-        if path.stat().st_size == 0:
-            raise ImageLoadError("empty file (0 bytes)")
-    except OSError as e:
-        raise ImageLoadError(f"cannot read file: {e.strerror or e}") from None
+    if problem := unreadable(path):
+        raise ImageLoadError(problem)
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cyclegan_batch.media.ffmpeg import VIDEO_STREAM, VideoError, file_arg, last_error, run
+from cyclegan_batch.media.formats import unreadable
 from cyclegan_batch.media.picture import Picture, parse_showinfo
 
 NO_PTS = -(2**63)  # AV_NOPTS_VALUE as framecrc prints it
@@ -100,11 +101,8 @@ def _frame_rate(times: np.ndarray, candidates: list[Fraction]) -> tuple[Fraction
 def probe(path: Path) -> VideoInfo:
     """Describe the video at `path` by demuxing every packet and decoding the first frame, or raise VideoError."""
     path = Path(path)
-    try:
-        if path.stat().st_size == 0:
-            raise VideoError("empty file (0 bytes)")
-    except OSError as e:
-        raise VideoError(f"cannot read file: {e.strerror or e}") from None
+    if problem := unreadable(path):
+        raise VideoError(problem)
     # One process, two outputs: the first decoded frame through showinfo (exact frame rate, display size
     # after rotation) and the packet list of the whole stream copied to framecrc (count, timestamps).
     args = ["-i", file_arg(path), "-map", VIDEO_STREAM, "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"]

@@ -1,7 +1,7 @@
 """CycleGAN networks as in Zhu et al. 2017 (and the authors' reference code).
 
 ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3 + tanh.
-Pointwise generator (a departure, the `quick` preset): 1x1 convolutions only, a colour function per pixel.
+Pointwise generator (a departure, the `grade` preset): 1x1 convolutions only, a colour function per pixel.
 PatchGAN discriminator: C64-C128-C256-C512 with a 70x70 receptive field, one logit per patch.
 Instance norm has no affine parameters and no running statistics; weights start at N(0, 0.02).
 """
@@ -27,10 +27,10 @@ class GeneratorSpec:
     ngf: int = 64  # the paper's sizes: ngf 64, 9 residual blocks (11,378,179 parameters)
     n_blocks: int = 9
     upsample: Upsample = TRANSPOSE
-    # A departure (the `quick` preset): output = clamp(input + last conv, -1, 1) instead of tanh(last conv),
+    # A departure (the `grade` preset): output = clamp(input + last conv, -1, 1) instead of tanh(last conv),
     # with that conv initialised to zero, so an untrained generator returns its input exactly.
     residual: bool = False
-    # A departure (the `quick` preset): 1x1 convolutions only (PointwiseGenerator), so each output pixel is a
+    # A departure (the `grade` preset): 1x1 convolutions only (PointwiseGenerator), so each output pixel is a
     # function of its own input colour: what colour grades and tone curves are. Crops at any scale then teach
     # it the same function for any image size; there is no spatial pattern to get wrong at full resolution.
     pointwise: bool = False

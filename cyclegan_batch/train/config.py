@@ -132,13 +132,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         sample_every=500,
         checkpoint_every=500,
     ),
-    # A new style on a 2-core laptop CPU in ten minutes (docs/tutorial.md, "Your data: quick or paper"). Its departures
-    # from the paper: pointwise generators (a colour function per pixel: what grades and tone curves are) that
-    # start as the identity (residual), a small discriminator, low-resolution training (translation still runs
-    # at full size, and a pointwise generator does the same there), batches of 8, a higher lr, a weaker cycle
-    # loss and no identity loss (both hold a generator that starts as the identity where it is), an 8-minute
-    # budget.
-    "quick": dict(
+    # A colour grade or look on a 2-core laptop CPU in minutes (docs/tutorial.md, "Your data: which preset"); it
+    # exports as a .cube 3D LUT. Its departures from the paper: pointwise generators (a colour function per pixel:
+    # what grades and tone curves are) that start as the identity (residual), a small discriminator,
+    # low-resolution training (translation still runs at full size, and a pointwise generator does the same
+    # there), batches of 8, a higher lr, a weaker cycle loss and no identity loss (both hold a generator that
+    # starts as the identity where it is), an 8-minute budget. Named `quick` before issue 31; model files
+    # written then carry their spec and load as they did.
+    "grade": dict(
         ngf=64,
         ndf=16,
         n_blocks=2,
