@@ -1,7 +1,7 @@
 """The single-frame regularizer (`stability_weight`) measured: the same fine-tune with and without it, per seed.
 
-    python -m bench.stability_train OUT --weight 10 --steps 600 --cost 0.18            # both recipes, seeds 0-2
-    python -m bench.stability_train OUT --recipes golden --seeds 0 --weight 10 --steps 100
+    python -m bench.stability_train OUT --weights 0,30 --steps 600 --cost 0.18         # both recipes, seeds 0-2
+    python -m bench.stability_train OUT --recipes golden --seeds 0 --weights 0,30,100 --steps 100
     python -m bench.temporal_encoded --models OUT/models.txt                            # then their flicker
 
 Two recipes, both the `demo` preset (the bundled model's architecture: ngf 32, 4 blocks, resize-conv),
@@ -62,9 +62,13 @@ def quality(recipe: str, model: Path, data: Path, heldout: Path, out: Path) -> d
     return {"gain_db": model_db - identity_db, "kid_x100": kid_x100(out, data / "B")}
 
 
+def run_name(recipe: str, weight: float, seed: int) -> str:
+    return f"{recipe}/{f'w{weight:g}' if weight else 'plain'}_s{seed}"
+
+
 def run(recipe: str, seed: int, weight: float, steps: int, args: argparse.Namespace, work: Path) -> dict:
     data, heldout = domains(recipe, work)
-    name = f"{recipe}/{'stable' if weight else 'plain'}_s{seed}"
+    name = run_name(recipe, weight, seed)
     model_dir = work / name
     sizes = [f"load_size={args.load_size or args.size * 9 // 8}", f"crop_size={args.size}"]
     limits = ["--max-steps", steps, *(item for size in sizes for item in ("--set", size))]
@@ -82,7 +86,7 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--recipes", default="golden,stylized")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--weight", type=float, required=True, help="stability_weight of the regularized runs")
+    p.add_argument("--weights", default="0,30", help="stability_weight of each setting (0: without)")
     p.add_argument("--steps", type=int, required=True, help="steps of the unregularized runs")
     p.add_argument("--cost", type=float, default=0.0, help="the regularizer's share of time per step")
     p.add_argument("--size", type=int, default=64, help="training crop")
@@ -93,9 +97,9 @@ def main() -> None:
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for recipe in args.recipes.split(","):
         for seed in map(int, args.seeds.split(",")):
-            for weight in (0.0, args.weight):
+            for weight in map(float, args.weights.split(",")):
                 steps = args.steps if not weight else round(args.steps / (1 + args.cost))
-                key = f"{recipe}/{'stable' if weight else 'plain'}_s{seed}"
+                key = run_name(recipe, weight, seed)
                 if key not in results:
                     results[key] = run(recipe, seed, weight, steps, args, args.out)
                     results_file.write_text(json.dumps(results, indent=2))
@@ -103,8 +107,9 @@ def main() -> None:
     models = [f"{key.replace('/', '_')}={args.out / key / 'generators.safetensors'}" for key in results]
     (args.out / "models.txt").write_text("\n".join(models) + "\n")
     for recipe in args.recipes.split(","):
-        for setting in ("plain", "stable"):
-            rows = [r for k, r in results.items() if k.startswith(f"{recipe}/{setting}_")]
+        for weight in map(float, args.weights.split(",")):
+            setting = run_name(recipe, weight, 0).removesuffix("_s0")
+            rows = [r for k, r in results.items() if k.startswith(f"{setting}_")]
             if len(rows) > 1:
                 gains = [r["gain_db"] for r in rows]
                 kids = [r["kid_x100"] for r in rows if r["kid_x100"] is not None]
