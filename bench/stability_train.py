@@ -53,13 +53,14 @@ def domains(recipe: str, work: Path) -> tuple[Path, Path]:
     return root, root / "heldout"
 
 
-def quality(recipe: str, model: Path, data: Path, heldout: Path, out: Path) -> dict:
+def quality(recipe: str, model: Path, data: Path, heldout: Path, out: Path, kid: bool) -> dict:
     if recipe == "golden":
-        scores = json.loads(cli("demo-score", heldout, "--model", model, "--json", "--quiet", capture=True))
+        flags = [] if kid else ["--no-kid"]
+        scores = json.loads(cli("demo-score", heldout, "--model", model, "--json", "--quiet", *flags, capture=True))
         return {"gain_db": scores["gain_db"], "kid_x100": scores.get("kid_x100_model")}
     cli("translate", heldout / "A", out, "--model", model, "--no-cycle", "--quiet")
     model_db, identity_db = heldout_gain(heldout, out)
-    return {"gain_db": model_db - identity_db, "kid_x100": kid_x100(out, data / "B")}
+    return {"gain_db": model_db - identity_db, "kid_x100": kid_x100(out, data / "B") if kid else None}
 
 
 def run_name(recipe: str, weight: float, seed: int) -> str:
@@ -76,7 +77,7 @@ def run(recipe: str, seed: int, weight: float, steps: int, args: argparse.Namesp
     cli("train", data, model_dir, *FINE_TUNE, "--seed", seed, *limits, "--set", f"stability_weight={weight}",
         "--no-resume", "--quiet")  # fmt: skip
     run_info = json.loads((model_dir / "run.json").read_text())
-    scores = quality(recipe, model_dir / "generators.safetensors", data, heldout, work / name / "heldout_out")
+    scores = quality(recipe, model_dir / "generators.safetensors", data, heldout, model_dir / "heldout_out", args.kid)
     return {"run": name, "weight": weight, "steps": steps, "seconds": run_info["last_session_seconds"],
             "load": round(load, 1), **scores}  # fmt: skip
 
@@ -90,6 +91,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, required=True, help="steps of the unregularized runs")
     p.add_argument("--cost", type=float, default=0.0, help="the regularizer's share of time per step")
     p.add_argument("--size", type=int, default=64, help="training crop")
+    p.add_argument("--no-kid", dest="kid", action="store_false", help="PSNR gain only (no Inception passes)")
     p.add_argument("--load-size", type=int, default=0, help="resize before cropping (default: 9/8 of the crop)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

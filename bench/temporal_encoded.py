@@ -177,10 +177,10 @@ def make_real_clips(clips: Path, frames: int) -> dict[str, Path]:
     fetched = real_clips.CACHE
     if gone := real_clips.missing(fetched):
         print(f"skipping the clips {', '.join(gone)}: not in {fetched} (python -m bench.real_clips fetches them)")
-    for name in (n for n in real_clips.CLIPS if n not in gone):  # their first frames, no audio
-        paths[Path(name).stem] = clips / f"{Path(name).stem}.mp4"
-        ffmpeg("-i", fetched / name, "-frames:v", frames, "-an", "-c:v", "libx264", "-crf", "10",
-               "-pix_fmt", "yuv420p", paths[Path(name).stem])  # fmt: skip
+    for name in (n for n in real_clips.CLIPS if n not in gone):  # their first frames, no audio, evenly timed
+        paths[Path(name).stem] = clips / f"{Path(name).stem}.mp4"  # (tree.avi's timestamps are irregular)
+        ffmpeg("-i", fetched / name, "-frames:v", frames, "-an", "-vf", "setpts=N/FRAME_RATE/TB", "-c:v", "libx264",
+               "-crf", "10", "-pix_fmt", "yuv420p", paths[Path(name).stem])  # fmt: skip
     return paths
 
 
@@ -361,7 +361,7 @@ def main() -> None:
             report_models(rows)
         if not args.skip_default_table:
             report(quality(work, paths, extra))
-        if not args.skip_speed:
+        if not args.skip_speed and not args.skip_default_table:
             cost(work, args.repeats, args.frames)
 
     if args.keep:
