@@ -74,8 +74,8 @@ def run(recipe: str, seed: int, weight: float, steps: int, args: argparse.Namesp
     sizes = [f"load_size={args.load_size or args.size * 9 // 8}", f"crop_size={args.size}"]
     limits = ["--max-steps", steps, *(item for size in sizes for item in ("--set", size))]
     load = os.getloadavg()[0]
-    cli("train", data, model_dir, *FINE_TUNE, "--seed", seed, *limits, "--set", f"stability_weight={weight}",
-        "--no-resume", "--quiet")  # fmt: skip
+    stable = ["--set", f"stability_weight={weight}", "--set", f"stability_every={args.every}"]
+    cli("train", data, model_dir, *FINE_TUNE, "--seed", seed, *limits, *stable, "--no-resume", "--quiet")
     run_info = json.loads((model_dir / "run.json").read_text())
     scores = quality(recipe, model_dir / "generators.safetensors", data, heldout, model_dir / "heldout_out", args.kid)
     return {"run": name, "weight": weight, "steps": steps, "seconds": run_info["last_session_seconds"],
@@ -90,6 +90,7 @@ def main() -> None:
     p.add_argument("--weights", default="0,30", help="stability_weight of each setting (0: without)")
     p.add_argument("--steps", type=int, required=True, help="steps of the unregularized runs")
     p.add_argument("--cost", type=float, default=0.0, help="the regularizer's share of time per step")
+    p.add_argument("--every", type=int, default=1, help="stability_every of the regularized runs")
     p.add_argument("--size", type=int, default=64, help="training crop")
     p.add_argument("--no-kid", dest="kid", action="store_false", help="PSNR gain only (no Inception passes)")
     p.add_argument("--load-size", type=int, default=0, help="resize before cropping (default: 9/8 of the crop)")
