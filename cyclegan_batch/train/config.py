@@ -131,6 +131,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         log_every=50,
         sample_every=500,
         checkpoint_every=500,
+        # the flicker regularizer on every other step: +10.5 % a step (bench/RESULTS.md, "Generators that flicker less")
+        stability_weight=100.0,
+        stability_every=2,
     ),
     # A colour grade or look on a 2-core laptop CPU in minutes (docs/tutorial.md, "Your data: which preset"); it
     # exports as a .cube 3D LUT. Its departures from the paper: pointwise generators (a colour function per pixel:
