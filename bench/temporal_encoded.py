@@ -63,7 +63,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.is_dir():
     DATA = Path("/work/shared/data")
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
-HELD_OUT = ("carphone", "bbb_720p", "occlusion", "lighting", "rocket_tilt", "bikes", "box", "tree")  # the stabilizer's
+# kept out of the stabilizer's tuning
+HELD_OUT = ("carphone", "bbb_720p", "occlusion", "lighting", "rocket_tilt", "bikes", "box", "tree")
 CUTS = {"hard_cut": lambda n: n // 2, "real_cut": lambda n: n // 2}  # first frame after the cut
 STATIC = ("static", "real_static")
 REAL = ("bikes", "carphone", "box", "tree")  # real camera footage: the per-model table's clips
