@@ -18,7 +18,7 @@ log = logging.getLogger("cyclegan_batch")
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Argument(help="Folder to write A/, B/, heldout/ and videos/ into.")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to write A/, B/, heldout/ and videos/ into.")],
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
     count: Annotated[int, typer.Option(help="Images per domain.")] = TRAIN_IMAGES,
     heldout: Annotated[
@@ -42,7 +42,9 @@ def demo(
 
 @app.command("demo-score")
 def demo_score(
-    heldout: Annotated[Path, typer.Argument(help="The demo's heldout/ folder (A/ and B_true/ pairs).")],
+    heldout: Annotated[
+        Path, typer.Argument(metavar="HELDOUT", help="The demo's heldout/ folder (A/ and B_true/ pairs).")
+    ],
     model: Annotated[
         Path | None,
         typer.Option(help="Model file, official .pth, or `bundled` (the demo model in the package; the default)."),

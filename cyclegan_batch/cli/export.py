@@ -21,11 +21,14 @@ def export(
     model: Annotated[
         Path,
         typer.Argument(
+            metavar="MODEL",
             help="A generators.safetensors, an official .pth checkpoint (or its folder), or `bundled` (the demo "
-            "model in the package)."
+            "model in the package).",
         ),
     ],
-    out: Annotated[Path, typer.Argument(help="Where to write: OUT.safetensors (a model file) or OUT.onnx.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="Where to write: OUT.safetensors (a model file) or OUT.onnx.")
+    ],
     dtype: Annotated[
         StorageDtype, typer.Option(help="Storage dtype of the weights (model files; ONNX is float32).")
     ] = StorageDtype.float16,

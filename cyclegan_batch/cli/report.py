@@ -28,9 +28,14 @@ def parse_roots(items: list[str]) -> dict[str, Path]:
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder: results/EXPERIMENT (layout in docs/interfaces.md).")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A run folder: results/EXPERIMENT (layout in docs/interfaces.md).")
+    ],
     out_html: Annotated[
-        Path, typer.Argument(help="The page to write; summary.json and NAME_assets/ (its pictures) go beside it.")
+        Path,
+        typer.Argument(
+            metavar="OUT_HTML", help="The page to write; summary.json and NAME_assets/ (its pictures) go beside it."
+        ),
     ],
     fail_above: Annotated[
         list[str] | None,

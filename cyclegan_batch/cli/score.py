@@ -18,8 +18,11 @@ log = logging.getLogger("cyclegan_batch")
 
 @app.command()
 def score(
-    generated: Annotated[Path, typer.Argument(help="Folder of images to judge (searched recursively), or one image.")],
-    reference: Annotated[Path, typer.Argument(help="Folder of real images of the target domain.")],
+    generated: Annotated[
+        Path,
+        typer.Argument(metavar="GENERATED", help="Folder of images to judge (searched recursively), or one image."),
+    ],
+    reference: Annotated[Path, typer.Argument(metavar="REFERENCE", help="Folder of real images of the target domain.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a line.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per Inception call.")] = 16,
     device: Device = "auto",

@@ -150,6 +150,10 @@ def header_tiles(report: Report) -> list[tuple[str, str]]:
     ]
 
 
+def _settings(value: dict[str, Any] | str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+
+
 def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
     model, data, run = report.model, report.data, report.training.run
     info = model.info
@@ -158,6 +162,7 @@ def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
             ("domains", " → ".join(info["domains"])),
             ("generator", ", ".join(f"{k}={v}" for k, v in info["generator"].items())),
             ("crop / load size", f"{info['crop_size']} / {info['load_size']}"),
+            ("flicker regularizer", _settings(info.get("stability", "off"))),
             ("trained to", f"epoch {info['epoch']}, step {info['step']}"),
             *([("chosen", info["selected"])] if "selected" in info else []),
             ("written by", f"cyclegan-batch {info['version']}"),

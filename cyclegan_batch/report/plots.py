@@ -23,6 +23,7 @@ LOSS_PANELS = (
     ("Adversarial (generators)", ("G_A", "G_B")),
     ("Cycle and identity", ("cycle_A", "cycle_B", "idt_A", "idt_B")),
     ("Discriminators", ("D_A", "D_B")),
+    ("Flicker regularizer (stability_weight)", ("stab_A", "stab_B")),
     ("Learning rate", ("lr",)),
 )
 NOT_LOSSES = {"epoch", "step", "lr", "images_per_s"}
@@ -48,11 +49,15 @@ def _series(xs: Sequence[float | None], ys: Sequence[float | None]) -> tuple[lis
 
 
 def training_curves(losses: dict[str, list[float | None]], path: Path) -> None:
-    """Every loss term and the learning rate over steps, grouped in panels; unknown terms get a panel."""
+    """Every loss term and the learning rate over steps, grouped in panels; unknown terms get a panel.
+
+    A term that is 0 throughout is one the run did not use (losses.csv has a column for every term): left out.
+    """
     known = {name for _, names in LOSS_PANELS for name in names}
     others = tuple(k for k in losses if k not in known and k not in NOT_LOSSES)
-    panels = [(title, [n for n in names if n in losses]) for title, names in LOSS_PANELS]
-    panels += [("Other terms", list(others))] if others else []
+    used = {k for k, v in losses.items() if any(x for x in v)}
+    panels = [(title, [n for n in names if n in used]) for title, names in LOSS_PANELS]
+    panels += [("Other terms", [n for n in others if n in used])] if others else []
     panels = [(title, names) for title, names in panels if names]
     cols = 2
     rows = (len(panels) + cols - 1) // cols

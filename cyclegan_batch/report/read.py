@@ -71,7 +71,7 @@ def translation_model(run_dir: Path, image_sets: list[ImageSetSection]) -> Path:
 
 def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
     """The model file `path` (default: model/generators.safetensors) as the report's model section."""
-    from cyclegan_batch.models.modelfile import read_info
+    from cyclegan_batch.models.modelfile import STABILITY_KEY, read_info
 
     section = ModelSection(path or runfolder.model_file(run_dir))
     try:
@@ -98,8 +98,20 @@ def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
         "step": meta.step,
         "version": meta.version,
         "bytes": section.path.stat().st_size,
+        "stability": stability_settings(meta.extra.get(STABILITY_KEY)),
     }
     return section
+
+
+def stability_settings(header: str | None) -> dict[str, Any] | str:
+    """The single-frame regularizer's settings from the model header, or why there are none."""
+    if header is None:
+        return "off"
+    try:
+        settings = json.loads(header)
+    except json.JSONDecodeError:
+        return f"unreadable header entry: {header[:80]!r}"
+    return settings if isinstance(settings, dict) else f"unreadable header entry: {header[:80]!r}"
 
 
 def raw_root(entry: dict[str, Any]) -> Path | None:

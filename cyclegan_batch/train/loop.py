@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
+from cyclegan_batch.models.modelfile import STABILITY_KEY, Generators, ModelInfo, load_generators
 from cyclegan_batch.models.nets import SPEC_KEYS
 from cyclegan_batch.realism import available as realism_available
 from cyclegan_batch.runfolder import resolve_model
@@ -46,6 +46,7 @@ from cyclegan_batch.train.data import (
 )
 from cyclegan_batch.train.evaluate import Evaluator
 from cyclegan_batch.train.outputs import TrainingOutputs
+from cyclegan_batch.train.stability import describe
 from cyclegan_batch.train.step import CycleGANStep
 from cyclegan_batch.util.atomic import remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
@@ -82,17 +83,20 @@ class LossWindow:
     def __init__(self, images_per_step: int) -> None:
         self.images_per_step = images_per_step
         self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # a term may be on some steps only (stability_every)
         self.steps, self.start = 0, time.perf_counter()
 
     def add(self, values: dict[str, float]) -> None:
-        self.sums = {k: self.sums.get(k, 0.0) + v for k, v in values.items()}
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
         self.steps += 1
 
     def take(self) -> tuple[dict[str, float], float]:
-        """The interval's mean of each term and its images/s; then a new interval starts."""
-        means = {k: v / self.steps for k, v in self.sums.items()}
+        """The interval's mean of each term over the steps that had it, and its images/s; then a new interval."""
+        means = {k: v / self.counts[k] for k, v in self.sums.items()}
         rate = self.steps * self.images_per_step / (time.perf_counter() - self.start)
-        self.sums, self.steps, self.start = {}, 0, time.perf_counter()
+        self.sums, self.counts, self.steps, self.start = {}, {}, 0, time.perf_counter()
         return means, rate
 
 
@@ -308,6 +312,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ descriptions
     def model_info(self) -> ModelInfo:
+        stable = {STABILITY_KEY: json.dumps(describe(self.cfg))} if self.cfg.stability_weight > 0 else {}
         return ModelInfo(
             spec=self.step.nets.a_to_b.spec,
             domains=tuple(self.cfg.domain_names),  # type: ignore[arg-type]
@@ -315,6 +320,7 @@ class Trainer:
             load_size=self.cfg.load_size,
             epoch=self.epoch,
             step=self.global_step,
+            extra=stable,
         )
 
     def run_info(self, seconds: float) -> dict:
