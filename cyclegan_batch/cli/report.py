@@ -74,6 +74,12 @@ def report(
     realism: Annotated[
         bool, typer.Option(help="KID/FID of each set and video (needs the [metrics] extra; ~0.1-0.3 s per image).")
     ] = True,
+    video_frames: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="Frames of each video scored for KID/FID, and as many input frames for the baseline (50)."
+        ),
+    ] = None,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
@@ -103,6 +109,7 @@ def report(
         gates=gates,
         realism=realism,
         reference=reference,
+        video_frames=video_frames,
         device=device,
     )
     if realism and run.realism_note:
