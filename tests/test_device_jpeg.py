@@ -3,6 +3,7 @@ by the rule of media/images.py: against Pillow's decoder, EXIF orientation, the 
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,11 @@ from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.translate.image_pipeline import ImageJob, PipelineSettings, translate_images
 
 CPU = torch.device("cpu")
+# torchvision is optional (pyproject.toml): where it is missing, media/device_jpeg.py leaves every file to Pillow.
+# A CUDA build of it does not load beside a CPU torch, so a CPU-only environment (CI's) has none.
+needs_torchvision = pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is None, reason="torchvision is not installed (optional: nvjpeg on CUDA)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +43,7 @@ def jpegs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
+@needs_torchvision
 @pytest.mark.parametrize("name", ["upright", "rotated", "grey"])
 def test_decoded_as_pillow_decodes_it(jpegs: dict[str, Path], name: str) -> None:
     ours = decode_on(jpegs[name], CPU)
@@ -46,6 +53,7 @@ def test_decoded_as_pillow_decodes_it(jpegs: dict[str, Path], name: str) -> None
     assert np.abs(ours.numpy().astype(int) - expected).mean() < 1.0  # IDCT and upsampling rounding only
 
 
+@needs_torchvision
 def test_what_stays_with_pillow(jpegs: dict[str, Path], tmp_path: Path) -> None:
     assert decode_on(jpegs["cmyk"], CPU) is None
     assert decode_on(jpegs["upright"], CPU, max_side=48) is None  # the CPU path downscales it
@@ -66,6 +74,7 @@ def test_only_a_cuda_device_decodes_by_default() -> None:
     assert jpeg_device(CPU) is None
 
 
+@needs_torchvision
 def test_image_folder_through_the_device_decoder(jpegs: dict[str, Path], tmp_path: Path) -> None:
     """translate_images with the JPEGs decoded on the (CPU) device: every output written, cycle metrics on the
     decoded pixels, the same outputs as the Pillow path to within the decoders' rounding."""

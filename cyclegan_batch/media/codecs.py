@@ -22,6 +22,7 @@ import functools
 import logging
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from cyclegan_batch.media.ffmpeg import file_arg, first_error, run
 
@@ -87,7 +88,7 @@ def _hwaccel_decodes(path: str) -> str:
     return first_error(proc.stderr) if failed else ""
 
 
-def choose_decoder(path, gpu: bool) -> Choice:  # noqa: ANN001 - a Path
+def choose_decoder(path: Path, gpu: bool) -> Choice:
     """NVDEC (`-hwaccel cuda`) where the model runs on a CUDA device and this stream decodes there; else the
     CPU (ffmpeg's software decoder)."""
     if not gpu:
