@@ -288,7 +288,7 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
     (prepare,) = commands["prepare_data"]
     assert "--test-fraction 0.1 --val-fraction 0.1 " in prepare
     (report,) = commands["build_report"]
-    assert "--video-frames 12 " in report or not inception.available()
+    assert "--video-frames 8 " in report or not inception.available()
     (translate,) = commands["translate_image_set"]
     assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in translate
     best = "best" if inception.available() else "generators"  # translate.model: auto; best needs the metrics extra
