@@ -83,7 +83,7 @@ def test_grade_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(dem
         run_cli("demo-score", demo_dir / "heldout", "--model", model_dir / MODEL_FILE, "--json", "--quiet").stdout
     )
     assert scores["kid_reference_images"] == 240
-    assert scores["kid_x100_identity"] == pytest.approx(0.968, abs=0.01)  # docs/demo.md's figure for doing nothing
+    assert scores["kid_x100_identity"] == pytest.approx(0.864, abs=0.01)  # docs/demo.md: 48 crops, doing nothing 0.86
     assert scores["gain_db"] >= 3.0, scores
     assert scores["kid_x100_diff"] == pytest.approx(scores["kid_x100_model"] - scores["kid_x100_identity"], abs=2e-4)
     assert scores["kid_claim_holds"] and -scores["kid_x100_diff"] >= 2 * scores["kid_x100_diff_std"], scores
