@@ -178,10 +178,13 @@ class _Generator(nn.Module):
         """The last convolution (a property, not a second registration: the state dict names stay the paper's)."""
         return self.model[-1] if self.spec.residual else self.model[-2]  # type: ignore[return-value]
 
+    def unclamped(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the residual generator's clamp (what a 3D LUT is fitted to: models/lut.py)."""
+        return x + self.model(x) if self.spec.residual else self.model(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spec.residual:
-            return (x + self.model(x)).clamp(-1.0, 1.0)
-        return self.model(x)
+        y = self.unclamped(x)
+        return y.clamp(-1.0, 1.0) if self.spec.residual else y
 
 
 class ResnetGenerator(_Generator):
