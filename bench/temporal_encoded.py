@@ -21,11 +21,24 @@ files; `cut` = that PSNR at the first frame after a hard cut; static clips also 
 `enc` repeats `fb removed` on the lossless frames (--frames-dir PNGs, before the encoder): the gap to the
 encoded figure is the encoder's share. Cost: end-to-end `translate` wall time with and without stabilization
 on a 640-wide clip, interleaved runs, the ratio of medians.
+
+    .venv/bin/python -m bench.temporal_encoded --models runs/models.txt --skip-speed   # + a table per model
+
+`--models FILE` (lines `name=model file`, as bench/stability_train.py writes them; names ending `_s<seed>`
+are one setting's seeds) adds the per-model table on the REAL clips: ../shared/data's carphone and the
+footage bench/real_clips.py fetches (bikes: fast real motion; box and tree: handheld cameras; REAL_HELD_OUT
+kept out of tuning), each encoded file decoded two ways, both graded along Farneback flow of the input
+decoded the same way: `default` is imageio's ffmpeg reader (swscale's default conversion: 4:2:0 chroma
+repeated over 2x2 blocks), `interp` the project's reader (chroma interpolated to every pixel). Per clip,
+decode and model: the input's warping error, the per-frame translation's, its added flicker (the
+difference), the stabilized file's and the share of the added flicker stabilization removed, with the
+fidelity (PSNR stabilized vs per-frame).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -39,6 +52,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench import real_clips
 from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
 from cyclegan_batch.media.decode import FrameReader
@@ -49,9 +63,12 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.is_dir():
     DATA = Path("/work/shared/data")
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
-HELD_OUT = ("carphone", "bbb_720p", "occlusion", "lighting", "rocket_tilt")
+# kept out of the stabilizer's tuning
+HELD_OUT = ("carphone", "bbb_720p", "occlusion", "lighting", "rocket_tilt", "bikes", "box", "tree")
 CUTS = {"hard_cut": lambda n: n // 2, "real_cut": lambda n: n // 2}  # first frame after the cut
 STATIC = ("static", "real_static")
+REAL = ("bikes", "carphone", "box", "tree")  # real camera footage: the per-model table's clips
+REAL_HELD_OUT = ("tree",)  # kept out of the tuning of stability_weight
 
 
 def decode(path: Path, frames: int = 10**6) -> np.ndarray:
@@ -60,6 +77,24 @@ def decode(path: Path, frames: int = 10**6) -> np.ndarray:
         return np.stack([f.copy() for f in reader])
     finally:
         reader.close()
+
+
+def decode_default(path: Path, frames: int = 10**6) -> np.ndarray:
+    """imageio's ffmpeg reader, swscale's default conversion (4:2:0 chroma repeated over 2x2 blocks)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    w, h = next(reader)["size"]
+    out = []
+    for raw in reader:
+        out.append(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
+        if len(out) == frames:
+            reader.close()
+            break
+    return np.stack(out)
+
+
+DECODES: dict[str, Callable[[Path], np.ndarray]] = {"default": decode_default, "interp": decode}
 
 
 def pngs(folder: Path) -> np.ndarray:
@@ -136,17 +171,31 @@ def ffmpeg(*args: str | Path) -> None:
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
 
 
-def make_clips(work: Path, frames: int) -> dict[str, Path]:
-    """Every clip, trimmed to `frames`, as an mp4 in `work`/clips (the folder one translate call reads)."""
+def make_real_clips(clips: Path, frames: int) -> dict[str, Path]:
+    """The REAL camera clips (carphone and the fetched ones, bench/real_clips.py), trimmed, near-lossless."""
+    paths = {"carphone": clips / "carphone.mp4"}
+    ffmpeg("-i", DATA / "carphone_qcif_4s.mp4", "-frames:v", frames, "-c:v", "libx264", "-crf", "10", paths["carphone"])
+    fetched = real_clips.CACHE
+    if gone := real_clips.missing(fetched):
+        print(f"skipping the clips {', '.join(gone)}: not in {fetched} (python -m bench.real_clips fetches them)")
+    for name in (n for n in real_clips.CLIPS if n not in gone):  # their first frames, no audio, evenly timed
+        paths[Path(name).stem] = clips / f"{Path(name).stem}.mp4"  # (tree.avi's timestamps are irregular)
+        ffmpeg("-i", fetched / name, "-frames:v", frames, "-an", "-vf", "setpts=N/FRAME_RATE/TB", "-c:v", "libx264",
+               "-crf", "10", "-pix_fmt", "yuv420p", paths[Path(name).stem])  # fmt: skip
+    return paths
+
+
+def make_clips(work: Path, frames: int, real_only: bool = False) -> dict[str, Path]:
+    """Every clip (or the REAL ones), trimmed to `frames`, as an mp4 in `work`/clips (one translate call's folder)."""
     clips = work / "clips"
     clips.mkdir(parents=True)
+    paths = make_real_clips(clips, frames)
+    if real_only:
+        return paths
     bbb, carphone = DATA / "bigbuckbunny_720p_5s.mp4", DATA / "carphone_qcif_4s.mp4"
-    paths: dict[str, Path] = {}
     # real footage: trimmed, near-lossless, audio kept (5.1 for bbb)
     paths["bbb_720p"] = clips / "bbb_720p.mp4"
     ffmpeg("-i", bbb, "-frames:v", frames, "-c:v", "libx264", "-crf", "10", "-c:a", "copy", paths["bbb_720p"])
-    paths["carphone"] = clips / "carphone.mp4"
-    ffmpeg("-i", carphone, "-frames:v", frames, "-c:v", "libx264", "-crf", "10", paths["carphone"])
     # a 640x272 "street" stand-in: 2.39:1 crop of bbb, later in the clip (characters moving)
     paths["street"] = clips / "street.mp4"
     ffmpeg("-ss", "2", "-i", bbb, "-frames:v", frames, "-vf", "crop=1280:536:0:92,scale=640:272", "-an",
@@ -196,6 +245,80 @@ def report(rows: dict[str, dict]) -> None:
             )
 
 
+def model_flicker(
+    work: Path, paths: dict[str, Path], models: dict[str, Path], stabilized: bool = True
+) -> dict[tuple[str, str, str], dict]:
+    """(clip, decode, model) -> the per-frame and stabilized warping errors of each model's encoded files
+    (without `stabilized`, the per-frame ones only: a quicker look while tuning)."""
+    real = work / "real"
+    real.mkdir()
+    for name in (n for n in REAL if n in paths):
+        shutil.copy(paths[name], real / paths[name].name)
+    for model, path in models.items():
+        for mode, flags in (("per_frame", ["--no-temporal"]), ("stabilized", []))[: 2 if stabilized else 1]:
+            cli(real, work / "models" / model / mode, "--model", path, *flags)
+    rows = {}
+    for name in (n for n in REAL if n in paths):
+        for decode_name, dec in DECODES.items():
+            inputs = dec(real / paths[name].name)
+            fb = Farneback(inputs)
+            w_in = float(fb.errors(inputs).mean())
+            for model in models:
+                out = dec(work / "models" / model / "per_frame" / paths[name].name)
+                stab = dec(work / "models" / model / "stabilized" / paths[name].name) if stabilized else out
+                n = len(inputs)  # translate keeps every frame
+                w_out, w_stab = (float(fb.errors(v).mean()) for v in (out, stab))
+                rows[name, decode_name, model] = {
+                    "in": w_in,
+                    "out": w_out,
+                    "added": w_out - w_in,
+                    "stab": w_stab,
+                    "removed": removed(w_in, w_out, w_stab),
+                    "fid": float(np.mean([min(psnr(stab[t], out[t]), 60.0) for t in range(n)])),
+                }
+    return rows
+
+
+def setting(model: str) -> str:
+    """`golden_stable_s1` -> `golden_stable`: the seeds of one setting go together."""
+    head, _, seed = model.rpartition("_s")
+    return head if seed.isdigit() else model
+
+
+def report_models(rows: dict[tuple[str, str, str], dict]) -> None:
+    """Per clip and decode: each setting's mean over seeds (and the spread), then every model's own row."""
+    settings: dict[str, list[str]] = {}
+    for model in dict.fromkeys(m for _, _, m in rows):
+        settings.setdefault(setting(model), []).append(model)
+    clips = list(dict.fromkeys((c, d) for c, d, _ in rows))
+    print("\nper-frame added flicker (warp out - warp in, Farneback, encoded files), mean over seeds [min-max]")
+    print("| clip | decode | warp in | " + " | ".join(settings) + " |\n|---|---|---:|" + "---:|" * len(settings))
+    for clip, dec in clips:
+        cells = []
+        for models in settings.values():
+            added = [rows[clip, dec, m]["added"] for m in models]
+            cells.append(f"{np.mean(added):.4f} [{min(added):.4f}-{max(added):.4f}]")
+        held = " (held out)" if clip in REAL_HELD_OUT else ""
+        print(
+            f"| {clip}{held} | {dec} | {rows[clip, dec, next(iter(settings.values()))[0]]['in']:.4f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    print("\nstabilized: warp error, share of the added flicker removed, fidelity (PSNR vs per-frame); mean over seeds")
+    print("| clip | decode | " + " | ".join(settings) + " |\n|---|---|" + "---:|" * len(settings))
+    for clip, dec in clips:
+        cells = []
+        for models in settings.values():
+            r = [rows[clip, dec, m] for m in models]
+            share = np.nanmean([x["removed"] for x in r]) if any(np.isfinite(x["removed"]) for x in r) else float("nan")
+            cells.append(f"{np.mean([x['stab'] for x in r]):.4f}, {share:.0%}, {np.mean([x['fid'] for x in r]):.1f} dB")
+        print(f"| {clip} | {dec} | " + " | ".join(cells) + " |")
+    print("\nevery model")
+    for (clip, dec, model), r in rows.items():
+        print(f"{clip:9} {dec:8} {model:22} in {r['in']:.4f} out {r['out']:.4f} added {r['added']:+.4f} "
+              f"stab {r['stab']:.4f} removed {r['removed']:.0%} fid {r['fid']:.1f} dB")  # fmt: skip
+
+
 def cost(work: Path, repeats: int, frames: int) -> None:
     """End-to-end `translate` seconds with and without stabilization at 640 px, interleaved in this run."""
     clip = work / "cost" / "street640.mp4"
@@ -219,17 +342,27 @@ def main() -> None:
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--keep", type=Path, help="work in this folder and keep it")
     p.add_argument("--only", help="comma-separated clip names")
+    p.add_argument("--models", type=Path, help="a file of `name=model file` lines: the per-model table (REAL clips)")
+    p.add_argument("--skip-default-table", action="store_true", help="with --models: only the per-model table")
+    p.add_argument("--per-frame-only", action="store_true", help="with --models: no stabilized pass (tuning)")
     args, extra = p.parse_known_args()  # the rest goes to `translate` (e.g. --crf 23)
     run: Callable[[Path], None]
 
     def run(work: Path) -> None:
-        paths = make_clips(work, args.frames)
+        paths = make_clips(work, args.frames, real_only=bool(args.models) and args.skip_default_table)
         if args.only:
             keep = set(args.only.split(","))
             for name in [n for n in paths if n not in keep]:
                 paths.pop(name).unlink()
-        report(quality(work, paths, extra))
-        if not args.skip_speed:
+        if args.models:
+            lines = [line.partition("=") for line in args.models.read_text().splitlines() if line.strip()]
+            models = {name.strip(): Path(path.strip()) for name, _, path in lines}
+            rows = model_flicker(work, paths, models, stabilized=not args.per_frame_only)
+            (work / "models.json").write_text(json.dumps({"|".join(k): v for k, v in rows.items()}, indent=1))
+            report_models(rows)
+        if not args.skip_default_table:
+            report(quality(work, paths, extra))
+        if not args.skip_speed and not args.skip_default_table:
             cost(work, args.repeats, args.frames)
 
     if args.keep:

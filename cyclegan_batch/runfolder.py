@@ -17,6 +17,7 @@ hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<ex
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 from pathlib import Path
 
@@ -25,18 +26,32 @@ from cyclegan_batch.errors import UserError
 # prepare
 MANIFEST = "manifest.jsonl"
 DOMAINS = ("A", "B")  # OUT/A/, OUT/B/
-SPLITS = ("train", "test")  # inside each domain
+# inside each domain: what training learns from, what it chooses its best step by, what the report scores
+TRAIN, VAL, TEST = SPLITS = ("train", "val", "test")
+TEST_FRACTION = VAL_FRACTION = 0.1  # prepare's defaults; training carves a val split by VAL_FRACTION where none is
+
+
+def split_of(sha256: str, seed: int, test_fraction: float, val_fraction: float) -> str:
+    """The split of a file, by a hash of (seed, its content's SHA-256) alone, so adding files never moves others:
+    a `test_fraction` share of contents is test, the next `val_fraction` share val, the rest train."""
+    draw = int.from_bytes(hashlib.sha256(f"{seed}:{sha256}".encode()).digest()[:8], "big") / 2**64
+    return TEST if draw < test_fraction else VAL if draw < test_fraction + val_fraction else TRAIN
+
 
 # train: inside MODEL_DIR
 MODEL_FILE = "generators.safetensors"
 STATE_DIR = "state"
 CHECKPOINT_FILE = f"{STATE_DIR}/checkpoint.pt"
 LOSSES_CSV = "losses.csv"
-BEST_MODEL_FILE = "best.safetensors"  # the lowest mean KID of the periodic evaluation (the last step if none scored)
-METRICS_CSV = "metrics.csv"  # one row per evaluation: KID x100 and FID of the test split translated each way
+BEST_MODEL_FILE = "best.safetensors"  # the best step by the val split's KID, beyond its noise (the last if none scored)
+# One row per evaluation: KID x100 (with its noise, realism/stats.py) and FID of the val split translated each
+# way; then this step against the best so far, on the same KID subsets (their mean KID's difference and its
+# std), and the best step after it. The first evaluation is the first best and compares with nothing.
+METRICS_CSV = "metrics.csv"
 METRICS_COLUMNS = (
     "step",
     "epoch",
+    "split",
     "kid_x100_a2b",
     "kid_x100_std_a2b",
     "fid_a2b",
@@ -44,6 +59,11 @@ METRICS_COLUMNS = (
     "kid_x100_std_b2a",
     "fid_b2a",
     "kid_x100_mean",
+    "kid_x100_std_mean",
+    "compared_to",
+    "kid_x100_diff",
+    "kid_x100_diff_std",
+    "best_step",
     "images_a",
     "images_b",
     "seconds",

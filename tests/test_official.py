@@ -156,6 +156,7 @@ def test_import_info_export_and_demo_score_take_official_files(official_pair, tm
     write_images(heldout / "B_true", smooth_images(2, 32, seed=7))
     scored = json.loads(cli("demo-score", heldout, "--model", folder / "latest_net_G_A.pth", "--json").stdout)
     assert scored["images"] == 2 and np.isfinite(scored["psnr_model"])
+    assert scored["kid_note"].startswith("no KID: no ")  # no demo domain B beside these pairs: PSNR alone
 
 
 def test_import_one_file_writes_a_one_direction_model(tmp_path: Path, cli) -> None:

@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from cyclegan_batch.cli import app
 from cyclegan_batch.media.images import resize_shorter
 from cyclegan_batch.prepare.convert import Conversion
-from cyclegan_batch.prepare.run import JOURNAL, Settings, output_name, prepare, split_of
-from cyclegan_batch.runfolder import MANIFEST
+from cyclegan_batch.prepare.run import JOURNAL, Settings, output_name, prepare
+from cyclegan_batch.runfolder import MANIFEST, SPLITS, split_of
 
 LOAD, CROP = 36, 32
 BACKGROUND = (16, 32, 48)
@@ -201,7 +201,7 @@ def test_each_defect_gets_its_status_and_reason(prepared: tuple[Path, Path, dict
         source = base / "A" / relpath
         assert record["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
         assert record["bytes"] == source.stat().st_size
-        assert record["split"] in ("train", "test") and record["output"].startswith(f"A/{record['split']}/")
+        assert record["split"] in SPLITS and record["output"].startswith(f"A/{record['split']}/")
         with Image.open(out / record["output"]) as img:
             assert (img.format, img.mode) == ("PNG", "RGB")
             assert min(img.size) == LOAD
@@ -280,10 +280,33 @@ def test_only_ok_records_have_outputs_and_nothing_else_is_left(prepared: tuple[P
 
 def test_split_depends_only_on_content_and_seed() -> None:
     hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
-    share = np.mean([split_of(h, 0, 0.3) == "test" for h in hashes])
-    assert 0.27 < share < 0.33
-    assert [split_of(h, 0, 0.3) for h in hashes] == [split_of(h, 0, 0.3) for h in hashes]
-    assert [split_of(h, 0, 0.3) for h in hashes] != [split_of(h, 1, 0.3) for h in hashes]
+    splits = [split_of(h, 0, 0.3, 0.2) for h in hashes]
+    assert 0.27 < splits.count("test") / 3000 < 0.33 and 0.17 < splits.count("val") / 3000 < 0.23
+    assert splits == [split_of(h, 0, 0.3, 0.2) for h in hashes]
+    assert splits != [split_of(h, 1, 0.3, 0.2) for h in hashes]
+    # a val share taken from train alone (what training carves from a layout without val): test never moves
+    without_val = [split_of(h, 0, 0.3, 0.0) for h in hashes]
+    assert [s for s in splits if s == "test"] == [s for s in without_val if s == "test"]
+    assert all(a == b or (a, b) == ("val", "train") for a, b in zip(splits, without_val, strict=True))
+
+
+def test_val_split_is_named_in_the_manifest_and_a_small_one_is_said(tmp_path: Path) -> None:
+    """Issue 32's check at a tenth of its size: 30 images a domain give about 3 val a domain (300 give ~30)."""
+    for domain in "AB":
+        make_clean(tmp_path / domain, 30)
+    result = run_cli(tmp_path / "A", tmp_path / "B", tmp_path / "out", "--load-size", "36", "--crop-size", "32")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (tmp_path / "out" / MANIFEST).read_text().splitlines()]
+    for domain in "AB":
+        splits = [r["split"] for r in records if r["domain"] == domain]
+        assert set(splits) == {"train", "val", "test"} and 1 <= splits.count("val") <= 8, splits
+        for r in records:
+            assert r["output"].startswith(f"{r['domain']}/{r['split']}/")
+            assert (tmp_path / "out" / r["output"]).is_file()
+    assert "too small to rank models" in result.stderr and "--val-fraction" in result.stderr
+    assert "val" in result.stdout  # the summary's column
+    over = run_cli(tmp_path / "A", tmp_path / "B", tmp_path / "o2", "--test-fraction", "0.6", "--val-fraction", "0.5")
+    assert over.returncode == 2 and "over 1" in over.stderr
 
 
 def make_clean(root: Path, n: int, start: int = 0) -> None:
@@ -445,7 +468,7 @@ def test_trainer_reads_the_prepared_layout(tmp_path: Path) -> None:
     make_clean(tmp_path / "A", 3)
     make_clean(tmp_path / "B", 3)
     data, model = tmp_path / "data", tmp_path / "model"
-    prepare(tmp_path / "A", tmp_path / "B", data, Settings(Conversion(load_size=36, crop_size=32), 0.0, jobs=2))
+    prepare(tmp_path / "A", tmp_path / "B", data, Settings(Conversion(load_size=36, crop_size=32), 0.0, 0.0, jobs=2))
     prepared = np.asarray(Image.open(next((data / "A" / "train").glob("*.png"))))
     assert resize_shorter(prepared, 36) is prepared  # the trainer's resize is a no-op at load_size
 

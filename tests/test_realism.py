@@ -88,12 +88,25 @@ def test_kid_and_fid_match_torchmetrics(n: int, m: int, d: int) -> None:
     ref_fid.update(torch.from_numpy(x), real=False)
     ref_fid.update(torch.from_numpy(y), real=True)
     assert stats.fid(x, y) == pytest.approx(float(ref_fid.compute()), rel=1e-6)
-    # Equal sizes and subset_size = n: every subset is the whole set, and MMD^2 does not depend on the order.
-    ours, _ = stats.kid(x, y[:n])
+    # One subset of the whole of both sets: the statistic itself (MMD^2 does not depend on the order).
     ref_kid = KernelInceptionDistance(feature=Features(d), subsets=1, subset_size=n)
     ref_kid.update(torch.from_numpy(x), real=False)
     ref_kid.update(torch.from_numpy(y[:n]), real=True)
-    assert ours == pytest.approx(float(ref_kid.compute()[0]), rel=1e-6)
+    assert stats.mmd2(x, y[:n]) == pytest.approx(float(ref_kid.compute()[0]), rel=1e-6)
+
+
+def test_mmd2_of_sets_of_different_sizes_is_its_definition() -> None:
+    """Half of each set is a subset of its own size: the unbiased MMD^2 of n and m samples, written out."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(5, 4)), rng.normal(0.4, 1, size=(7, 4))
+
+    def k(a: np.ndarray, b: np.ndarray) -> float:
+        return (a @ b / 4 + 1) ** 3
+
+    within_x = sum(k(x[i], x[j]) for i in range(5) for j in range(5) if i != j) / (5 * 4)
+    within_y = sum(k(y[i], y[j]) for i in range(7) for j in range(7) if i != j) / (7 * 6)
+    cross = sum(k(a, b) for a in x for b in y) / (5 * 7)
+    assert stats.mmd2(x, y) == pytest.approx(within_x + within_y - 2 * cross, rel=1e-9)
 
 
 def test_kid_subsets_give_a_spread_and_repeat() -> None:
@@ -102,6 +115,41 @@ def test_kid_subsets_give_a_spread_and_repeat() -> None:
     mean, std = stats.kid(x, y, subsets=20)
     assert std > 0
     assert stats.kid(x, y, subsets=20) == (mean, std)
+    same_size = stats.kid(x[:12], y, subsets=20)
+    assert same_size[1] > 0  # half-subsets vary where subsets of the whole of two equal sets would not
+
+
+def test_the_noise_is_how_much_kid_moves_on_other_images() -> None:
+    """The std over half-subsets of one draw estimates the spread of KID over independent draws of the images."""
+    rng = np.random.default_rng(7)
+
+    def draw() -> tuple[np.ndarray, np.ndarray]:
+        return rng.normal(size=(40, 8)), rng.normal(0.3, 1.1, size=(40, 8))
+
+    kids, noises = zip(*(stats.kid(*draw(), subsets=50) for _ in range(60)), strict=True)
+    assert 0.6 < float(np.mean(noises)) / float(np.std(kids)) < 1.6, (np.mean(noises), np.std(kids))
+
+
+def test_a_paired_difference_has_its_own_smaller_noise() -> None:
+    """The same images before and after a small change, on the same subsets: the difference is exactly the
+    difference of the two KIDs, and its std is far below either KID's (what the two share cancels)."""
+    rng = np.random.default_rng(2)
+    before, reference = rng.normal(size=(60, 16)), rng.normal(0.3, 1, size=(80, 16))
+    after = before + rng.normal(0.05, 0.05, size=before.shape)  # nudged towards the reference
+    change = stats.compare_features(before, after, reference)
+    assert change.kid_x100_diff == pytest.approx(change.after.kid_x100 - change.before.kid_x100, abs=1e-9)
+    assert change.kid_x100_diff < 0
+    assert change.kid_x100_diff_std < 0.3 * min(change.before.kid_x100_std, change.after.kid_x100_std)
+    assert change.lower_by(2.0) == (-change.kid_x100_diff >= 2 * change.kid_x100_diff_std)
+    assert stats.compare_features(before, before, reference).kid_x100_diff == 0.0
+
+
+def test_small_sets_and_fids_say_what_they_cannot_tell() -> None:
+    rng = np.random.default_rng(4)
+    result = stats.score_features(rng.normal(size=(30, 8)), rng.normal(size=(40, 8)))
+    assert result.kid_x100_std is not None and not result.fid_comparable
+    assert any("too small to rank models" in w for w in result.warnings)
+    assert any("not comparable with published FIDs" in w for w in result.warnings)
 
 
 # ---------------------------------------------------------------------------------- known relations
@@ -250,17 +298,56 @@ def test_the_reference_is_the_raw_domain_prepare_read_then_the_prepared_one(tmp_
 
 
 # ------------------------------------------------------------------------ training, translate, report
+def test_a_step_replaces_the_best_only_beyond_the_noise(tmp_path: Path) -> None:
+    """The first evaluation is the first best; a later step replaces it only when its mean KID is lower by more
+    than one std of their per-subset difference on the same val images: here a grey-out generator, then the
+    identity (far closer to the other domain, which is the same kind of image), then the identity again (no
+    difference at all: it is not better, so the best stays)."""
+    import copy
+    import csv
+
+    from cyclegan_batch.models.modelfile import ModelInfo, read_info
+    from cyclegan_batch.models.nets import build_generator, init_weights
+    from cyclegan_batch.train.config import build_config
+    from cyclegan_batch.train.data import Splits
+    from cyclegan_batch.train.evaluate import Evaluator
+
+    val = tuple(
+        write_images(tmp_path / "val" / side, smooth_images(4, 32, seed)) for side, seed in (("A", 1), ("B", 2))
+    )
+    cfg = build_config("tiny", None, ["eval_every=1", "residual=true"])
+    evaluator = Evaluator(
+        Splits((tmp_path, tmp_path), ([], []), val, "the test's"), tmp_path / "model", cfg, torch.device("cpu"), "fp32"
+    )  # type: ignore[arg-type]
+    identity = build_generator(cfg.generator)
+    init_weights(identity)  # residual: the output conv starts at zero, so the input comes back unchanged
+    flat = build_generator(build_config("tiny").generator)
+    for weight in flat.parameters():
+        torch.nn.init.constant_(weight, 0.0)  # tanh(0): mid-grey, whatever the input
+    for step, net in ((1, flat), (2, identity), (3, identity)):
+        evaluator.evaluate(net, copy.deepcopy(net), ModelInfo(net.spec, step=step))
+    with (tmp_path / "model" / "metrics.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["best_step"] for r in rows] == ["1", "2", "2"] and [r["compared_to"] for r in rows] == ["", "1", "2"]
+    assert all(r["split"] == "val" and float(r["kid_x100_std_mean"]) >= 0 for r in rows)
+    assert float(rows[1]["kid_x100_diff"]) < -float(rows[1]["kid_x100_diff_std"])
+    assert float(rows[2]["kid_x100_diff"]) == 0.0 and float(rows[2]["kid_x100_diff_std"]) == 0.0
+    assert read_info(tmp_path / "model" / "best.safetensors").extra["best_step"] == "2"
+
+
 def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: Path) -> None:
-    """eval_every: metrics.csv and best.safetensors (kept on resume); translate --model best; the report's
-    KID/FID per set next to the untranslated inputs, the KID curve, and the kid gate."""
+    """eval_every on the val split: metrics.csv with the noise columns and best.safetensors (kept on resume);
+    translate --model best; the report's KID/FID per set next to the untranslated inputs with the change and its
+    std, the KID curve, the chosen model on the test split, and the kid gate."""
     from cyclegan_batch.models.modelfile import read_info
 
     run = tmp_path / "results" / "demo"
     data, model = run / "data", run / "model"
     for domain, seed in (("A", 1), ("B", 2)):
-        images = smooth_images(10, 40, seed)  # 8 training images: an epoch of 8 steps
+        images = smooth_images(12, 40, seed)  # 8 training images: an epoch of 8 steps
         write_images(data / domain / "train", images[:8])
-        write_images(data / domain / "test", images[8:])
+        write_images(data / domain / "val", images[8:10])
+        write_images(data / domain / "test", images[10:])
     train = ("train", data, model, "--preset", "tiny", "--device", "cpu", "--quiet")
     settings = ("--set", "eval_every=2", "--set", "eval_images=2")
     run_cli(*train, *settings, "--set", "max_steps=4")
@@ -271,18 +358,24 @@ def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: P
         with (model / "metrics.csv").open(newline="") as f:
             return list(csv.DictReader(f))
 
-    def best_is_lowest() -> None:
+    def best_is_the_rule() -> None:
+        """The first row is the first best; each later one became the best iff it beat it beyond the noise."""
         rows = evaluations()
-        lowest = min(rows, key=lambda r: float(r["kid_x100_mean"]))
+        assert rows[0]["best_step"] == rows[0]["step"] and all(r["split"] == "val" for r in rows)
+        for before, row in zip(rows, rows[1:], strict=False):
+            assert row["compared_to"] == before["best_step"]
+            beyond = float(row["kid_x100_diff"]) < -float(row["kid_x100_diff_std"])
+            assert row["best_step"] == (row["step"] if beyond else before["best_step"])
         header = read_info(model / "best.safetensors").extra
-        assert header["best_step"] == lowest["step"]
-        assert float(header["kid_x100_mean"]) == pytest.approx(float(lowest["kid_x100_mean"]), rel=1e-5)
+        assert header["best_step"] == rows[-1]["best_step"] and header["best_split"] == "val"
+        chosen = next(r for r in rows if r["step"] == header["best_step"])
+        assert float(header["kid_x100_mean"]) == pytest.approx(float(chosen["kid_x100_mean"]), rel=1e-5)
 
     assert [r["step"] for r in evaluations()] == ["2", "4"]
-    best_is_lowest()
+    best_is_the_rule()
     run_cli(*train, *settings, "--set", "max_steps=6")  # resumes at step 4: keeps rows and the best so far
     assert [r["step"] for r in evaluations()] == ["2", "4", "6"]
-    best_is_lowest()
+    best_is_the_rule()
 
     out = run / "translated" / "images" / "test"
     run_cli("translate", data / "A" / "test", out, "--model", "best", "--device", "cpu", "--quiet", cwd=tmp_path)
@@ -302,15 +395,25 @@ def test_training_keeps_the_best_model_and_the_report_scores_the_run(tmp_path: P
     summary = json.loads((run / "report" / "summary.json").read_text())
     realism = summary["image_sets"]["test"]["realism"]
     assert realism["reference"] == str(data / "B")
-    assert realism["translated"]["generated"] == 2 and realism["translated"]["reference"] == 10
+    assert realism["translated"]["generated"] == 2 and realism["translated"]["reference"] == 12
     assert realism["untranslated"]["kid_x100"] is not None and "kid" in realism["gap_closed"]
     assert summary["training"]["best"]["step"] == float(read_info(model / "best.safetensors").extra["best_step"])
     # the set was translated with best: the model card shows that file, and why it was chosen
-    assert summary["model"]["path"].endswith("best.safetensors") and "lowest mean KID" in summary["model"]["selected"]
+    assert summary["model"]["path"].endswith("best.safetensors") and "by the val split" in summary["model"]["selected"]
     assert [g["item"] for g in summary["gates"]] == ["images/test", "videos/clip.mp4"]
     assert not any(g["passed"] for g in summary["gates"])
     video = summary["videos"]["clip.mp4"]["realism"]
     assert video["frames"] == 6 and video["translated"]["generated"] == video["untranslated"]["generated"] == 6
     assert (run / "report" / "index_assets" / "kid-curve.png").is_file()
+    assert realism["kid_x100_diff"] == pytest.approx(
+        realism["translated"]["kid_x100"] - realism["untranslated"]["kid_x100"], abs=1e-4
+    )
+    assert realism["kid_x100_diff_std"] >= 0 and not realism["translated"]["fid_comparable"]
+    test = summary["training"]["test_split"]
+    assert test["chosen_by"].startswith("by the val split") and summary["training"]["evaluated_on"] == "val"
+    for direction in test["directions"].values():  # 2 test images a domain, translated whole, against the other's
+        assert direction["translated"]["generated"] == direction["untranslated"]["generated"] == 2
+        assert direction["kid_x100_diff_std"] is not None
     page = html.read_text()
-    assert "untranslated (baseline)" in page and "share of the gap closed" in page
+    assert "untranslated (baseline)" in page and "share of the gap closed" in page and "change (translated" in page
+    assert "The chosen model on the test split" in page

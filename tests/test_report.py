@@ -239,6 +239,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # One OpenMP thread: on a shared, oversubscribed CPU spinning OpenMP threads make tiny steps ~10x slower.
     tiny = "--preset tiny --max-steps 20 --epochs 4 --workers 0 --set log_every=5 --set sample_every=5 --quiet"
     tiny += " --set eval_every=0"  # training's KID/FID is tests/test_realism.py's
+    tiny += " --set stability_weight=1"  # the flicker regularizer: its curve and the model card's row
     trained = cli("train", run / "data", run / "model", *tiny.split(), env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert trained.returncode == 0, trained.stderr
     model = run / "model" / "generators.safetensors"
@@ -285,11 +286,12 @@ def test_run_summary_matches_model_manifest_and_training(run: dict[str, Path], d
     info = read_info(run["run"] / "model" / "generators.safetensors")
     assert summary["model"]["domains"] == list(info.domains) and summary["model"]["step"] == 20
     assert " → ".join(info.domains) in dom.find("div", id="model").text
+    assert summary["model"]["stability"]["weight"] == 1.0 and "weight=1.0" in dom.find("div", id="model").text
     counts = summary["data"]["counts"]
     assert counts["A"] == {"found": 9, "ok": 8, "train": 6, "test": 2, "skipped": 1}
     assert counts["B"] == {"found": 9, "ok": 8, "train": 6, "test": 2, "failed": 1}
     shown = numbers_by_row(dom.find("div", id="data").find("table", class_="counts"))
-    assert shown == [[9, 8, 6, 2, 1, 0], [9, 8, 6, 2, 0, 1]]
+    assert shown == [[9, 8, 6, 0, 2, 1, 0], [9, 8, 6, 0, 2, 0, 1]]  # found, ok, train, val, test, skipped, failed
     assert summary["data"]["reasons"] == {"not an image file": 1, "truncated image": 1}
     run_json = json.loads((run["run"] / "model" / "run.json").read_text())
     training = summary["training"]

@@ -93,10 +93,10 @@ def test_outputs_and_model_file_rebuild_the_generators(tiny_domains: Path, tmp_p
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     trainer.step.nets.a_to_b.eval()
     assert torch.allclose(loaded.a_to_b(x), trainer.step.nets.a_to_b(x), atol=1e-6)
-    # eval_every asked (the preset's 1000) but no test split to score: best.safetensors is the last step, saying why
+    # eval_every asked (the preset's 1000) but no val split to score: best.safetensors is the last step, saying why
     best = read_info(model_dir / BEST_MODEL_FILE)
     assert best.step == 12 and best.extra["best_step"] == "12" and "kid_x100_mean" not in best.extra
-    assert best.extra["best_basis"].startswith("the last step: no test split in ")
+    assert best.extra["best_basis"].startswith("the last step: no val split in ")
     assert torch.equal(load_generators(model_dir / BEST_MODEL_FILE).a_to_b(x), loaded.a_to_b(x))
 
 
@@ -271,3 +271,35 @@ def test_unreadable_files_among_good_ones_are_skipped_with_a_warning(tiny_domain
     result = run_cli("train", tiny_domains, tmp_path / "model", "--preset", "tiny", "--max-steps", "2")
     assert "skipping" in result.stderr and "truncated.png" in result.stderr
     assert read_info(tmp_path / "model" / MODEL_FILE).step == 2
+
+
+def test_a_layout_without_val_gets_one_carved_from_train_by_content_hash(tmp_path: Path, caplog) -> None:
+    """trainA/testA (the CycleGAN datasets') and an older `prepare`'s A/train + A/test: the share of the training
+    images that `prepare` puts in val, by the same content hash, is kept out of training; plain A/B has no val."""
+    import hashlib
+    import logging
+
+    from cyclegan_batch.runfolder import VAL_FRACTION, split_of
+    from cyclegan_batch.train.data import find_splits
+
+    def is_val(path: Path) -> bool:
+        return split_of(hashlib.sha256(path.read_bytes()).hexdigest(), 0, 0.0, VAL_FRACTION) == "val"
+
+    for layout, (train, test) in {"official": ("trainA", "testA"), "older": ("A/train", "A/test")}.items():
+        data = tmp_path / layout
+        for side, seed in (("A", 1), ("B", 2)):
+            write_images(data / train.replace("A", side), smooth_images(40, 8, seed))
+            write_images(data / test.replace("A", side), smooth_images(2, 8, seed + 10))
+        with caplog.at_level(logging.INFO, logger="cyclegan_batch"):
+            splits = find_splits(data, carve=True)
+        for index, side in enumerate("AB"):
+            folder = data / train.replace("A", side)
+            expected = [p for p in sorted(folder.glob("*.png")) if is_val(p)]
+            assert splits.val[index] == expected and expected, layout
+            assert set(splits.train[index]) == set(folder.glob("*.png")) - set(expected)
+        assert "carved from the training images" in caplog.text
+        assert find_splits(data, carve=False).val == ([], [])  # a run that does not evaluate trains on all
+    plain = tmp_path / "plain"
+    write_images(plain / "A", smooth_images(4, 8, 1))
+    write_images(plain / "B", smooth_images(4, 8, 2))
+    assert find_splits(plain, carve=True).val == ([], []) and "no val split" in find_splits(plain, carve=True).origin

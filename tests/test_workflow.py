@@ -280,8 +280,15 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
         "join_video": 3, "score_demo": 1, "build_report": 1,
     }  # fmt: skip
     (train,) = commands["train_model"]
-    assert train.startswith("cyclegan-batch train --preset grade --set domain_names=photo,golden_hour ")
-    assert "--init-from" not in train  # the grade preset learns the grade from scratch, in its 8 minutes
+    assert train.startswith(
+        "cyclegan-batch train --preset grade --set decay_epochs=8 --set domain_names=photo,golden_hour"
+    )
+    assert "--set epochs=8 --set eval_every=200 " in train  # the grade in 400 steps, the val split read twice
+    assert "--init-from" not in train  # the grade preset learns the grade from scratch
+    (prepare,) = commands["prepare_data"]
+    assert "--test-fraction 0.1 --val-fraction 0.1 " in prepare
+    (report,) = commands["build_report"]
+    assert "--video-frames 12 " in report or not inception.available()
     (translate,) = commands["translate_image_set"]
     assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in translate
     best = "best" if inception.available() else "generators"  # translate.model: auto; best needs the metrics extra
@@ -297,7 +304,8 @@ def test_the_bundled_demo_fine_tunes_the_bundled_model(tmp_path: Path) -> None:
     write_config(tmp_path, yaml.safe_load((REPO / "config" / "bundled_demo.yaml").read_text()))
     commands = dry_run_commands(tmp_path)
     (train,) = commands["train_model"]
-    assert "--preset demo --set checkpoint_every=20 --set crop_size=128 --set domain_names=photo,golden_hour" in train
+    assert "--preset demo --set checkpoint_every=20 --set crop_size=128 " in train
+    assert "--set domain_names=photo,golden_hour " in train
     assert "--set lr=5e-05 --set max_steps=40" in train and "assets/demo.safetensors" in train
     assert "--minutes" not in train
     (translate,) = commands["translate_image_set"]

@@ -21,12 +21,16 @@ def export(
     model: Annotated[
         Path,
         typer.Argument(
+            metavar="MODEL",
             help="A generators.safetensors, an official .pth checkpoint (or its folder), or `bundled` (the demo "
-            "model in the package)."
+            "model in the package).",
         ),
     ],
     out: Annotated[
-        Path, typer.Argument(help="Where to write: OUT.safetensors (a model file), OUT.onnx or OUT.cube (a 3D LUT).")
+        Path,
+        typer.Argument(
+            metavar="OUT", help="Where to write: OUT.safetensors (a model file), OUT.onnx or OUT.cube (a 3D LUT)."
+        ),
     ],
     dtype: Annotated[
         StorageDtype, typer.Option(help="Storage dtype of the weights (model files; ONNX is float32).")

@@ -16,8 +16,9 @@ def info(
     model: Annotated[
         Path,
         typer.Argument(
+            metavar="MODEL",
             help="A generators.safetensors, an official .pth checkpoint (or its folder), or `bundled` (the demo "
-            "model in the package)."
+            "model in the package).",
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the header as JSON.")] = False,

@@ -15,6 +15,7 @@ from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.formats import PREPARED_IMAGE_FORMATS
 from cyclegan_batch.media.images import DEFAULT_MAX_PIXELS, PAPER_CROP_SIZE, PAPER_LOAD_SIZE
 from cyclegan_batch.prepare.run import Settings
+from cyclegan_batch.runfolder import SPLITS
 from cyclegan_batch.util.progress import show_progress
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ def prepare(
     raw_a: Annotated[Path, _raw_folder("A")],
     raw_b: Annotated[Path, _raw_folder("B")],
     out: Annotated[
-        Path, typer.Argument(metavar="OUT", help="Gets manifest.jsonl and A/ B/ with train/ test/ of prepared images.")
+        Path,
+        typer.Argument(metavar="OUT", help="Gets manifest.jsonl and A/ B/ with train/ val/ test/ of prepared images."),
     ],
     load_size: Annotated[
         int, typer.Option(min=1, help="Shorter side of every prepared image, in pixels.")
@@ -63,9 +65,20 @@ def prepare(
         bool, typer.Option("--upscale-small", help="Enlarge images smaller than --crop-size instead of skipping.")
     ] = False,
     test_fraction: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of images for test/, chosen by content hash and --seed.")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of images for test/ (what the report scores), by content hash and --seed."
+        ),
     ] = Settings.test_fraction,
-    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = Settings.seed,
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of images for val/ (what training chooses its best step by), by the same hash; 0: none.",
+        ),
+    ] = Settings.val_fraction,
+    seed: Annotated[int, typer.Option(help="Seed of the train/val/test split.")] = Settings.seed,
     image_format: Annotated[Format, typer.Option("--format", help="png (lossless) or jpg (quality 95).")] = Format.png,
     background: Annotated[
         str, typer.Option(help="Colour transparent pixels are composited on: white, black, #808080...")
@@ -84,10 +97,13 @@ def prepare(
     strict: Annotated[bool, typer.Option("--strict", help="Stop with exit 1 at the first file that fails.")] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Scan two raw image folders, normalize and resize every image, split train/test, write a manifest.
+    """Scan two raw image folders, normalize and resize every image, split train/val/test, write a manifest.
 
-    Every file found gets one line in OUT/manifest.jsonl (ok / skipped / failed, with a reason). Reruns
-    convert only new or changed files. Exit 0: all ok; 3: some files failed; 1: fatal; 2: usage.
+    Every file found gets one line in OUT/manifest.jsonl (ok / skipped / failed, with a reason, and its split).
+    The split depends on the file's content and --seed alone, so adding files never moves others. Training
+    chooses its best step by val (under 50 images a domain, too few to rank models: the log says so); the
+    report scores test. Reruns convert only new or changed files. Exit 0: all ok; 3: some files failed;
+    1: fatal; 2: usage.
 
     Example: `cyclegan-batch prepare raw/photos raw/paintings results/demo/data --load-size 286 --jobs 4`
     """
@@ -97,6 +113,10 @@ def prepare(
     setup_logging(quiet)
     if crop_size > load_size:
         raise UserError(f"--crop-size {crop_size} is larger than --load-size {load_size}; lower it", ExitCode.USAGE)
+    if test_fraction + val_fraction > 1:
+        raise UserError(
+            f"--test-fraction {test_fraction} + --val-fraction {val_fraction} is over 1; lower one", ExitCode.USAGE
+        )
     conversion = Conversion(
         load_size=load_size,
         crop_size=crop_size,
@@ -106,7 +126,7 @@ def prepare(
         allow_truncated=allow_truncated,
         upscale_small=upscale_small,
     )
-    settings = Settings(conversion, test_fraction, seed, keep_cross_duplicates, strict, jobs)
+    settings = Settings(conversion, test_fraction, val_fraction, seed, keep_cross_duplicates, strict, jobs)
     outcome = run_prepare(raw_a, raw_b, out, settings, progress=show_progress(quiet))
     if not quiet:
         print_summary(outcome)
@@ -127,15 +147,14 @@ def print_summary(outcome: Outcome) -> None:
     from rich.table import Table
 
     table = Table(title="prepare")
-    for column in ("domain", "found", "ok", "train", "test", "skipped", "failed"):
+    for column in ("domain", "found", "ok", *SPLITS, "skipped", "failed"):
         table.add_column(column, justify="left" if column == "domain" else "right")
     for domain in ("A", "B"):
         table.add_row(
             domain,
             str(outcome.count(domain)),
             str(outcome.count(domain, "ok")),
-            str(outcome.count(domain, "ok", "train")),
-            str(outcome.count(domain, "ok", "test")),
+            *(str(outcome.count(domain, "ok", split)) for split in SPLITS),
             str(outcome.count(domain, "skipped")),
             str(outcome.count(domain, "failed")),
         )

@@ -28,9 +28,14 @@ def parse_roots(items: list[str]) -> dict[str, Path]:
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder: results/EXPERIMENT (layout in docs/interfaces.md).")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A run folder: results/EXPERIMENT (layout in docs/interfaces.md).")
+    ],
     out_html: Annotated[
-        Path, typer.Argument(help="The page to write; summary.json and NAME_assets/ (its pictures) go beside it.")
+        Path,
+        typer.Argument(
+            metavar="OUT_HTML", help="The page to write; summary.json and NAME_assets/ (its pictures) go beside it."
+        ),
     ],
     fail_above: Annotated[
         list[str] | None,
@@ -69,6 +74,12 @@ def report(
     realism: Annotated[
         bool, typer.Option(help="KID/FID of each set and video (needs the [metrics] extra; ~0.1-0.3 s per image).")
     ] = True,
+    video_frames: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="Frames of each video scored for KID/FID, and as many input frames for the baseline (50)."
+        ),
+    ] = None,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
@@ -98,6 +109,7 @@ def report(
         gates=gates,
         realism=realism,
         reference=reference,
+        video_frames=video_frames,
         device=device,
     )
     if realism and run.realism_note:

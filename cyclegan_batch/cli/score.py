@@ -18,19 +18,24 @@ log = logging.getLogger("cyclegan_batch")
 
 @app.command()
 def score(
-    generated: Annotated[Path, typer.Argument(help="Folder of images to judge (searched recursively), or one image.")],
-    reference: Annotated[Path, typer.Argument(help="Folder of real images of the target domain.")],
+    generated: Annotated[
+        Path,
+        typer.Argument(metavar="GENERATED", help="Folder of images to judge (searched recursively), or one image."),
+    ],
+    reference: Annotated[Path, typer.Argument(metavar="REFERENCE", help="Folder of real images of the target domain.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a line.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per Inception call.")] = 16,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
-    """How real GENERATED looks next to REFERENCE: KID x100 (+- its std over subsets) and FID, on the
-    standard Inception-v3 features (lower is better for both; 0 is the same distribution).
+    """How real GENERATED looks next to REFERENCE: KID x100 +- its noise and FID, on the standard Inception-v3
+    features (lower is better for both; 0 is the same distribution).
 
-    Reliable: KID from about 50 images per side (it is unbiased; the std says how much to trust it), FID only
-    from thousands (it is biased upwards on small sets, so compare FIDs of equal-size sets only). KID needs at
-    least 2 images per side and FID 3: below that a warning says so and the number is left out.
+    The noise is the std of KID over random half-subsets of both sets: about how far the KID would move on other
+    images of the same kind. Below 50 images a side the sets are too small to rank models by (a warning says
+    so). FID is biased upwards on small sets: below 2,048 images a side it is marked as not comparable with
+    published FIDs (compare FIDs of equal-size sets only). KID needs at least 2 images per side and FID 3:
+    below that a warning says so and the number is left out.
     Images are resized to 299x299 by clean-fid's protocol (the manual's realism page). Every format `translate`
     reads; unreadable files are skipped with their reason (exit 3). REFERENCE's features are cached by file
     content in $CYCLEGAN_BATCH_CACHE, else ~/.cache/cyclegan-batch, so scoring many outputs against one
@@ -63,7 +68,7 @@ def score(
         typer.echo(json.dumps(out, indent=2))
     else:
         kid = "n/a" if result.kid_x100 is None else f"{result.kid_x100:.3f} +- {result.kid_x100_std:.3f}"
-        fid = "n/a" if result.fid is None else f"{result.fid:.2f}"
+        fid = "n/a" if result.fid is None else f"{result.fid:.2f}{'' if result.fid_comparable else ' (not comparable)'}"
         typer.echo(f"KIDx100 {kid}  FID {fid}  ({result.generated} generated vs {result.reference} reference images)")
     if skipped:
         raise typer.Exit(int(ExitCode.PARTIAL))

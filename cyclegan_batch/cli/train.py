@@ -21,10 +21,13 @@ log = logging.getLogger("cyclegan_batch")
 def train(
     data: Annotated[
         Path,
-        typer.Argument(help="Folder with A/train + B/train (from `prepare`), trainA + trainB, or A + B."),
+        typer.Argument(
+            metavar="DATA", help="Folder with A/train + B/train (from `prepare`), trainA + trainB, or A + B."
+        ),
     ],
     model_dir: Annotated[
-        Path, typer.Argument(help="Where generators.safetensors, losses.csv, samples/ and state/ go.")
+        Path,
+        typer.Argument(metavar="MODEL_DIR", help="Where generators.safetensors, losses.csv, samples/ and state/ go."),
     ],
     preset: Annotated[
         str,

@@ -53,7 +53,10 @@ def translate(
     src: Annotated[
         Path, typer.Argument(metavar="IN", help="An image, or a folder searched recursively for images and videos.")
     ],
-    out: Annotated[Path, typer.Argument(help="Output folder: results at the inputs' relative paths, plus cycle.csv.")],
+    out: Annotated[
+        Path,
+        typer.Argument(metavar="OUT", help="Output folder: results at the inputs' relative paths, plus cycle.csv."),
+    ],
     model: Annotated[
         Path | None,
         typer.Option(

@@ -26,8 +26,10 @@ Overwrite = Annotated[bool, typer.Option(help="Redo an output that is already co
 
 @video_app.command("split")
 def split_command(
-    video: Annotated[Path, typer.Argument(help="The video to cut (mp4, mov, mkv, webm, avi, gif).")],
-    outdir: Annotated[Path, typer.Argument(help="New folder for segment_00000.mp4, ... (picture only, no audio).")],
+    video: Annotated[Path, typer.Argument(metavar="VIDEO", help="The video to cut (mp4, mov, mkv, webm, avi, gif).")],
+    outdir: Annotated[
+        Path, typer.Argument(metavar="OUTDIR", help="New folder for segment_00000.mp4, ... (picture only, no audio).")
+    ],
     seconds: Annotated[float, typer.Option(min=0.1, help="Target segment length; cuts fall on the next keyframe.")],
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -57,9 +59,15 @@ def split_command(
 
 @video_app.command("join")
 def join_command(
-    segdir: Annotated[Path, typer.Argument(help="Folder of translated segments (joined in name order).")],
-    original: Annotated[Path, typer.Argument(help="The video that was split: its audio goes into OUT.")],
-    out: Annotated[Path, typer.Argument(help="The joined video (+ OUT.cycle.csv and OUT.json beside it).")],
+    segdir: Annotated[
+        Path, typer.Argument(metavar="SEGDIR", help="Folder of translated segments (joined in name order).")
+    ],
+    original: Annotated[
+        Path, typer.Argument(metavar="ORIGINAL", help="The video that was split: its audio goes into OUT.")
+    ],
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="The joined video (+ OUT.cycle.csv and OUT.json beside it).")
+    ],
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:

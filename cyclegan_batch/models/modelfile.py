@@ -17,6 +17,9 @@ holds everything `translate` needs to rebuild the networks from the file alone:
     epoch, step       training progress when written
     dtype             storage dtype of the weights ("float32" or "float16"); loading returns float32
     source, ...       imported files only: where the weights came from (see official.py)
+    stability         trained with the single-frame regularizer against flicker (train/stability.py) only: JSON of
+                      its settings, {"weight": 30.0, "shift_px": 2.0, "rotate_deg": 1.0, "zoom": 0.03,
+                      "noise": 0.05, "every": 1}
 
 The header is checked against the tensor shapes in the safetensors header before any network is built,
 so a damaged or hand-edited header fails in one line instead of allocating what it claims.
@@ -46,6 +49,7 @@ from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.util.atomic import atomic_output
 
 FORMAT = "cyclegan-batch.generators"
+STABILITY_KEY = "stability"  # an `extra` entry: the regularizer's settings, absent when it was off
 FORMAT_VERSION = "1"
 PREFIXES = ("a_to_b", "b_to_a")
 KNOWN_KEYS = frozenset(

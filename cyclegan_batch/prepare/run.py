@@ -1,4 +1,4 @@
-"""Turn two raw image folders into clean train/test sets and account for every file in manifest.jsonl.
+"""Turn two raw image folders into clean train/val/test sets and account for every file in manifest.jsonl.
 
 The pipeline, per run:
 1. scan    every entry under RAW_A and RAW_B becomes a record; folders are entered once each (by real
@@ -7,7 +7,8 @@ The pipeline, per run:
            file's size and mtime are unchanged.
 3. decide  identical files inside a domain are kept once (the first by path); files present in both
            domains are kept out of both unless asked (they teach the mapping "change nothing");
-           train/test comes from sha256(seed, content hash) alone, so adding files never moves others.
+           train/val/test comes from sha256(seed, content hash) alone (runfolder.split_of), so adding
+           files never moves others. Training chooses its best step by val, the report scores test.
 4. convert in worker processes: media.images' decoding rule (EXIF, first frame, alpha over `background`,
            16-bit scaling), shorter side resized to `load_size`, written atomically as PNG or JPEG q95.
 5. record  manifest.jsonl (sorted, written atomically); outputs no record claims are removed.
@@ -40,6 +41,7 @@ from cyclegan_batch import runfolder
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.formats import is_hidden, is_image_name
 from cyclegan_batch.prepare.convert import Conversion, Job, convert, worker_pool
+from cyclegan_batch.realism.stats import RANKS
 from cyclegan_batch.util.atomic import atomic_write_text
 from cyclegan_batch.util.bounded import bounded_map
 from cyclegan_batch.util.journal import Journal, read_entries
@@ -55,7 +57,8 @@ Status = Literal["ok", "skipped", "failed"]
 @dataclass(frozen=True)
 class Settings:
     conversion: Conversion = field(default_factory=Conversion)
-    test_fraction: float = 0.1
+    test_fraction: float = runfolder.TEST_FRACTION
+    val_fraction: float = runfolder.VAL_FRACTION
     seed: int = 0
     keep_cross_duplicates: bool = False
     strict: bool = False
@@ -203,12 +206,6 @@ def _reuse_hashes(records: list[Record], previous: dict[tuple[str, str], Record]
 # ---- 3. decide -------------------------------------------------------------------------------------------
 
 
-def split_of(sha256: str, seed: int, test_fraction: float) -> str:
-    """'test' for a `test_fraction` share of contents, by a hash of (seed, content) alone."""
-    draw = int.from_bytes(hashlib.sha256(f"{seed}:{sha256}".encode()).digest()[:8], "big") / 2**64
-    return "test" if draw < test_fraction else "train"
-
-
 def output_name(relpath: str, image_format: str) -> str:
     """A flat, shell-safe file name from the source's path inside its domain.
 
@@ -246,7 +243,7 @@ def decide(records: list[Record], settings: Settings) -> list[Record]:
             )
     todo = [r for r in records if r.status is None]
     for record in todo:
-        record.split = split_of(record.sha256, settings.seed, settings.test_fraction)
+        record.split = runfolder.split_of(record.sha256, settings.seed, settings.test_fraction, settings.val_fraction)
         name = output_name(record.relpath, settings.conversion.image_format)
         record.output = f"{record.domain}/{record.split}/{name}"
     return todo
@@ -281,7 +278,7 @@ def _line(record: Record) -> str:
 
 
 def _remove_unclaimed(out: Path, claimed: set[str]) -> int:
-    """Delete files in OUT/{A,B}/{train,test} that no ok record names (stale or half-written outputs)."""
+    """Delete files in OUT/{A,B}/{train,val,test} that no ok record names (stale or half-written outputs)."""
     removed = 0
     for domain in DOMAINS:
         for split in SPLITS:
@@ -343,7 +340,25 @@ def prepare(raw_a: Path, raw_b: Path, out: Path, settings: Settings, *, progress
     if removed:
         log.info("removed %d outputs no longer claimed by any source (stale or half-written)", removed)
     Journal(out / JOURNAL).remove()
-    return Outcome(records, out / runfolder.MANIFEST)
+    outcome = Outcome(records, out / runfolder.MANIFEST)
+    _say_if_val_is_small(outcome, settings)
+    return outcome
+
+
+def _say_if_val_is_small(outcome: Outcome, settings: Settings) -> None:
+    """Training chooses its best step by the val split: below RANKS images a domain, the noise swamps the gaps."""
+    if not settings.val_fraction:
+        log.info("no val split (--val-fraction 0): training will not evaluate, and keeps its last step")
+        return
+    counts = {d: outcome.count(d, "ok", runfolder.VAL) for d in DOMAINS}
+    if min(counts.values()) < RANKS:
+        log.warning(
+            "the val split holds %s images: too small to rank models (under %d a domain, realism/stats.py); "
+            "training still chooses its best step by it. More images, or a larger --val-fraction, make that choice "
+            "mean something",
+            " and ".join(f"{n} {d}" for d, n in counts.items()),
+            RANKS,
+        )
 
 
 def _convert_all(

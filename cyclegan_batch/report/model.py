@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from cyclegan_batch import __version__
-from cyclegan_batch.realism import PROTOCOL, RealismScore
+from cyclegan_batch import __version__, runfolder
+from cyclegan_batch.realism import PROTOCOL, Comparison, RealismScore
 
 METRICS = ("l1", "psnr", "ssim")
 # fidelity_psnr: stabilized vs per-frame translation (translate --temporal); its mean is over the frames the
@@ -79,13 +79,27 @@ def fps_value(fps: Any) -> float | None:
 # ----------------------------------------------------------------------------------------- sections
 @dataclass
 class RealismSection:
-    """KID/FID of a set's outputs (or a video's sampled frames) and of its inputs against real target images."""
+    """KID/FID of a set's outputs (or a video's sampled frames) and of its inputs against real target images, and
+    the change of KID from the inputs to the outputs with its noise (the same KID subsets: realism/stats.py)."""
 
     reference: Path | None
     translated: RealismScore | None = None
     untranslated: RealismScore | None = None  # the do-nothing baseline
+    kid_x100_diff: float | None = None  # translated - untranslated: below 0 where translating brought it closer
+    kid_x100_diff_std: float | None = None
     frames: int | None = None  # videos: how many frames were sampled
     notes: list[str] = field(default_factory=list)
+
+    def set_scores(self, change: Comparison) -> None:
+        self.untranslated, self.translated = change.before, change.after
+        self.kid_x100_diff, self.kid_x100_diff_std = change.kid_x100_diff, change.kid_x100_diff_std
+
+    @property
+    def diff_in_std(self) -> float | None:
+        """How many std of its noise the change of KID is (negative: closer to the reference)."""
+        if self.kid_x100_diff is None or not self.kid_x100_diff_std:
+            return None
+        return self.kid_x100_diff / self.kid_x100_diff_std
 
     def gap_closed(self, metric: str) -> float | None:
         """(baseline - translated) / baseline: 1 = as real as the reference, 0 = no better than doing nothing."""
@@ -104,7 +118,29 @@ class RealismSection:
             "translated": self.translated.to_json() if self.translated else None,
             "untranslated": self.untranslated.to_json() if self.untranslated else None,
             "gap_closed": {"kid": self.gap_closed("kid_x100"), "fid": self.gap_closed("fid")},
+            "kid_x100_diff": self.kid_x100_diff,
+            "kid_x100_diff_std": self.kid_x100_diff_std,
+            "kid_x100_diff_in_std": self.diff_in_std,
             "frames": self.frames,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class TestSplitSection:
+    """The chosen model on the test split, which chose nothing: each direction's outputs against the other
+    domain's test images, next to the untranslated test images."""
+
+    model: Path
+    chosen_by: str  # which split chose the model, and how
+    directions: dict[str, RealismSection] = field(default_factory=dict)  # "A → B" -> its scores
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": str(self.model),
+            "chosen_by": self.chosen_by,
+            "directions": {k: v.to_json() for k, v in self.directions.items()},
             "notes": self.notes,
         }
 
@@ -132,16 +168,19 @@ class TrainingSection:
     notes: list[str] = field(default_factory=list)  # about run.json: shown with the run's facts
     curve_notes: list[str] = field(default_factory=list)  # about losses.csv: shown with the curves
     evaluations: dict[str, list[float | None]] = field(default_factory=dict)  # metrics.csv: column -> values
+    evaluated_on: str = runfolder.TEST  # the split metrics.csv scored (test before training had a val split)
 
     @property
     def best_evaluation(self) -> dict[str, float | None] | None:
-        """The metrics.csv row with the lowest mean KID: the step best.safetensors holds."""
-        kids = self.evaluations.get("kid_x100_mean", [])
+        """The metrics.csv row of the step best.safetensors holds: the last row's `best_step` (the lowest mean KID
+        in a metrics.csv from before the noise rule, which has none)."""
+        steps, kids = self.evaluations.get("step", []), self.evaluations.get("kid_x100_mean", [])
         scored = [i for i, v in enumerate(kids) if v is not None]
         if not scored:
             return None
-        best = min(scored, key=lambda i: kids[i])  # type: ignore[arg-type, return-value]
-        return {k: v[best] for k, v in self.evaluations.items()}
+        chosen = (self.evaluations.get("best_step") or [None])[-1]
+        rows = [i for i in scored if steps[i] == chosen] or [min(scored, key=lambda i: kids[i])]  # type: ignore[arg-type, return-value]
+        return {k: v[rows[0]] for k, v in self.evaluations.items()}
 
     @property
     def throughput(self) -> float | None:
@@ -258,6 +297,7 @@ class Report:
     videos: list[VideoSection]
     gates: list[GateResult] = field(default_factory=list)
     realism_note: str | None = None  # why there are no KID/FID numbers, when there are none
+    test_split: TestSplitSection | None = None  # the chosen model on the test split (with the realism numbers)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -303,6 +343,8 @@ class Report:
                 "images_per_s": self.training.throughput,
                 "final_losses": {k: v[-1] for k, v in self.training.losses.items() if v},
                 "best": self.training.best_evaluation,
+                "evaluated_on": self.training.evaluated_on if self.training.evaluations else None,
+                "test_split": self.test_split.to_json() if self.test_split else None,
                 "samples": [rel(p) for p in self.training.samples],
                 "notes": self.training.notes + self.training.curve_notes,
             },

@@ -150,6 +150,10 @@ def header_tiles(report: Report) -> list[tuple[str, str]]:
     ]
 
 
+def _settings(value: dict[str, Any] | str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+
+
 def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
     model, data, run = report.model, report.data, report.training.run
     info = model.info
@@ -158,8 +162,9 @@ def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
             ("domains", " → ".join(info["domains"])),
             ("generator", ", ".join(f"{k}={v}" for k, v in info["generator"].items())),
             ("crop / load size", f"{info['crop_size']} / {info['load_size']}"),
+            ("flicker regularizer", _settings(info.get("stability", "off"))),
             ("trained to", f"epoch {info['epoch']}, step {info['step']}"),
-            *([("chosen as", info["selected"])] if "selected" in info else []),
+            *([("chosen", info["selected"])] if "selected" in info else []),
             ("written by", f"cyclegan-batch {info['version']}"),
         ]
         if info
@@ -176,7 +181,7 @@ def summary_view(report: Report, assets: Assets) -> dict[str, Any]:
         ("wall time (last session)", f"{seconds:.1f} s" if isinstance(seconds, int | float) else "–"),
         ("throughput (median)", f"{throughput:.2f} images/s" if throughput is not None else "–"),
     ]
-    statuses = ("found", "ok", "train", "test", "skipped", "failed")
+    statuses = ("found", "ok", *runfolder.SPLITS, "skipped", "failed")
     return {
         "model_file": (assets.link(model.path), report.relative(model.path)) if info else None,
         "model_rows": model_rows,
@@ -196,8 +201,12 @@ def training_view(report: Report, assets: Assets) -> dict[str, Any]:
         view["last_step"] = fmt(training.losses["step"][-1])
     best = training.best_evaluation
     view["kid_curve"] = (
-        assets.plot("kid-curve.png", plots.kid_curve, training.evaluations, best["step"]) if best else None
+        assets.plot("kid-curve.png", plots.kid_curve, training.evaluations, training.evaluated_on, best["step"])
+        if best
+        else None
     )
+    view["evaluated_on"] = training.evaluated_on
+    view["test_split"] = report.test_split
     return view
 
 

@@ -23,6 +23,7 @@ LOSS_PANELS = (
     ("Adversarial (generators)", ("G_A", "G_B")),
     ("Cycle and identity", ("cycle_A", "cycle_B", "idt_A", "idt_B")),
     ("Discriminators", ("D_A", "D_B")),
+    ("Flicker regularizer (stability_weight)", ("stab_A", "stab_B")),
     ("Learning rate", ("lr",)),
 )
 NOT_LOSSES = {"epoch", "step", "lr", "images_per_s"}
@@ -48,11 +49,15 @@ def _series(xs: Sequence[float | None], ys: Sequence[float | None]) -> tuple[lis
 
 
 def training_curves(losses: dict[str, list[float | None]], path: Path) -> None:
-    """Every loss term and the learning rate over steps, grouped in panels; unknown terms get a panel."""
+    """Every loss term and the learning rate over steps, grouped in panels; unknown terms get a panel.
+
+    A term that is 0 throughout is one the run did not use (losses.csv has a column for every term): left out.
+    """
     known = {name for _, names in LOSS_PANELS for name in names}
     others = tuple(k for k in losses if k not in known and k not in NOT_LOSSES)
-    panels = [(title, [n for n in names if n in losses]) for title, names in LOSS_PANELS]
-    panels += [("Other terms", list(others))] if others else []
+    used = {k for k, v in losses.items() if any(x for x in v)}
+    panels = [(title, [n for n in names if n in used]) for title, names in LOSS_PANELS]
+    panels += [("Other terms", [n for n in others if n in used])] if others else []
     panels = [(title, names) for title, names in panels if names]
     cols = 2
     rows = (len(panels) + cols - 1) // cols
@@ -68,17 +73,27 @@ def training_curves(losses: dict[str, list[float | None]], path: Path) -> None:
     fig.savefig(path)
 
 
-def kid_curve(evaluations: dict[str, list[float | None]], best_step: float | None, path: Path) -> None:
-    """KID x100 of each direction and their mean over steps (metrics.csv), the best step marked."""
+def kid_curve(evaluations: dict[str, list[float | None]], split: str, chosen_step: float | None, path: Path) -> None:
+    """KID x100 of each direction and their mean over steps (metrics.csv), each with its +- std band (the noise,
+    realism/stats.py), and the chosen step marked."""
     fig, axes = _figure(1, 1, 2.8)
     ax = axes[0]
-    labels = (("kid_x100_a2b", "A→B"), ("kid_x100_b2a", "B→A"), ("kid_x100_mean", "mean"))
-    for color, (column, label) in zip(PALETTE, labels, strict=False):
-        if column in evaluations:
-            ax.plot(*_series(evaluations["step"], evaluations[column]), color=color, linewidth=1.4, label=label)
-    if best_step is not None:
-        ax.axvline(best_step, color=MUTED, linestyle="--", linewidth=1.0, label=f"best (step {best_step:g})")
-    ax.set_title("KID×100 of the test split (lower is more like the other domain)", fontsize=10, color=INK, loc="left")
+    steps = evaluations["step"]
+    for color, (name, label) in zip(PALETTE, (("a2b", "A→B"), ("b2a", "B→A"), ("mean", "mean")), strict=False):
+        kids = evaluations.get(f"kid_x100_{name}")
+        if kids is None:
+            continue
+        stds = evaluations.get(f"kid_x100_std_{name}") or [None] * len(kids)
+        rows = [(x, k, sd) for x, k, sd in zip(steps, kids, stds, strict=True) if x is not None and k is not None]
+        xs, ks = [r[0] for r in rows], np.array([r[1] for r in rows])
+        ax.plot(xs, ks, color=color, linewidth=1.4, marker="o", markersize=3, label=label)
+        if rows and all(r[2] is not None for r in rows):
+            spread = np.array([r[2] for r in rows])
+            ax.fill_between(xs, ks - spread, ks + spread, color=color, alpha=0.15, linewidth=0)
+    if chosen_step is not None:
+        ax.axvline(chosen_step, color=MUTED, linestyle="--", linewidth=1.0, label=f"chosen (step {chosen_step:g})")
+    title = f"KID×100 ± std of the {split} split (lower is more like the other domain)"
+    ax.set_title(title, fontsize=10, color=INK, loc="left")
     ax.set_xlabel("step", fontsize=8, color=MUTED)
     ax.legend(fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
     fig.savefig(path)

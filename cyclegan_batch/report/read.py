@@ -71,7 +71,7 @@ def translation_model(run_dir: Path, image_sets: list[ImageSetSection]) -> Path:
 
 def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
     """The model file `path` (default: model/generators.safetensors) as the report's model section."""
-    from cyclegan_batch.models.modelfile import read_info
+    from cyclegan_batch.models.modelfile import STABILITY_KEY, read_info
 
     section = ModelSection(path or runfolder.model_file(run_dir))
     try:
@@ -80,10 +80,15 @@ def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
         section.notes.append(str(e))
         return section
     if section.path.name == runfolder.BEST_MODEL_FILE:  # why this checkpoint, from its header
-        section.info["selected"] = meta.extra.get("best_basis") or (
-            f"the lowest mean KID of the test split while training (step {meta.extra.get('best_step', '?')}); "
-            f"the last step is {runfolder.MODEL_FILE}"
+        step = meta.extra.get("best_step", "?")
+        rule = (  # a best.safetensors from before the val split was chosen by the lowest KID of the test split
+            f"by the val split while training: step {step}, the last to lower the best mean KID by more than one "
+            "std of their difference"
+            if meta.extra.get("best_split") == runfolder.VAL
+            else f"by the test split while training: the lowest mean KID, at step {step}"
         )
+        basis = meta.extra.get("best_basis")  # "the last step: why nothing was chosen"
+        section.info["selected"] = f"as {basis}" if basis else f"{rule}; the last step is {runfolder.MODEL_FILE}"
     section.info |= {
         "domains": list(meta.domains),
         "generator": meta.spec.to_dict(),
@@ -93,8 +98,20 @@ def read_model(run_dir: Path, path: Path | None = None) -> ModelSection:
         "step": meta.step,
         "version": meta.version,
         "bytes": section.path.stat().st_size,
+        "stability": stability_settings(meta.extra.get(STABILITY_KEY)),
     }
     return section
+
+
+def stability_settings(header: str | None) -> dict[str, Any] | str:
+    """The single-frame regularizer's settings from the model header, or why there are none."""
+    if header is None:
+        return "off"
+    try:
+        settings = json.loads(header)
+    except json.JSONDecodeError:
+        return f"unreadable header entry: {header[:80]!r}"
+    return settings if isinstance(settings, dict) else f"unreadable header entry: {header[:80]!r}"
 
 
 def raw_root(entry: dict[str, Any]) -> Path | None:
@@ -155,6 +172,7 @@ def read_training(run_dir: Path) -> TrainingSection:
         if problem:
             section.curve_notes.append(f"model/: {problem}; no KID curve")
         section.evaluations = {c: [to_float(r.get(c)) for r in rows] for c in rows[0]} if rows else {}
+        section.evaluated_on = (rows[-1].get("split") or runfolder.TEST) if rows else section.evaluated_on
     section.samples = sorted((model_dir / runfolder.SAMPLES_DIR).glob(runfolder.SAMPLE_GLOB))
     return section
 
@@ -283,6 +301,7 @@ def read_run(
     gates: list[Gate] | None = None,
     realism: bool = False,
     reference: Path | None = None,
+    video_frames: int | None = None,
     device: str = "auto",
 ) -> Report:
     """The run folder as a `Report`; with `realism`, KID/FID against `reference` (report/realism.py)."""
@@ -308,7 +327,7 @@ def read_run(
     if realism:
         from cyclegan_batch.report.realism import add_realism
 
-        add_realism(report, reference, device)
+        add_realism(report, reference, device, video_frames)
     else:
         report.realism_note = "KID/FID not computed (report --no-realism)"
     report.gates = check_gates(gates or [], report)

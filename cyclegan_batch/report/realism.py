@@ -1,5 +1,7 @@
 """Realism in the report: KID and FID of what was translated against the target domain's real images,
-next to the same for the untranslated inputs (the do-nothing baseline), and the share of that gap closed.
+next to the same for the untranslated inputs (the do-nothing baseline), the share of that gap closed, and the
+change of KID with its noise (outputs and inputs on the same KID subsets, realism/stats.py); and the chosen
+model on the test split, which took no part in choosing it.
 
 The reference is `report --reference DIR`, else the raw folder `prepare` read the target domain from (its
 manifest says which), else the run's prepared `data/<target domain>/` (train and test). The raw images come
@@ -7,8 +9,13 @@ first: prepare resizes to the training size (36 px under `grade`), and outputs t
 scored against 36-px references measure the size gap more than the style (on the demo, KIDx100 5.7
 translated against 7.2 untranslated; against the raw 128-px domain 0.2 against 0.9).
 The target domain of an image set follows the direction in its run.json; a video's, the image sets'
-(A->B when they disagree or there are none). A video is scored on `VIDEO_FRAMES` frames sampled evenly
-over its length, output frames against the reference, input frames as the baseline.
+(A->B when they disagree or there are none). A video is scored on `VIDEO_FRAMES` frames (`--video-frames`)
+sampled evenly over its length, output frames against the reference, input frames as the baseline.
+
+The test split (`data/A/test`, `data/B/test` from `prepare`) is translated both ways with the model the image
+sets were translated with, whole at its own size (realism/translated.py), and scored against the other domain's
+test images, next to the untranslated test images: training chose that model by the val split, so this is the
+figure its choice did not flatter.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ import numpy as np
 
 from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.models.engine import resolve_direction
+from cyclegan_batch.media.images import load_rgb
+from cyclegan_batch.models.engine import Translator, resolve_direction
+from cyclegan_batch.models.modelfile import load_generators
 from cyclegan_batch.realism import Features, MetricsUnavailable, Scorer
-from cyclegan_batch.report.model import RealismSection, Report
+from cyclegan_batch.realism.translated import translated
+from cyclegan_batch.report.model import RealismSection, Report, TestSplitSection
 from cyclegan_batch.report.plots import read_frames
 
 VIDEO_FRAMES = 50
@@ -48,8 +58,9 @@ def reference_for(report: Report, to_b: bool, given: Path | None) -> tuple[Path 
     return None, f"no reference images for KID/FID: no {folder}; pass --reference DIR (real images of domain {side})"
 
 
-def add_realism(report: Report, reference: Path | None, device: str = "auto") -> None:
-    """Score every image set and video of `report` in place; without the metrics extra, one note says why not."""
+def add_realism(report: Report, reference: Path | None, device: str = "auto", video_frames: int | None = None) -> None:
+    """Score every image set and video of `report` in place (a video on `video_frames` frames, default
+    VIDEO_FRAMES), and the test split; without the metrics extra, one note says why not."""
     try:
         scorer = Scorer(device)
     except MetricsUnavailable as e:
@@ -84,7 +95,7 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
         if folder is None:
             continue
         count = len(video.frames.get("frame", []))
-        picks = sorted({int(i) for i in np.linspace(0, count - 1, min(VIDEO_FRAMES, count)).round()})
+        picks = sorted({int(i) for i in np.linspace(0, count - 1, min(video_frames or VIDEO_FRAMES, count)).round()})
         video.realism.frames = len(picks)
         outputs = scorer.features(list(read_frames(video.path, picks).values()))
         inputs = (
@@ -93,6 +104,7 @@ def add_realism(report: Report, reference: Path | None, device: str = "auto") ->
             else None
         )
         score_section(video.realism, outputs, inputs, scorer.reference(folder), "--videos-root DIR")
+    report.test_split = score_test_split(report, scorer, device)
 
 
 def score_section(
@@ -102,9 +114,50 @@ def score_section(
     if not len(reference.features):
         section.notes.append(f"no readable images in the reference {section.reference}")
         return
-    section.translated = Scorer.score_sets(outputs, reference)
-    section.notes += section.translated.warnings
-    if inputs is None:
-        section.notes.append(f"inputs not located: no untranslated baseline (pass {inputs_option})")
-    elif len(inputs.features):
-        section.untranslated = Scorer.score_sets(inputs, reference)
+    if inputs is not None and len(inputs.features) == len(outputs.features) and not inputs.skipped:
+        section.set_scores(Scorer.compare_sets(inputs, outputs, reference))  # row by row the same images
+    else:
+        section.translated = Scorer.score_sets(outputs, reference)
+        if inputs is None:
+            section.notes.append(f"inputs not located: no untranslated baseline (pass {inputs_option})")
+        elif len(inputs.features):
+            section.untranslated = Scorer.score_sets(inputs, reference)
+            section.notes.append("some inputs are unreadable: the baseline is not the same images, so no change of KID")
+    section.notes += section.translated.warnings  # type: ignore[union-attr]
+
+
+def score_test_split(report: Report, scorer: Scorer, device: str) -> TestSplitSection | None:
+    """The translation model on the test split both ways (module docstring); None without a model file."""
+    model = report.model
+    if not model.info:
+        return None
+    chosen_by = model.info.get("selected") or "as the last step of training: no split chose it"
+    section = TestSplitSection(model.path, chosen_by)
+    test = [report.run_dir / runfolder.DATA_DIR / domain / runfolder.TEST for domain in runfolder.DOMAINS]
+    if not all(folder.is_dir() for folder in test):
+        section.notes.append(f"no test split in {report.run_dir / runfolder.DATA_DIR} (`prepare --test-fraction`)")
+        return section
+    real = [scorer.features(folder, cache=True) for folder in test]
+    names = model.info["domains"]
+    try:
+        generators = load_generators(model.path)
+    except UserError as e:
+        section.notes.append(str(e))
+        return section
+    for a_to_b, (source, target) in ((True, (0, 1)), (False, (1, 0))):
+        name = f"{names[source]} → {names[target]}"
+        realism = section.directions[name] = RealismSection(test[target])
+        if len(real[source].features) < 2 or len(real[target].features) < 2:
+            realism.notes.append(f"under 2 readable test images in {test[source]} or {test[target]}")
+            continue
+        try:
+            engine = Translator(generators, a_to_b=a_to_b, device=device, cycle=False)
+        except UserError as e:
+            realism.notes.append(str(e))
+            continue
+        images = [load_rgb(path) for path in real[source].files]
+        outputs = scorer.features(translated(engine, images))
+        score_section(realism, outputs, real[source], real[target], "")
+    if report.training.best_evaluation is None and "selected" not in model.info:
+        section.notes.append("training did not evaluate (no metrics.csv): nothing was chosen by val")
+    return section

@@ -28,6 +28,15 @@ class TrainConfig:
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
     pool_size: int = 50
+    # Single-frame regularization against video flicker (train/stability.py; 0 = off, the paper's training):
+    # stability_weight * mean (G(T(x) + n) - T(G(x)))^2 for both generators, T a random shift (+- px at the
+    # training crop), rotation and shear (+- degrees), zoom (+- fraction), n Gaussian noise (max std, [0, 1] scale)
+    stability_weight: float = 0.0
+    stability_shift: float = 2.0
+    stability_rotate: float = 1.0
+    stability_zoom: float = 0.03
+    stability_noise: float = 0.05
+    stability_every: int = 1  # applied on every k-th step only (k = 1: every step), to bound its cost
     # Optimiser and schedule: Adam, constant lr for `epochs`, linear decay to 0 over `decay_epochs`
     lr: float = 2e-4
     beta1: float = 0.5
@@ -41,10 +50,10 @@ class TrainConfig:
     log_every: int = 100
     sample_every: int = 1000
     checkpoint_every: int = 1000
-    # KID/FID of the test split every eval_every steps (0 = never; needs the [metrics] extra); keeps best.safetensors.
+    # KID/FID of the val split every eval_every steps (0 = never; needs the [metrics] extra); keeps best.safetensors.
     # 2 x 250 test images x (G 99 + Inception 11.5 GFLOP) = 55 TFLOP against 1000 paper steps x 1879 GFLOP: 2.9 %.
     eval_every: int = 1000
-    eval_images: int = 250  # test images per domain scored at each evaluation
+    eval_images: int = 250  # val images per domain scored at each evaluation
     domain_names: list[str] = field(default_factory=lambda: ["A", "B"])
 
     def total_epochs(self) -> int:
@@ -65,6 +74,11 @@ class TrainConfig:
             problems.append(f"crop_size={self.crop_size} must be a multiple of 4")
         if self.crop_size > self.load_size:
             problems.append(f"crop_size={self.crop_size} is larger than load_size={self.load_size}")
+        for name in ("stability_weight", "stability_shift", "stability_rotate", "stability_noise"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}={getattr(self, name)} must be 0 or more")
+        if not 0 <= self.stability_zoom < 1:
+            problems.append(f"stability_zoom={self.stability_zoom} must be at least 0 and below 1")
         if self.minutes < 0:
             problems.append(f"minutes={self.minutes} must be 0 (no budget) or more")
         if len(self.domain_names) != 2:
@@ -78,6 +92,7 @@ class TrainConfig:
             "checkpoint_every",
             "eval_every",
             "eval_images",
+            "stability_every",
         ):
             if getattr(self, name) < (0 if name in ("epochs", "eval_every") else 1):
                 problems.append(f"{name}={getattr(self, name)} is out of range")
@@ -116,6 +131,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         log_every=50,
         sample_every=500,
         checkpoint_every=500,
+        # the flicker regularizer on every other step: +10.5 % a step (bench/RESULTS.md, "Generators that flicker less")
+        stability_weight=100.0,
+        stability_every=2,
     ),
     # A colour grade or look on a 2-core laptop CPU in minutes (docs/tutorial.md, "Your data: which preset"); it
     # exports as a .cube 3D LUT. Its departures from the paper: pointwise generators (a colour function per pixel:

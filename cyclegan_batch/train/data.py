@@ -9,6 +9,7 @@ own disjoint slice of each step's draws (`rank_batches`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cyclegan_batch import runfolder
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.formats import is_image_name, visible_files
 from cyclegan_batch.media.images import ImageLoadError, load_rgb, resize_shorter
@@ -38,6 +40,53 @@ def find_domain_dirs(data: Path) -> tuple[Path, Path]:
         f"{data} holds no training folders: expected A/train and B/train (from `cyclegan-batch "
         "prepare`), trainA and trainB, or A and B"
     )
+
+
+VAL_DIRS = ("A/val", "B/val")  # what `cyclegan-batch prepare` writes
+TEST_DIRS = (("A/test", "B/test"), ("testA", "testB"))  # prepare's before it wrote val/, the CycleGAN datasets'
+
+
+@dataclass
+class Splits:
+    """The images a run trains on and the ones it evaluates on (none: no evaluation), per domain."""
+
+    folders: tuple[Path, Path]  # the training folders
+    train: tuple[list[Path], list[Path]]
+    val: tuple[list[Path], list[Path]]
+    origin: str  # where val comes from, or why there is none
+
+
+def find_splits(data: Path, carve: bool) -> Splits:
+    """The training images of `data` and its val split: A/val + B/val where `prepare` wrote them; in a layout with
+    a test split but no val split (trainA/testA, or an older `prepare`'s), and with `carve`, the share of the
+    training images that `prepare` would have put in val (runfolder.split_of, by content hash, VAL_FRACTION), kept
+    out of training; otherwise none."""
+    folders = find_domain_dirs(data)
+    train = (list_images(folders[0]), list_images(folders[1]))
+    if all((data / folder).is_dir() for folder in VAL_DIRS):
+        val = (list_images(data / VAL_DIRS[0]), list_images(data / VAL_DIRS[1]))
+        return Splits(folders, train, val, " and ".join(VAL_DIRS))
+    test = next((pair for pair in TEST_DIRS if all((data / f).is_dir() for f in pair)), None)
+    if test is None or not carve:
+        why = f"no val split in {data} ({' and '.join(VAL_DIRS)}, from `cyclegan-batch prepare`)"
+        return Splits(folders, train, ([], []), why)
+    kept: list[list[Path]] = [[], []]
+    val: list[list[Path]] = [[], []]
+    for side, files in enumerate(train):
+        for path in files:
+            (val if _is_val(path) else kept)[side].append(path)
+    origin = (
+        f"carved from the training images: {len(val[0])} and {len(val[1])}, the share ({runfolder.VAL_FRACTION:g}) "
+        f"that `prepare` puts in val by content hash ({data} has {test[0]} but no val split)"
+    )
+    log.info("val split %s; they are kept out of training", origin)
+    return Splits(folders, (kept[0], kept[1]), (val[0], val[1]), origin)
+
+
+def _is_val(path: Path) -> bool:
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return runfolder.split_of(digest, 0, 0.0, runfolder.VAL_FRACTION) == runfolder.VAL
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -111,13 +160,13 @@ def collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tenso
     return torch.stack(a), torch.stack(b)
 
 
-def readable_images(folder: Path, domain: str) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Images under `folder` that decode, and (path, reason) for the ones that do not.
+def readable_images(files: list[Path], folder: Path, domain: str) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Those of `files` (a domain's training images, in `folder`) that decode, and (path, reason) for the others.
 
     Checking once up front keeps a bad file from killing a long run hours in.
     """
     good, bad = [], []
-    for path in list_images(folder):
+    for path in files:
         try:
             load_rgb(path)
         except ImageLoadError as e:

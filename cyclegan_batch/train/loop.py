@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader
 from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.models.modelfile import Generators, ModelInfo, load_generators
+from cyclegan_batch.models.modelfile import STABILITY_KEY, Generators, ModelInfo, load_generators
 from cyclegan_batch.models.nets import SPEC_KEYS
+from cyclegan_batch.realism import available as realism_available
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.train.budget import TimeBudget
 from cyclegan_batch.train.config import TrainConfig
@@ -39,12 +40,13 @@ from cyclegan_batch.train.data import (
     UnpairedImages,
     collate,
     epoch_draws,
-    find_domain_dirs,
+    find_splits,
     rank_batches,
     readable_images,
 )
 from cyclegan_batch.train.evaluate import Evaluator
 from cyclegan_batch.train.outputs import TrainingOutputs
+from cyclegan_batch.train.stability import describe
 from cyclegan_batch.train.step import CycleGANStep
 from cyclegan_batch.util.atomic import remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
@@ -81,17 +83,20 @@ class LossWindow:
     def __init__(self, images_per_step: int) -> None:
         self.images_per_step = images_per_step
         self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # a term may be on some steps only (stability_every)
         self.steps, self.start = 0, time.perf_counter()
 
     def add(self, values: dict[str, float]) -> None:
-        self.sums = {k: self.sums.get(k, 0.0) + v for k, v in values.items()}
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
         self.steps += 1
 
     def take(self) -> tuple[dict[str, float], float]:
-        """The interval's mean of each term and its images/s; then a new interval starts."""
-        means = {k: v / self.steps for k, v in self.sums.items()}
+        """The interval's mean of each term over the steps that had it, and its images/s; then a new interval."""
+        means = {k: v / self.counts[k] for k, v in self.sums.items()}
         rate = self.steps * self.images_per_step / (time.perf_counter() - self.start)
-        self.sums, self.steps, self.start = {}, 0, time.perf_counter()
+        self.sums, self.counts, self.steps, self.start = {}, {}, 0, time.perf_counter()
         return means, rate
 
 
@@ -122,9 +127,10 @@ class Trainer:
             channels_last = self.device.type == "cuda"
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
-        dir_a, dir_b = find_domain_dirs(Path(data))
-        files_a, bad_a = readable_images(dir_a, cfg.domain_names[0])
-        files_b, bad_b = readable_images(dir_b, cfg.domain_names[1])
+        # A val split is carved from the training images only where the run will evaluate on it (train/evaluate.py)
+        splits = find_splits(Path(data), carve=cfg.eval_every > 0 and realism_available())
+        files_a, bad_a = readable_images(splits.train[0], splits.folders[0], cfg.domain_names[0])
+        files_b, bad_b = readable_images(splits.train[1], splits.folders[1], cfg.domain_names[1])
         self.skipped = bad_a + bad_b
         for path, reason in self.skipped:
             log.warning("skipping %s: %s", path, reason)
@@ -147,7 +153,7 @@ class Trainer:
         self.train_seconds = 0.0  # time earlier sessions of this run spent (from the checkpoint)
         self.session_start = time.perf_counter()
         self.fixed_samples = self._fixed_samples()
-        self.evaluator = Evaluator(Path(data), Path(model_dir), cfg, self.device, self.precision, self.rank)
+        self.evaluator = Evaluator(splits, Path(model_dir), cfg, self.device, self.precision, self.rank)
         if self.rank == 0:  # a run killed mid-write leaves temporary files
             remove_stale_parts_under(self.outputs.model_dir)
         if resume and self.outputs.checkpoint.is_file():
@@ -306,6 +312,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ descriptions
     def model_info(self) -> ModelInfo:
+        stable = {STABILITY_KEY: json.dumps(describe(self.cfg))} if self.cfg.stability_weight > 0 else {}
         return ModelInfo(
             spec=self.step.nets.a_to_b.spec,
             domains=tuple(self.cfg.domain_names),  # type: ignore[arg-type]
@@ -313,6 +320,7 @@ class Trainer:
             load_size=self.cfg.load_size,
             epoch=self.epoch,
             step=self.global_step,
+            extra=stable,
         )
 
     def run_info(self, seconds: float) -> dict:

@@ -5,7 +5,9 @@ As in the paper and the authors' code:
               + lambda_cycle * (|F(G(a)) - a| + |G(F(b)) - b|)
               + lambda_identity * lambda_cycle * (|G(b) - b| + |F(a) - a|)
   D step: L_D_X = 0.5 * (LSGAN(D_X(real), 1) + LSGAN(D_X(pool(fake)), 0)) for X in A, B
-Here G = a_to_b, F = b_to_a; D_A judges domain A images, D_B domain B images.
+Here G = a_to_b, F = b_to_a; D_A judges domain A images, D_B domain B images. With stability_weight > 0
+(a departure, off by default) the G step adds train/stability.py's regularizer against flicker:
+              + stability_weight * (mean (G(T(a) + n) - T(G(a)))^2 + mean (F(T'(b) + n') - T'(F(b)))^2)
 
 Under torchrun the generator pair and the discriminator pair are each one DDP module, so each optimizer's
 single backward averages its gradients over the ranks; in the G step the discriminators run unwrapped and
@@ -27,8 +29,9 @@ from cyclegan_batch.device.precision import autocast
 from cyclegan_batch.models.modelfile import Generators
 from cyclegan_batch.models.nets import Generator, PatchDiscriminator, build_generator, init_weights
 from cyclegan_batch.train.config import TrainConfig
+from cyclegan_batch.train.stability import Motion, MotionDraws, stability_loss
 
-LOSS_TERMS = ("D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
+LOSS_TERMS = ("D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "stab_A", "stab_B")
 
 
 class ImagePool:
@@ -85,12 +88,16 @@ class GeneratorPair(nn.Module):
         super().__init__()
         self.a_to_b, self.b_to_a, self.identity = a_to_b, b_to_a, identity
 
-    def forward(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, real_a: torch.Tensor, real_b: torch.Tensor, moved: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         out = {"fake_b": self.a_to_b(real_a), "fake_a": self.b_to_a(real_b)}
         out["rec_a"] = self.b_to_a(out["fake_b"])
         out["rec_b"] = self.a_to_b(out["fake_a"])
         if self.identity:  # G(b) should be b and F(a) should be a
             out["same_b"], out["same_a"] = self.a_to_b(real_b), self.b_to_a(real_a)
+        if moved is not None:  # G(T(a) + n) and F(T'(b) + n'), for the stability terms
+            out["moved_fake_b"], out["moved_fake_a"] = self.a_to_b(moved[0]), self.b_to_a(moved[1])
         return out
 
 
@@ -166,6 +173,8 @@ class CycleGANStep:
         pool_seed = cfg.seed + 1000 * self.rank  # per-rank pools make their own choices
         self.pool_a = ImagePool(cfg.pool_size, pool_seed + 1)
         self.pool_b = ImagePool(cfg.pool_size, pool_seed + 2)
+        # only when asked: with stability_weight 0 the step draws nothing more than the paper's
+        self.motions = MotionDraws(cfg, pool_seed + 3) if cfg.stability_weight > 0 else None
         self.generators = self._distribute(GeneratorPair(n.a_to_b, n.b_to_a, cfg.lambda_identity > 0))
         self.discriminators = self._distribute(DiscriminatorPair(n.d_a, n.d_b))
         self.generator_losses = torch.compile(self._generator_losses) if compile else self._generator_losses
@@ -177,11 +186,12 @@ class CycleGANStep:
         return DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     def _generator_losses(
-        self, real_a: torch.Tensor, real_b: torch.Tensor
+        self, real_a: torch.Tensor, real_b: torch.Tensor, motions: tuple[Motion, Motion] | None = None
     ) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor]:
         """Generator losses (D frozen by the caller) and the fakes the discriminators train on."""
         cfg, n = self.cfg, self.nets
-        out = self.generators(real_a, real_b)
+        moved = None if motions is None else (motions[0].apply(real_a), motions[1].apply(real_b))
+        out = self.generators(real_a, real_b, moved)
         terms = {  # the discriminators run unwrapped: frozen here, nothing of theirs to all-reduce
             "G_A": lsgan(n.d_b(out["fake_b"]), True),
             "G_B": lsgan(n.d_a(out["fake_a"]), True),
@@ -192,6 +202,10 @@ class CycleGANStep:
             w = cfg.lambda_identity * cfg.lambda_cycle
             terms["idt_A"] = F.l1_loss(out["same_b"].float(), real_b) * w
             terms["idt_B"] = F.l1_loss(out["same_a"].float(), real_a) * w
+        if motions is not None:
+            w = cfg.stability_weight
+            terms["stab_A"] = stability_loss(out["moved_fake_b"], out["fake_b"], motions[0].theta) * w
+            terms["stab_B"] = stability_loss(out["moved_fake_a"], out["fake_a"], motions[1].theta) * w
         loss = sum(terms.values())
         return loss, terms, out["fake_a"].detach(), out["fake_b"].detach()
 
@@ -200,10 +214,13 @@ class CycleGANStep:
         n = self.nets
         real_a = real_a.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         real_b = real_b.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        motions = None
+        if self.motions is not None and self.motions.due():  # drawn on the CPU, outside the computation
+            motions = (self.motions.draw(real_a).to(self.device), self.motions.draw(real_b).to(self.device))
         for d in (n.d_a, n.d_b):
             d.requires_grad_(False)
         with autocast(self.device, self.precision):
-            loss_g, terms, fake_a, fake_b = self.generator_losses(real_a, real_b)
+            loss_g, terms, fake_a, fake_b = self.generator_losses(real_a, real_b, motions)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
@@ -256,16 +273,25 @@ class CycleGANStep:
         self.scaler.load_state_dict(state["scaler"])
 
     def gathered_pools(self) -> list[dict]:
-        """Every rank's two pools, at rank 0, one {"a", "b"} per rank (a collective: every rank calls it)."""
+        """Every rank's own random state at rank 0: its two pools and, with stability_weight > 0, its motion
+        draws; one {"a", "b"(, "motions")} per rank (a collective: every rank calls it)."""
         gathered = {}
         for name, pool in (("a", self.pool_a), ("b", self.pool_b)):
             state = pool.state_dict()
             images = distributed.gather_to_main(state["images"], self.device)
             rngs = distributed.gather_to_main(state["rng"], self.device)
             gathered[name] = [{"images": i, "rng": r} for i, r in zip(images, rngs, strict=True)]
-        return [{"a": a, "b": b} for a, b in zip(gathered["a"], gathered["b"], strict=True)]
+        ranks = [{"a": a, "b": b} for a, b in zip(gathered["a"], gathered["b"], strict=True)]
+        if self.motions is not None:
+            state = self.motions.state_dict()
+            rngs = distributed.gather_to_main(state["rng"], self.device)
+            for rank, rng in zip(ranks, rngs, strict=True):
+                rank["motions"] = {"rng": rng, "steps": state["steps"]}  # the step count is the same on every rank
+        return ranks
 
     def load_pools(self, pools: list[dict]) -> None:
         mine = pools[self.rank]
         self.pool_a.load_state_dict(mine["a"], self.device)
         self.pool_b.load_state_dict(mine["b"], self.device)
+        if self.motions is not None and "motions" in mine:  # a run that turned the regularizer on starts it fresh
+            self.motions.load_state_dict(mine["motions"])

@@ -216,13 +216,18 @@ def train_settings() -> str:
 
 
 def report_options() -> str:
-    """report.fail_above / fail_below as the CLI's repeatable METRIC=VALUE gates, and report.realism."""
+    """report.fail_above / fail_below as the CLI's repeatable METRIC=VALUE gates, report.realism and video_frames."""
     options = [
         f"--fail-{side} {metric}={value}"
         for side in ("above", "below")
         for metric, value in sorted(config["report"][f"fail_{side}"].items())
     ]
-    return " ".join(options + ([] if config["report"]["realism"] else ["--no-realism"]))
+    realism = (
+        [f"--video-frames {config['report']['video_frames']}"]
+        if config["report"]["realism"]
+        else ["--no-realism"]
+    )
+    return " ".join(options + realism)
 
 
 DEMO_SCORE_KID = "" if config["report"]["realism"] else "--no-kid"

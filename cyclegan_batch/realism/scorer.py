@@ -4,7 +4,8 @@
 files, a list of HxWx3 uint8 arrays, or `Features` already computed. A folder or list of files given as the
 reference is cached by content (realism/features.py), so scoring many sets against one domain reads it once;
 what is scored is not cached (outputs change with every model). `Scorer` keeps the network and the
-references' features for callers that score many sets (the report, training's evaluation).
+references' features for callers that score many sets (the report, training's evaluation); `compare_sets`
+scores the same images before and after a change (inputs and their translations) with the noise of the change.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from cyclegan_batch.device.precision import pick_device
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.realism.features import Features, file_features, folder_features
 from cyclegan_batch.realism.inception import InceptionFeatures
-from cyclegan_batch.realism.stats import RealismScore, score_features
+from cyclegan_batch.realism.stats import Comparison, RealismScore, compare_features, score_features
 
 Images = Path | Sequence[Path] | Sequence[np.ndarray] | Features
 
@@ -76,6 +77,12 @@ class Scorer:
     @staticmethod
     def score_sets(generated: Features, reference: Features) -> RealismScore:
         return score_features(generated.features, reference.features)
+
+    @staticmethod
+    def compare_sets(before: Features, after: Features, reference: Features) -> Comparison:
+        """`before` and `after`, the same images (row by row) before and after a change, against `reference` on
+        the same KID subsets: both scores and the change with its noise (realism/stats.py)."""
+        return compare_features(before.features, after.features, reference.features)
 
 
 def score(images: Images, reference: Images, device: torch.device | str = "auto") -> RealismScore:
