@@ -1,7 +1,8 @@
 """Decoded frames of a video, streamed from an ffmpeg process: RGB24, never duplicated or dropped.
 
 Frames come out with `-fps_mode passthrough` (one per stored frame), rotation applied, converted to RGB with
-the stream's own matrix and range (media/picture.py) and chroma interpolated to every pixel.
+the stream's own matrix and range (media/picture.py) and chroma interpolated to every pixel; optionally
+through one more filter on those RGB24 frames (video/graded.py's lut3d).
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ RGB_FROM_YUV = ["-sws_flags", "bicubic+accurate_rnd+full_chroma_int"]
 class FrameReader:
     """Decoded RGB24 frames of `path` as H x W x 3 uint8 arrays, streamed from an ffmpeg process."""
 
-    def __init__(self, path: Path, info: VideoInfo, start_s: float = 0.0, max_frames: int | None = None) -> None:
-        """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many."""
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        start_s: float = 0.0,
+        max_frames: int | None = None,
+        rgb_filter: str | None = None,
+    ) -> None:
+        """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many.
+        `rgb_filter`: an ffmpeg filter applied to the RGB24 frames, after the same conversion."""
         if not info.picture.convertible():
             raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
         self.shape = (info.height, info.width, 3)
@@ -37,6 +46,7 @@ class FrameReader:
         args = ["-v", "error", *(["-ss", f"{start_s:.6f}"] if start_s > 0 else []), "-i", file_arg(path)]
         args += ["-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
         args += [] if max_frames is None else ["-frames:v", str(max_frames)]
+        args += [] if rgb_filter is None else ["-vf", f"format=rgb24,{rgb_filter}"]
         args += [*RGB_FROM_YUV, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self._proc = popen(args, stdout=subprocess.PIPE, stderr=self._stderr)
 

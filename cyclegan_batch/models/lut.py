@@ -15,6 +15,7 @@ sharply where it saturates: sampled at 33^3 points, the demo's golden hour comes
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,12 @@ def cube_text(table: np.ndarray, size: int, title: str, comments: list[str]) -> 
     return "\n".join(head) + "\n" + rows + "\n"
 
 
+def grade_cube(net: Generator, title: str, comments: list[str], size: int = DEFAULT_SIZE) -> str:
+    """The .cube text of the pointwise `net`, fitted in fp32 on the CPU (the caller's module is left as it is)."""
+    net = copy.deepcopy(net).to("cpu", torch.float32)
+    return cube_text(fit_lattice(net, size), size, title, comments)
+
+
 def export_cube(model: Generators, out: Path, a_to_b: bool = True, size: int = DEFAULT_SIZE) -> None:
     """Write one direction of a pointwise model as `out` (.cube), atomically."""
     check_exportable(model, size)
@@ -131,4 +138,4 @@ def export_cube(model: Generators, out: Path, a_to_b: bool = True, size: int = D
     ]
     source, target = model.info.domains if a_to_b else model.info.domains[::-1]
     title = f"{source}2{target}".replace('"', "'")  # a TITLE is one quoted string
-    atomic_write_text(out, cube_text(fit_lattice(net.float(), size), size, title, comments))
+    atomic_write_text(out, grade_cube(net, title, comments, size))

@@ -40,6 +40,7 @@ from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
+from cyclegan_batch.video.graded import GradeLut, copy_frames, unmeasured_rows
 from cyclegan_batch.video.stabilize import make_stabilizer
 
 log = logging.getLogger("cyclegan_batch")
@@ -130,12 +131,16 @@ def translate_video(
     measure_workers: int | None = None,
     temporal: float | None = None,
     context: Sequence[np.ndarray] = (),
+    in_ffmpeg: bool = True,
 ) -> VideoResult:
     """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
 
     `temporal`: stabilize with this strength (cyclegan_batch/video/stabilize.py); None writes the per-frame
     translation. `context`: frames that come before `src` (a segment's, from the original video): they go
     through the model and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    A pointwise model is never stabilized (a colour function adds no spatial flicker); without the cycle (and
+    without `frames_dir`) its grade runs inside ffmpeg as a 3D LUT (video/graded.py), unless `in_ffmpeg` is
+    False (bench/graded_video.py's baseline).
     """
     src, dst = Path(src), Path(dst)
     settings = settings or EncodeSettings.for_container(dst.suffix.lstrip(".").lower())
@@ -149,7 +154,16 @@ def translate_video(
     container, codec = (GIF, GIF) if gif else (settings.container, settings.codec)
     if info.vfr and not gif:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
-    reader = FrameReader(src, info)
+    pointwise = translator.pointwise_net is not None
+    if pointwise and temporal is not None:
+        log.info("%s: not stabilized: a pointwise model (a colour function) adds no spatial flicker", src.name)
+        temporal = None
+    lut = None
+    if pointwise and in_ffmpeg and translator.backward is None and frames_dir is None:
+        log.info("%s: graded inside ffmpeg (lut3d) with the pointwise model's 3D LUT; no per-frame metrics", src.name)
+        lut = GradeLut(translator.pointwise_net)
+        context = ()  # they only warm a stabilizer up
+    reader = FrameReader(src, info, rgb_filter=None if lut is None else lut.filter)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if gif:
@@ -161,7 +175,7 @@ def translate_video(
     stabilizer = None if temporal is None else make_stabilizer(temporal, translator.device)
     cycle = translator.backward is not None
     workers = measure_workers or io_workers()
-    sink = FrameSink(writer, float(info.fps), frames_dir, cycle, workers, stabilizer, len(context))
+    sink = None if lut else FrameSink(writer, float(info.fps), frames_dir, cycle, workers, stabilizer, len(context))
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
@@ -169,7 +183,10 @@ def translate_video(
             progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
             opencv_sequential(on_cpu),
         ):
-            _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
+            if sink is not None:
+                _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
+            else:
+                copy_frames(reader, writer, advance)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
         writer.close()
@@ -179,6 +196,8 @@ def translate_video(
         raise
     finally:
         reader.close()
+        if lut is not None:
+            lut.close()
     if reader.frames_read < info.frames or info.truncated:
         warnings.append(
             f"truncated file: translated the {reader.frames_read} frames that decode "
@@ -189,7 +208,7 @@ def translate_video(
         lambda tmp: finish_with_audio(video_only, src, info, tmp, container),
         src,
         info,
-        sink.csv_text(),
+        sink.csv_text() if sink is not None else unmeasured_rows(reader.frames_read, float(info.fps)),
         warnings,
     )
     for warning in warnings:
