@@ -32,14 +32,16 @@ from cyclegan_batch.demo import build_demo
 from cyclegan_batch.media.decode import FrameReader
 from cyclegan_batch.media.mux import split
 from cyclegan_batch.media.probe import probe
+from cyclegan_batch.media.yuv import rgb_frames
 from cyclegan_batch.metrics import psnr
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.translate.verb import default_model
 from cyclegan_batch.util.threads import opencv_sequential
 from cyclegan_batch.video.flow import FlowEstimator
+from cyclegan_batch.video.frames import frame_ops
 from cyclegan_batch.video.pipeline import join_video, translate_video
-from cyclegan_batch.video.segments import context_frames, write_index
-from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH, make_stabilizer
+from cyclegan_batch.video.segments import write_index
+from cyclegan_batch.video.stabilize import DEFAULT_STRENGTH
 
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 
@@ -74,20 +76,23 @@ def stabilize(
     inputs: np.ndarray, outputs: np.ndarray, strength: float = DEFAULT_STRENGTH, device: str = "cpu"
 ) -> tuple[np.ndarray, list]:
     """The pipeline's stabilizer over in-memory frames: (stabilized frames, which were resets)."""
-    flow, stabilizer = FlowEstimator(), make_stabilizer(strength, torch.device(device))
+    flow, ops = FlowEstimator(), frame_ops(torch.device(device))
+    stabilizer = ops.stabilizer(strength)
+    ins, outs = (ops.frames(torch.from_numpy(x).permute(0, 3, 1, 2).to(device)) for x in (inputs, outputs))
     frames, resets = [], []
     for t in range(len(inputs)):
-        warp = flow.warp(inputs[t - 1], inputs[t]) if t else None
-        result = stabilizer.step(warp, inputs[t - 1] if t else None, inputs[t], outputs[t])
-        frames.append(result.frame)
+        flows = flow.flows(ops.grey(ins[t - 1]), ops.grey(ins[t])) if t else None
+        warp = None if flows is None else ops.warp(flows)
+        result = stabilizer.step(warp, ins[t - 1] if t else None, ins[t], outs[t])
+        frames.append(ops.image(result.frame))
         resets.append(result.reset)
     return np.stack(frames), resets
 
 
 def decode(path: Path, frames: int) -> np.ndarray:
-    reader = FrameReader(path, probe(path), max_frames=frames)
+    reader = FrameReader(path, probe(path), max_frames=frames, planes=False)
     try:
-        return np.stack([f.copy() for f in reader])
+        return np.stack([f.copy() for f in rgb_frames(reader)])
     finally:
         reader.close()
 
@@ -156,8 +161,9 @@ def seams(translator: Translator, video: Path, work: Path, strength: float) -> N
     starts = np.cumsum([0] + [probe(s).frames for s in segments])[1:-1]
     for mode in ("warm", "cold"):
         for segment in segments:
-            context = context_frames(video, segment) if mode == "warm" else []
-            translate_video(translator, segment, work / mode / segment.name, temporal=strength, context=context)
+            context_from = video if mode == "warm" else None
+            dst = work / mode / segment.name
+            translate_video(translator, segment, dst, temporal=strength, context_from=context_from)
         join_video(work / mode, video, work / f"{mode}.mp4")
         w_in, w_out = farneback_errors(inputs, decode(work / f"{mode}.mp4", 10**6))
         added = np.array(w_out) - np.array(w_in)  # added[t - 1] is frame t's

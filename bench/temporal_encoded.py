@@ -57,6 +57,7 @@ from bench.temporal_clips import CLIPS, write_clip
 from cyclegan_batch.demo import build_demo
 from cyclegan_batch.media.decode import FrameReader
 from cyclegan_batch.media.probe import probe
+from cyclegan_batch.media.yuv import rgb_frames
 from cyclegan_batch.metrics import psnr
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -72,9 +73,9 @@ REAL_HELD_OUT = ("tree",)  # kept out of the tuning of stability_weight
 
 
 def decode(path: Path, frames: int = 10**6) -> np.ndarray:
-    reader = FrameReader(path, probe(path), max_frames=frames)
+    reader = FrameReader(path, probe(path), max_frames=frames, planes=False)
     try:
-        return np.stack([f.copy() for f in reader])
+        return np.stack(list(rgb_frames(reader)))
     finally:
         reader.close()
 

@@ -2,7 +2,8 @@
 
 Baseline: the same math written plainly - fp32, eager, batch 1, contiguous tensors, default Adam.
 Trainer: `Trainer.train_step` with its defaults (precision auto, channels_last on CUDA, fused Adam),
-at each of --batch-sizes, and also torch.compile'd with --compile.
+at each of --batch-sizes, also torch.compile'd with --compile, and with --capture the step replayed as one
+CUDA graph (train/capture.py; on a CPU its capture-ready form, eager).
 Rounds alternate between all variants so that background load hits them alike; medians are reported.
 
     python -m bench.train_step                # 128x128, the paper's networks (ngf=ndf=64, 9 blocks)
@@ -67,9 +68,10 @@ def plain_step_fn(cfg, device: torch.device) -> Callable[[torch.Tensor, torch.Te
 
 
 def trainer_step_fn(
-    cfg, data: Path, device: str, compile: bool = False
+    cfg, data: Path, device: str, compile: bool = False, capture: bool = False
 ) -> tuple[Callable[[torch.Tensor, torch.Tensor], None], Trainer]:
-    trainer = Trainer(data, Path(tempfile.mkdtemp()), cfg, device=device, workers=0, progress=False, compile=compile)
+    model_dir = Path(tempfile.mkdtemp())
+    trainer = Trainer(data, model_dir, cfg, device=device, workers=0, progress=False, compile=compile, capture=capture)
 
     def step(a: torch.Tensor, b: torch.Tensor) -> None:
         trainer.step.train_step(a, b)
@@ -104,6 +106,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--batch-sizes", default="1", help="the trainer's batch sizes, comma-separated (baseline: 1)")
     p.add_argument("--compile", action="store_true", help="also the trainer with torch.compile (slow warm-up)")
+    p.add_argument("--capture", action="store_true", help="also the trainer with its step captured (CUDA graph)")
     p.add_argument("--device", default="auto")
     return p
 
@@ -132,18 +135,20 @@ def run(args: argparse.Namespace) -> list[StepRate]:
             (Path(tmp) / domain).mkdir()
             for i in range(max(batch_sizes)):  # the trainer needs a dataset of at least one batch
                 Image.fromarray(np.zeros((args.size, args.size, 3), np.uint8)).save(Path(tmp) / domain / f"{i}.png")
-        for compile in (False, True) if args.compile else (False,):
+        modes = [(False, False), *([(True, False)] if args.compile else []), *([(False, True)] if args.capture else [])]
+        for compile, capture in modes:
             for bs in batch_sizes:
-                step, trainer = trainer_step_fn(paper_config(args, bs), Path(tmp), str(device), compile)
+                step, trainer = trainer_step_fn(paper_config(args, bs), Path(tmp), str(device), compile, capture)
                 layout = "channels_last" if trainer.step.memory_format == torch.channels_last else "NCHW"
-                name = f"cyclegan-batch ({trainer.precision}, {layout}, fused Adam{', compiled' if compile else ''})"
+                how = ", compiled" if compile else ", captured" if capture else ""
+                name = f"cyclegan-batch ({trainer.precision}, {layout}, fused Adam{how})"
                 variants.append((name, bs, trainer.precision, step))
         inputs = {
             bs: tuple(torch.rand(bs, 3, args.size, args.size, device=device) * 2 - 1 for _ in "ab")
             for bs in {1, *batch_sizes}
         }
-        for _, bs, _, fn in variants:  # warm-up: allocator, oneDNN/cuDNN kernel selection, compilation
-            steps_per_second(fn, *inputs[bs], 2)
+        for _, bs, _, fn in variants:  # warm-up: allocator, kernel selection, compilation, the graph's capture
+            steps_per_second(fn, *inputs[bs], 5)
         rates: list[list[float]] = [[] for _ in variants]
         for _ in range(args.rounds):
             for (_, bs, _, fn), samples in zip(variants, rates, strict=True):

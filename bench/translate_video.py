@@ -31,6 +31,7 @@ from bench.timing import batch_size_arg, median_seconds, model_only, print_compa
 from cyclegan_batch.media.decode import FrameReader
 from cyclegan_batch.media.ffmpeg import ffmpeg_exe
 from cyclegan_batch.media.probe import probe
+from cyclegan_batch.media.yuv import rgb_frames
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import Generators, ModelInfo
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
@@ -80,8 +81,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], s
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         src = make_clip(work / "clip.mp4", args.frames, args.size)
-        reader = FrameReader(src, probe(src))
-        frames = np.stack(list(reader))
+        reader = FrameReader(src, probe(src), planes=False)
+        frames = np.stack(list(rgb_frames(reader)))
         reader.close()
         n = len(frames)
         results: dict[str, float] = {}

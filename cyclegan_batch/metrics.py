@@ -8,15 +8,20 @@ SSIM is scikit-image's `structural_similarity` with its defaults (7x7 uniform wi
 K1 = 0.01, K2 = 0.03, reflect borders, mean over the window-valid area and the channels), computed with
 OpenCV box filters in float32: the same numbers to ~1e-8 (tests/test_translate_images.py checks it against
 scikit-image), faster (measured: bench/RESULTS.md, appendix "Session 1 details", image folder translation),
-and OpenCV releases the GIL, so metric threads run beside the model.
+and OpenCV releases the GIL, so metric threads run beside the model. The `_batch` functions compute the same
+in torch on a batch of frames where they are (a GPU: video/frames.py).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:  # the batched functions take torch tensors; the report imports this module without torch
+    import torch
 
 SSIM_WINDOW = 7  # scikit-image's default
 SSIM_K1, SSIM_K2 = 0.01, 0.03
@@ -30,44 +35,90 @@ def _check(x: np.ndarray, y: np.ndarray) -> None:
 def l1(x: np.ndarray, y: np.ndarray) -> float:
     """Mean absolute difference on the [0, 1] scale."""
     _check(x, y)
-    return float(np.abs(x.astype(np.int16) - y.astype(np.int16)).mean() / 255.0)
+    return cv2.norm(x, y, cv2.NORM_L1) / x.size / 255.0  # an exact integer sum, in a double
 
 
 def psnr(x: np.ndarray, y: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB for data range 1; inf for identical images."""
     _check(x, y)
-    diff = x.astype(np.float64) - y.astype(np.float64)
-    mse = float(np.mean(diff * diff)) / 255.0**2
+    mse = cv2.norm(x, y, cv2.NORM_L2SQR) / x.size / 255.0**2  # an exact integer sum, in a double
     return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def _ssim_window(shape: tuple[int, ...]) -> int | None:
+    """scikit-image's window for this size: 7, or the largest odd side that fits; None under 3 pixels."""
+    window = min(SSIM_WINDOW, *shape)
+    window -= 1 - window % 2  # odd
+    return window if window >= 3 else None
 
 
 def ssim(x: np.ndarray, y: np.ndarray) -> float | None:
     """Mean structural similarity (scikit-image's definition); None for images under 3 pixels on a side.
 
     Sides under 7 pixels use the largest odd window that fits, as scikit-image requires one to be chosen.
+    Only the window-valid area is averaged, so the border mode of the box filter never shows.
     """
     _check(x, y)
-    window = min(SSIM_WINDOW, *x.shape[:2])
-    window -= 1 - window % 2  # odd
-    if window < 3:
+    window = _ssim_window(x.shape[:2])
+    if window is None:
         return None
     a, b = x.astype(np.float32), y.astype(np.float32)
-    c1, c2 = (SSIM_K1 * 255.0) ** 2, (SSIM_K2 * 255.0) ** 2
-    n = window * window
-    cov_norm = n / (n - 1)  # sample covariance, as scikit-image's default
+    pad = (window - 1) // 2  # scikit-image averages only where the whole window lies inside the image
+    h, w = x.shape[:2]
 
     def mean(img: np.ndarray) -> np.ndarray:
-        return cv2.blur(img, (window, window), borderType=cv2.BORDER_REFLECT)
+        return cv2.blur(img, (window, window), borderType=cv2.BORDER_REFLECT)[pad : h - pad, pad : w - pad]
 
     mu_a, mu_b = mean(a), mean(b)
-    var_a = cov_norm * (mean(a * a) - mu_a * mu_a)
-    var_b = cov_norm * (mean(b * b) - mu_b * mu_b)
-    cov = cov_norm * (mean(a * b) - mu_a * mu_b)
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2))
-    pad = (window - 1) // 2  # scikit-image averages only where the whole window lies inside the image
-    return float(s[pad : s.shape[0] - pad, pad : s.shape[1] - pad].astype(np.float64).mean())
+    aa, bb, ab = mean(cv2.multiply(a, a)), mean(cv2.multiply(b, b)), mean(cv2.multiply(a, b))
+    s = _ssim_map(mu_a, mu_b, aa, bb, ab, window)
+    return float(np.mean(cv2.mean(s)[: s.shape[2] if s.ndim == 3 else 1]))
+
+
+def _ssim_map(mu_a, mu_b, aa, bb, ab, window: int):  # noqa: ANN001, ANN202 - NumPy arrays or torch tensors alike
+    """SSIM per pixel from the window means of a, b, a^2, b^2 and ab (sample covariance, as scikit-image)."""
+    c1, c2 = (SSIM_K1 * 255.0) ** 2, (SSIM_K2 * 255.0) ** 2
+    cov_norm = window * window / (window * window - 1)
+    mu_ab, mu_aa, mu_bb = mu_a * mu_b, mu_a * mu_a, mu_b * mu_b
+    numerator = (2 * mu_ab + c1) * ((ab - mu_ab) * (2 * cov_norm) + c2)
+    denominator = (mu_aa + mu_bb + c1) * ((aa + bb - mu_aa - mu_bb) * cov_norm + c2)
+    return numerator / denominator
 
 
 def cycle_metrics(x: np.ndarray, reconstruction: np.ndarray) -> dict[str, float | None]:
     """{"l1", "psnr", "ssim"} of an image against its reconstruction (the cycle.csv columns)."""
     return {"l1": l1(x, reconstruction), "psnr": psnr(x, reconstruction), "ssim": ssim(x, reconstruction)}
+
+
+# The same, batched in torch where the frames are (a GPU's video frames): N x H x W x 3 uint8 tensors on any
+# device, one value per frame. Sums of integers are exact (int64); SSIM runs in float32 as above
+# (tests/test_frames.py holds them to the NumPy/OpenCV functions).
+def l1_batch(x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    diff = (x.int() - y.int()).abs_()
+    return (diff.flatten(1).sum(1).double() / (x[0].numel() * 255.0)).tolist()
+
+
+def psnr_batch(x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    diff = x.int() - y.int()
+    squares = diff.mul_(diff).flatten(1).sum(1).tolist()  # int64: exact
+    return [math.inf if s == 0 else 10.0 * math.log10(x[0].numel() * 255.0**2 / s) for s in squares]
+
+
+def ssim_batch(x: torch.Tensor, y: torch.Tensor) -> list[float | None]:
+    import torch
+    import torch.nn.functional as F
+
+    window = _ssim_window(tuple(x.shape[1:3]))
+    if window is None:
+        return [None] * len(x)
+    a, b = x.permute(0, 3, 1, 2).float(), y.permute(0, 3, 1, 2).float()
+    means = torch.cat([a, b, a * a, b * b, a * b], dim=1)  # N x 15 x H x W, one box filter for all
+    means = F.avg_pool2d(F.avg_pool2d(means, (window, 1), stride=1), (1, window), stride=1)  # window-valid area
+    s = _ssim_map(*means.chunk(5, dim=1), window)
+    return s.double().mean((1, 2, 3)).tolist()
+
+
+def cycle_metrics_batch(x: torch.Tensor, reconstruction: torch.Tensor) -> list[dict[str, float | None]]:
+    """`cycle_metrics` of every frame of a batch, computed where the tensors are."""
+    columns = l1_batch(x, reconstruction), psnr_batch(x, reconstruction), ssim_batch(x, reconstruction)
+    return [{"l1": a, "psnr": b, "ssim": c} for a, b, c in zip(*columns, strict=True)]

@@ -46,9 +46,10 @@ def translator() -> Translator:
 
 
 def decoded(path: Path, rgb_filter: str | None = None) -> np.ndarray:
-    reader = FrameReader(path, probe(path), rgb_filter=rgb_filter)
+    info = probe(path)
+    reader = FrameReader(path, info, planes=False, rgb_filter=rgb_filter)  # RGB24, as on a CPU
     try:
-        return np.stack(list(reader)).astype(int)
+        return np.stack(list(reader)).reshape(-1, info.height, info.width, 3).astype(int)
     finally:
         reader.close()
 

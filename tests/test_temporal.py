@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,14 +19,15 @@ from cyclegan_batch.demo import skimage_photo
 from cyclegan_batch.media.decode import FrameReader
 from cyclegan_batch.media.encode import EncodeSettings, FrameWriter
 from cyclegan_batch.media.probe import probe
+from cyclegan_batch.media.yuv import rgb_frames
 from cyclegan_batch.metrics import psnr
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import ModelInfo, save_generators
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.translate.verb import default_model
 from cyclegan_batch.video.flow import FlowEstimator
+from cyclegan_batch.video.frames import CpuFrames, TorchFrames
 from cyclegan_batch.video.pipeline import translate_video
-from cyclegan_batch.video.stabilize import Stabilizer, TorchStabilizer
 from tests.conftest import run_cli
 from tests.test_video import ffmpeg
 
@@ -51,9 +54,9 @@ def write(frames: list[np.ndarray], path: Path, gop: int | None = None) -> Path:
 
 
 def decode(path: Path) -> np.ndarray:
-    reader = FrameReader(path, probe(path))
+    reader = FrameReader(path, probe(path), planes=False)
     try:
-        return np.stack([f.copy() for f in reader])
+        return np.stack(list(rgb_frames(reader)))
     finally:
         reader.close()
 
@@ -187,13 +190,17 @@ def test_torch_stabilizer_on_the_cpu_device_matches_the_cpu_path(photo) -> None:
     frames = [view(photo, 40 + 2 * i, size) for i in range(6)] + [view(other, 60, size)]
     flicker = [np.clip(f.astype(np.int16) + 6 * (-1) ** i, 0, 255).astype(np.uint8) for i, f in enumerate(frames)]
     flow = FlowEstimator()
-    warps = [flow.warp(frames[t - 1], frame) if t else None for t, frame in enumerate(frames)]
+    greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    flows = [flow.flows(greys[t - 1], grey) if t else None for t, grey in enumerate(greys)]
     runs = {}
-    for name, stabilizer in (("torch", TorchStabilizer(torch.device("cpu"), 0.8)), ("numpy", Stabilizer(0.8))):
-        runs[name] = [
-            stabilizer.step(warps[t], frames[t - 1] if t else None, frame, output)
-            for t, (frame, output) in enumerate(zip(frames, flicker, strict=True))
-        ]
+    for name, ops in (("torch", TorchFrames(torch.device("cpu"))), ("numpy", CpuFrames())):
+        stabilizer = ops.stabilizer(0.8)
+        ins, outs = (ops.frames(torch.from_numpy(np.stack(x)).permute(0, 3, 1, 2)) for x in (frames, flicker))
+        runs[name] = []
+        for t in range(len(frames)):
+            warp = ops.warp(flows[t]) if t else None
+            step = stabilizer.step(warp, ins[t - 1] if t else None, ins[t], outs[t])
+            runs[name].append(replace(step, frame=ops.image(step.frame)))
     steps = runs["torch"]
     assert [s.reset for s in steps] == [s.reset for s in runs["numpy"]] == [True] + [False] * 5 + [True]
     for ours, cpu in zip(steps, runs["numpy"], strict=True):  # fixed-point remap vs float grid_sample: rounding

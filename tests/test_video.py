@@ -27,6 +27,7 @@ from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.media.mux import split
 from cyclegan_batch.media.picture import Picture
 from cyclegan_batch.media.probe import probe
+from cyclegan_batch.media.yuv import rgb_frames
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generators
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
@@ -342,7 +343,7 @@ def test_encoder_converts_with_the_declared_matrix_and_range(tmp_path: Path, pic
     assert np.abs(np.frombuffer(raw, np.uint8)[:: 32 * 32].astype(int) - expected_yuv).max() <= 1
     info = probe(dst)
     assert (info.picture.matrix, info.picture.range) == (picture.matrix, picture.range)
-    frame = next(iter(reader := FrameReader(dst, info)))
+    frame = next(rgb_frames(reader := FrameReader(dst, info)))
     reader.close()
     assert np.abs(frame.astype(int) - (200, 100, 50)).max() <= 2  # decoded back with the same matrix and range
 
@@ -395,8 +396,8 @@ def test_concurrent_model_calls_keep_frame_order(
     src = make_video(tmp_path / "clip.mp4", frames=9, audio=None)  # testsrc: every frame differs
     monkeypatch.setattr(translator, "concurrent_calls", lambda *size: 2)
     translate_video(translator, src, tmp_path / "out.mp4", batch_size=2, frames_dir=tmp_path / "frames")
-    reader = FrameReader(src, probe(src))
-    expected = [translator.translate(frame[None]).outputs[0].astype(int) for frame in reader]
+    reader = FrameReader(src, probe(src), planes=False)
+    expected = [translator.translate(frame[None]).outputs[0].astype(int) for frame in rgb_frames(reader)]
     reader.close()
     written = [load_rgb(tmp_path / "frames" / f"{i:06d}.png").astype(int) for i in range(9)]
     for i, frame in enumerate(written):

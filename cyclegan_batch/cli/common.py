@@ -11,6 +11,7 @@ import typer
 from cyclegan_batch.errors import ExitCode, UserError
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors; no progress bar.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also the details: every ffmpeg command line.")]
 
 
 class PrecisionChoice(StrEnum):
@@ -38,10 +39,11 @@ def parse_domain_names(text: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def setup_logging(quiet: bool) -> None:
+def setup_logging(quiet: bool, verbose: bool = False) -> None:
     """Log lines to stderr: what happened, one line each (progress bars are separate)."""
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(levelname)s: %(message)s" if quiet else "%(message)s",
         force=True,
     )
+    logging.getLogger("cyclegan_batch").setLevel(logging.DEBUG if verbose and not quiet else logging.NOTSET)

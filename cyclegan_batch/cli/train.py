@@ -67,6 +67,14 @@ def train(
     compile: Annotated[
         bool, typer.Option("--compile", help="torch.compile the step (slow start, faster steps).")
     ] = False,
+    capture: Annotated[
+        bool,
+        typer.Option(
+            "--capture",
+            help="Replay the step as one CUDA graph (bf16/fp32 on a GPU: batch 1 stops being launch-bound); the "
+            "pool decides on the device. Off by default until measured to pay (bench/gpu_session.sh).",
+        ),
+    ] = False,
     gpus: Annotated[
         int,
         typer.Option(
@@ -134,6 +142,7 @@ def train(
             precision=precision.value,
             workers=workers,
             compile=compile,
+            capture=capture,
             resume=resume,
             init_from=init_from,
             channels_last=channels_last,

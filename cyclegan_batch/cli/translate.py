@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from cyclegan_batch.cli import app
-from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, setup_logging
+from cyclegan_batch.cli.common import Device, PrecisionChoice, PrecisionOption, Quiet, Verbose, setup_logging
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.encode import DEFAULT_CRF
 from cyclegan_batch.media.formats import IMAGE_OUTPUT_FORMATS, OUTPUT_CONTAINERS
@@ -97,7 +97,8 @@ def translate(
         ),
     ] = "auto",
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Decode threads, and as many encode threads (default: up to 4).")
+        int | None,
+        typer.Option(min=1, help="Image decode threads, and as many encode threads (default: one a core)."),
     ] = None,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse larger images (decompression-bomb guard).")
@@ -114,10 +115,17 @@ def translate(
         ),
     ] = None,
     codec: Annotated[
-        str | None, typer.Option(help="Videos: any ffmpeg encoder (default libx264; libvpx-vp9 for webm).")
-    ] = None,
+        str,
+        typer.Option(
+            help="Videos: auto (NVENC's h264_nvenc on a CUDA machine whose driver has it, else libx264; "
+            "libvpx-vp9 for webm), or any ffmpeg encoder. The log names the decoder and encoder used, and why."
+        ),
+    ] = "auto",
     crf: Annotated[
-        int, typer.Option(min=0, max=63, help="Videos: constant quality, lower is better (x264: 18).")
+        int,
+        typer.Option(
+            min=0, max=63, help="Videos: constant quality, lower is better (x264: 18; NVENC: its -cq, mapped)."
+        ),
     ] = DEFAULT_CRF,
     frames_dir: Annotated[
         Path | None, typer.Option(help="Videos: also write every translated frame to DIR/NAME/000000.png.")
@@ -148,6 +156,7 @@ def translate(
     precision: PrecisionOption = PrecisionChoice.auto,
     device: Device = "auto",
     quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Translate images, videos, or a folder of both into the other domain; cycle error in OUT/cycle.csv.
 
@@ -170,7 +179,7 @@ def translate(
     from cyclegan_batch.util.progress import show_progress
     from cyclegan_batch.video.pipeline import VideoOptions
 
-    setup_logging(quiet)
+    setup_logging(quiet, verbose)
     if context_from is not None and not (src.is_file() and out.suffix.lower().lstrip(".") in set(ContainerChoice)):
         raise UserError("--context-from needs IN to be one video segment and OUT a video file", ExitCode.USAGE)
     pipeline = PipelineSettings(batch_size=parse_batch_size(batch_size), max_side=max_side, max_pixels=max_pixels)
@@ -190,7 +199,7 @@ def translate(
         pipeline=pipeline,
         video=VideoOptions(
             container=container.value if container else None,
-            codec=codec,
+            codec=None if codec == "auto" else codec,
             crf=crf,
             frames_dir=frames_dir,
             temporal=temporal_strength if temporal and temporal_strength > 0 else None,

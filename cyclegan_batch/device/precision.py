@@ -66,8 +66,9 @@ def choose_precision(
     return "fp32", "auto: fp32, the CPU has no native bf16 (no amx_bf16 or avx512_bf16 flag)"
 
 
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """Mixed precision for the forward pass; a no-op in fp32."""
+def autocast(device: torch.device, precision: str, cache: bool = True) -> contextlib.AbstractContextManager:
+    """Mixed precision for the forward pass; a no-op in fp32. `cache` False: no cache of weight casts (a
+    captured CUDA graph must replay them: train/capture.py)."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=DTYPES[precision])
+    return torch.autocast(device_type=device.type, dtype=DTYPES[precision], cache_enabled=cache)

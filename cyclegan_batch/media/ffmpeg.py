@@ -8,12 +8,15 @@ that call it live beside this module: probe.py (what a video holds), decode.py (
 
 from __future__ import annotations
 
+import logging
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
 
+log = logging.getLogger("cyclegan_batch")
 VIDEO_STREAM = "0:V:0"  # capital V: video streams that are not attached pictures (cover art)
 
 
@@ -41,16 +44,29 @@ def filter_value(value: str) -> str:
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     """One ffmpeg process to completion, its output captured."""
+    log.debug("ffmpeg %s", shlex.join(args))
     return subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", *args], capture_output=True, **kwargs)
 
 
 def popen(args: list[str], **kwargs) -> subprocess.Popen:
     """One ffmpeg process streaming through pipes (the frame readers and writers)."""
+    log.debug("ffmpeg %s", shlex.join(args))
     return subprocess.Popen([ffmpeg_exe(), "-nostdin", "-hide_banner", *args], **kwargs)
 
 
+def _messages(stderr: str) -> list[str]:
+    """ffmpeg's stderr lines without their `[demuxer @ 0x...]` prefixes and its generic closing lines."""
+    lines = [re.sub(r"^(\[[^]]*@ 0x[0-9a-f]+\]\s*)+", "", line).strip() for line in stderr.splitlines()]
+    return [line for line in lines if line and not line.startswith(("Error opening input file", "Conversion failed"))]
+
+
 def last_error(stderr: str) -> str:
-    """The most telling line of ffmpeg's stderr, without the `[demuxer @ 0x...]` prefix."""
-    lines = [re.sub(r"^\[[^]]*@ 0x[0-9a-f]+\]\s*", "", line).strip() for line in stderr.splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Error opening input file", "Conversion failed"))]
+    """The most telling line of ffmpeg's stderr when a file is at fault: the last one."""
+    lines = _messages(stderr)
     return lines[-1] if lines else "ffmpeg failed without a message"
+
+
+def first_error(stderr: str) -> str:
+    """The most telling line when a device is at fault (no driver, no session): the first; the rest follow from it."""
+    lines = _messages(stderr)
+    return lines[0] if lines else "ffmpeg failed without a message"

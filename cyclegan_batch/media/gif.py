@@ -19,6 +19,7 @@ from PIL import GifImagePlugin, Image, ImageSequence
 
 from cyclegan_batch.media.ffmpeg import VideoError
 from cyclegan_batch.media.formats import GIF, is_video_name
+from cyclegan_batch.media.picture import RGB24, Layout
 
 
 def is_video_file(path: Path) -> bool:
@@ -56,10 +57,12 @@ def read_timing(path: Path) -> GifTiming | None:
 
 
 class GifWriter:
-    """Write H x W x 3 uint8 frames into the GIF `path` with `timing`; the FrameWriter interface."""
+    """Write RGB24 frames (H x W x 3 uint8, in any shape) into the GIF `path` with `timing`; the FrameWriter
+    interface."""
 
-    def __init__(self, path: Path, timing: GifTiming) -> None:
+    def __init__(self, path: Path, timing: GifTiming, width: int, height: int) -> None:
         self.path, self.timing = Path(path), timing
+        self.layout = Layout(RGB24, width, height)
         self.frames_written = 0
         try:
             self._file: BinaryIO = self.path.open("wb")
@@ -71,7 +74,8 @@ class GifWriter:
         return durations[min(index, len(durations) - 1)] if durations else 0
 
     def write(self, frame: np.ndarray) -> None:
-        indexed = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).quantize(256)
+        pixels = np.ascontiguousarray(frame, dtype=np.uint8).reshape(self.layout.height, self.layout.width, 3)
+        indexed = Image.fromarray(pixels).quantize(256)
         chunks: list[bytes] = []
         if self.frames_written == 0:
             indexed.info["version"] = b"89a"  # frame delays and the loop count are GIF89a blocks

@@ -1,4 +1,5 @@
-"""Whole-file jobs without re-encoding the picture: audio from the source, keyframe segments, and their join.
+"""Whole-file jobs without re-encoding the picture: audio from the source, keyframe segments, and their join
+(re-encoded only for segments encoded differently).
 
 Audio is stream-copied; a container that refuses the codec gets it re-encoded (FALLBACK_AUDIO), and the log
 says so. Segments hold picture only: `video join` takes the audio from the original.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -93,18 +95,42 @@ def _concat_line(path: Path) -> str:
     return f"file '{quoted}'\n"
 
 
+def encoding_of(path: Path) -> tuple[str, str, bool]:
+    """What wrote a file's video stream, as far as joining them goes: codec, profile, and whether x264 did
+    (its settings SEI is in the stream; NVENC and other encoders of the same codec write none)."""
+    header = run(["-i", file_arg(path)], text=True, errors="replace").stderr
+    found = re.search(r"Stream #0:\d+\S*: Video: (\w+)(?: \(([^)]*)\))?", header)
+    with open(path, "rb") as f:
+        x264 = b"x264 - core" in f.read(4 << 20)
+    return (found.group(1), found.group(2) or "", x264) if found else ("", "", x264)
+
+
 def join(
     segments: list[Path], original: Path, original_info: VideoInfo, dst: Path, container: str = DEFAULT_CONTAINER
 ) -> str:
-    """Concatenate translated `segments` (same codec and size) into `dst` without re-encoding, adding the
-    audio of `original`. Returns how the audio was carried. The caller makes `dst` atomic."""
+    """Concatenate translated `segments` into `dst` without re-encoding, adding the audio of `original`.
+    Returns how the audio was carried. The caller makes `dst` atomic.
+
+    Segments encoded alike (one encoder, one profile: the translate jobs of one video on like machines) are
+    stream-copied. A mixed set (say NVENC on most segments, libx264 where a card fell back) cannot be: it is
+    re-encoded with libx264 at the default quality, and the log says so."""
     dst = Path(dst)
     listing = temp_path_for(dst).with_suffix(".ffconcat")
     video_only = temp_path_for(dst)
+    encodings = {encoding_of(segment) for segment in segments}
+    video = ["-c", "copy"]
+    if len(encodings) > 1:
+        log.warning(
+            "%s: its segments were encoded differently (%s); re-encoding the joined video with libx264",
+            original.name,
+            "; ".join(sorted(f"{c} {p}{' by x264' if x else ''}" for c, p, x in encodings)),
+        )
+        settings = EncodeSettings(container=container, codec="libx264")
+        video = settings.codec_args(original_info.width, original_info.height)
     try:
         listing.write_text("ffconcat version 1.0\n" + "".join(map(_concat_line, segments)), encoding="utf-8")
         args = ["-v", "error", "-f", "concat", "-safe", "0", "-i", file_arg(listing), "-map", "0:v:0"]
-        args += ["-c", "copy", *EncodeSettings(container=container).format_args(), "-y", file_arg(video_only)]
+        args += [*video, *EncodeSettings(container=container).format_args(), "-y", file_arg(video_only)]
         proc = run(args, text=True, errors="replace")
         if proc.returncode != 0:
             raise VideoError(f"joining segments failed: {last_error(proc.stderr)}")

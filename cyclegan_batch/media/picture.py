@@ -6,6 +6,9 @@ written again. The matrix and range also steer the conversions: ffmpeg decodes t
 input's matrix and range, and the encoder converts back to YUV with the same ones, so the tags describe
 the pixels. What the input leaves unsaid stays unsaid (ffmpeg's defaults both ways, as before).
 
+`Layout` says how one raw frame lies in the ffmpeg pipes: the stream's own YUV planes, or packed RGB24
+(media/yuv.py converts between them).
+
 The values are read from the showinfo filter's per-frame fields (`sar:128/117`, `color_range:tv
 color_space:bt709 ...`), which ffmpeg spells with the same names its setparams filter takes back.
 """
@@ -16,6 +19,19 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+RGB24 = "rgb24"  # the decoder's layout for any other pixel format (ffmpeg converts), and the GIF writer's
+# pixel format -> (horizontal, vertical chroma subsampling, bits per sample)
+PLANAR = {
+    "yuv420p": (2, 2, 8),
+    "yuv422p": (2, 1, 8),
+    "yuv444p": (1, 1, 8),
+    "yuvj420p": (2, 2, 8),
+    "yuvj422p": (2, 1, 8),
+    "yuvj444p": (1, 1, 8),
+    "yuv420p10le": (2, 2, 10),
+    "yuv422p10le": (2, 1, 10),
+    "yuv444p10le": (1, 1, 10),
+}
 UNSAID = frozenset({"unknown", "reserved", "unspecified"})
 # The output is always YUV: for an RGB-coded input (matrix `gbr`: GIF, RGB codecs) neither its matrix nor
 # its range (full, as RGB always is) describes the output, so both are left to the encoder's defaults.
@@ -60,6 +76,45 @@ class Picture:
         if params:
             chain.append(f"setparams={params}")
         return chain
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one raw frame of `pix_fmt` lies in the pipe: a Y plane then two chroma planes, or packed rgb24."""
+
+    pix_fmt: str
+    width: int
+    height: int
+
+    @classmethod
+    def reading(cls, pix_fmt: str | None, width: int, height: int, planes: bool = True) -> Layout:
+        """The layout frames of a stream in `pix_fmt` come out of the decoder in: their own planes, or (any
+        other format, or `planes` False) rgb24."""
+        return cls(pix_fmt if planes and pix_fmt in PLANAR else RGB24, width, height)
+
+    @property
+    def planar(self) -> bool:
+        return self.pix_fmt in PLANAR
+
+    @property
+    def chroma_size(self) -> tuple[int, int]:
+        """(height, width) of a chroma plane (odd sides round up, as ffmpeg's planes do)."""
+        sx, sy, _ = PLANAR[self.pix_fmt]
+        return -(-self.height // sy), -(-self.width // sx)
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return 2 if self.planar and PLANAR[self.pix_fmt][2] > 8 else 1
+
+    @property
+    def frame_bytes(self) -> int:
+        if not self.planar:
+            return 3 * self.width * self.height
+        ch, cw = self.chroma_size
+        return (self.width * self.height + 2 * ch * cw) * self.bytes_per_sample
+
+    def full_range(self, range_tag: str | None) -> bool:
+        return self.pix_fmt.startswith("yuvj") or range_tag == "pc"
 
 
 def _said(value: str | None) -> str | None:

@@ -42,6 +42,7 @@ class VideoInfo:
     header_duration_s: float = 0.0  # what the container says (all streams), for the truncation message
     pts_s: list[float] = field(default_factory=list, repr=False)  # presentation times, sorted
     picture: Picture = field(default_factory=Picture)  # SAR and colour description
+    pix_fmt: str | None = None  # of the decoded frames (ffmpeg's name: yuv420p, yuv420p10le, rgb24, ...)
 
     def summary(self) -> dict:
         """The sidecar's description (docs/interfaces.md): fps as a fraction string, plus what we know."""
@@ -119,6 +120,7 @@ def probe(path: Path) -> VideoInfo:
     if video.group(1) == "none" or "Decoder (codec none) not found" in proc.stderr:
         raise VideoError("unknown video codec: ffmpeg has no decoder for it")
     size = re.search(r"showinfo.* n:\s*0 .* s:(\d+)x(\d+) ", proc.stderr)
+    pix_fmt = re.search(r"showinfo.* n:\s*0 .* fmt:(\S+) ", proc.stderr)
     pts, durations, tb = _packet_times(proc.stdout)
     if size is None or not pts:
         reason = "" if proc.returncode == 0 else f" ({last_error(proc.stderr)})"
@@ -156,4 +158,5 @@ def probe(path: Path) -> VideoInfo:
         header_duration_s=header_s,
         pts_s=times.tolist(),
         picture=parse_showinfo(proc.stderr),
+        pix_fmt=pix_fmt.group(1) if pix_fmt else None,
     )

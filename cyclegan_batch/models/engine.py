@@ -215,13 +215,17 @@ class Translator:
         model = load_generators(path)
         return cls(model, a_to_b=resolve_direction(direction, model.info.domains), **kwargs)
 
-    def to_device(self, frames: np.ndarray) -> torch.Tensor:
-        """N x H x W x 3 uint8 -> N x 3 x H x W float in [-1, 1] on the device (pinned, async copy on CUDA)."""
-        frames = np.ascontiguousarray(frames)
-        if not frames.flags.writeable:  # decoded images are read-only views; torch warns on wrapping those
-            frames = frames.copy()
-        t = torch.from_numpy(frames)
-        if self.device.type == "cuda":
+    def to_device(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """N x H x W x 3 uint8 (an array, or a tensor on any device) -> N x 3 x H x W float in [-1, 1] on the
+        device (pinned, async copy on CUDA)."""
+        if isinstance(frames, torch.Tensor):
+            t = frames
+        else:
+            frames = np.ascontiguousarray(frames)
+            if not frames.flags.writeable:  # decoded images are read-only views; torch warns on wrapping those
+                frames = frames.copy()
+            t = torch.from_numpy(frames)
+        if self.device.type == "cuda" and t.device.type == "cpu":
             t = t.pin_memory()
         t = to_model_range(t.to(self.device, non_blocking=True).permute(0, 3, 1, 2))
         return t.contiguous(memory_format=self.memory_format)
@@ -315,9 +319,16 @@ class Translator:
         size = (max(MIN_NET_SIDE, int(h * scale)), max(MIN_NET_SIDE, int(w * scale)))
         return F.interpolate(x, size=size, mode="area")
 
-    def translate(self, frames: np.ndarray) -> TranslatedBatch:
-        """Translate a batch of same-size uint8 frames (N x H x W x 3)."""
-        x = self.to_device(frames)
-        y = self.run(self.forward, x)
-        rec = self.run(self.backward, y) if self.backward is not None else None
+    def translate(self, frames: np.ndarray | torch.Tensor) -> TranslatedBatch:
+        """Translate a batch of same-size uint8 frames (N x H x W x 3, an array or a tensor on any device)."""
+        y, rec = self.translate_tensor(self.to_device(frames))
         return TranslatedBatch(to_uint8_image(y), to_uint8_image(rec) if rec is not None else None)
+
+    def translate_tensor(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G(x) and, with the cycle, F(G(x)): N x 3 x H x W float in [-1, 1] on the device, in and out."""
+        y = self.run(self.forward, x)
+        return y, self.run(self.backward, y) if self.backward is not None else None
+
+    def from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """N x 3 x H x W RGB values 0..255 already on the device (video frames) -> the model's input."""
+        return pixels.div(127.5).sub_(1.0).contiguous(memory_format=self.memory_format)  # to_model_range, a copy

@@ -59,7 +59,7 @@ def reference_for(report: Report, to_b: bool, given: Path | None) -> tuple[Path 
 
 
 def add_realism(report: Report, reference: Path | None, device: str = "auto", video_frames: int | None = None) -> None:
-    """Score every image set and video of `report` in place (a video on `video_frames` frames, default
+    """Score every image set and video of `report` in place (a video on video_frames of its frames, default
     VIDEO_FRAMES), and the test split; without the metrics extra, one note says why not."""
     try:
         scorer = Scorer(device)

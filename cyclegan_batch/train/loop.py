@@ -111,6 +111,7 @@ class Trainer:
         precision: str = "auto",
         workers: int | None = None,
         compile: bool = False,
+        capture: bool = False,
         resume: bool = True,
         init_from: Path | None = None,
         channels_last: bool | None = None,
@@ -147,7 +148,7 @@ class Trainer:
 
         init = initial_generators(resolve_model(init_from), cfg) if init_from is not None else None
         self.step = CycleGANStep(
-            cfg, self.device, self.precision, memory_format, initial_generators=init, compile=compile
+            cfg, self.device, self.precision, memory_format, initial_generators=init, compile=compile, capture=capture
         )
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.train_seconds = 0.0  # time earlier sessions of this run spent (from the checkpoint)

@@ -26,8 +26,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import autocast
+from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.models.modelfile import Generators
 from cyclegan_batch.models.nets import Generator, PatchDiscriminator, build_generator, init_weights
+from cyclegan_batch.train.capture import DevicePool, StepGraph
 from cyclegan_batch.train.config import TrainConfig
 from cyclegan_batch.train.stability import Motion, MotionDraws, stability_loss
 
@@ -127,8 +129,14 @@ def build_networks(cfg: TrainConfig, seed: int) -> Networks:
     return nets
 
 
-def make_adam(params: list[nn.Parameter], cfg: TrainConfig, device: torch.device) -> torch.optim.Adam:
-    """Fused Adam (one kernel for all parameters) where this torch supports it on `device`."""
+def make_adam(
+    params: list[nn.Parameter], cfg: TrainConfig, device: torch.device, capturable: bool = False
+) -> torch.optim.Adam:
+    """Fused Adam (one kernel for all parameters) where this torch supports it on `device`. `capturable`: its
+    state and learning rate on the device, so a CUDA graph can replay its step (train/capture.py)."""
+    if capturable:
+        lr = torch.tensor(cfg.lr, dtype=torch.float64, device=device)  # the same updates as a float lr
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True, capturable=True)
     kwargs = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     try:
         return torch.optim.Adam(params, fused=True, **kwargs)
@@ -145,7 +153,8 @@ class CycleGANStep:
     """The networks, optimizers and pools of one rank, and the update that one batch makes to them.
 
     `initial_generators` (fine-tuning) replaces the freshly initialised generators' weights (a direction it
-    lacks keeps them); the discriminators always start from the paper's init.
+    lacks keeps them); the discriminators always start from the paper's init. `capture`: the capture-ready
+    step of train/capture.py (device-side pools, capturable Adam), replayed as one CUDA graph on a GPU.
     """
 
     def __init__(
@@ -157,6 +166,7 @@ class CycleGANStep:
         *,
         initial_generators: Generators | None = None,
         compile: bool = False,
+        capture: bool = False,
     ) -> None:
         self.cfg, self.device, self.precision, self.memory_format = cfg, device, precision, memory_format
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
@@ -167,14 +177,27 @@ class CycleGANStep:
         for net in self.nets.named().values():
             net.to(device, memory_format=memory_format).train()
         n = self.nets
-        self.opt_g = make_adam([*n.a_to_b.parameters(), *n.b_to_a.parameters()], cfg, device)
-        self.opt_d = make_adam([*n.d_a.parameters(), *n.d_b.parameters()], cfg, device)
+        if capture and precision == "fp16":
+            raise UserError(
+                "--capture runs bf16 or fp32: fp16's loss scaling syncs with the host every step", ExitCode.USAGE
+            )
+        self.opt_g = make_adam([*n.a_to_b.parameters(), *n.b_to_a.parameters()], cfg, device, capture)
+        self.opt_d = make_adam([*n.d_a.parameters(), *n.d_b.parameters()], cfg, device, capture)
         self.scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
         pool_seed = cfg.seed + 1000 * self.rank  # per-rank pools make their own choices
-        self.pool_a = ImagePool(cfg.pool_size, pool_seed + 1)
-        self.pool_b = ImagePool(cfg.pool_size, pool_seed + 2)
+        pool = (lambda size, seed: DevicePool(size, seed, device)) if capture else ImagePool
+        self.pool_a: ImagePool | DevicePool = pool(cfg.pool_size, pool_seed + 1)
+        self.pool_b: ImagePool | DevicePool = pool(cfg.pool_size, pool_seed + 2)
         # only when asked: with stability_weight 0 the step draws nothing more than the paper's
         self.motions = MotionDraws(cfg, pool_seed + 3) if cfg.stability_weight > 0 else None
+        if capture and self.motions is not None:
+            raise UserError(
+                "--capture replays one fixed step; stability_weight adds its term every "
+                f"{cfg.stability_every} steps: set stability_weight=0 or leave --capture off",
+                ExitCode.USAGE,
+            )
+        self._graph = StepGraph(self._update, self._draw) if capture and device.type == "cuda" else None
+        self.autocast_cache = self._graph is None  # a captured graph replays the weight casts
         self.generators = self._distribute(GeneratorPair(n.a_to_b, n.b_to_a, cfg.lambda_identity > 0))
         self.discriminators = self._distribute(DiscriminatorPair(n.d_a, n.d_b))
         self.generator_losses = torch.compile(self._generator_losses) if compile else self._generator_losses
@@ -211,15 +234,30 @@ class CycleGANStep:
 
     def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
         """One G update, then one D update on pooled fakes; the loss terms, detached."""
-        n = self.nets
         real_a = real_a.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         real_b = real_b.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        if self._graph is not None:
+            return self._graph(real_a, real_b)
         motions = None
         if self.motions is not None and self.motions.due():  # drawn on the CPU, outside the computation
             motions = (self.motions.draw(real_a).to(self.device), self.motions.draw(real_b).to(self.device))
+        self._draw(len(real_a))
+        return self._update(real_a, real_b, motions)
+
+    def _draw(self, n: int) -> None:
+        """The device pools' random numbers for the next step (outside a captured graph; ImagePool draws its own)."""
+        for pool in (self.pool_a, self.pool_b):
+            if isinstance(pool, DevicePool):
+                pool.draw(n)
+
+    def _update(
+        self, real_a: torch.Tensor, real_b: torch.Tensor, motions: tuple[Motion, Motion] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The step's work on batches already on the device: what train/capture.py's StepGraph captures."""
+        n = self.nets
         for d in (n.d_a, n.d_b):
             d.requires_grad_(False)
-        with autocast(self.device, self.precision):
+        with autocast(self.device, self.precision, cache=self.autocast_cache):
             loss_g, terms, fake_a, fake_b = self.generator_losses(real_a, real_b, motions)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
@@ -227,7 +265,7 @@ class CycleGANStep:
 
         for d in (n.d_a, n.d_b):
             d.requires_grad_(True)
-        with autocast(self.device, self.precision):
+        with autocast(self.device, self.precision, cache=self.autocast_cache):
             pool_a, pool_b = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
             real_a_pred, fake_a_pred, real_b_pred, fake_b_pred = self.discriminators(real_a, pool_a, real_b, pool_b)
             terms["D_A"] = 0.5 * (lsgan(real_a_pred, True) + lsgan(fake_a_pred, False))
@@ -241,7 +279,10 @@ class CycleGANStep:
     def set_lr(self, lr: float) -> None:
         for opt in (self.opt_g, self.opt_d):
             for group in opt.param_groups:
-                group["lr"] = lr
+                if isinstance(group["lr"], torch.Tensor):  # capturable: the graph reads it in place
+                    group["lr"].fill_(lr)
+                else:
+                    group["lr"] = lr
 
     @torch.no_grad()
     def sample_grid(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

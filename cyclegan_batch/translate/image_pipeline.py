@@ -13,13 +13,15 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
 
+from cyclegan_batch.media.device_jpeg import decode_on, jpeg_device
 from cyclegan_batch.media.images import (
     DEFAULT_MAX_PIXELS,
     ImageLoadError,
@@ -31,9 +33,12 @@ from cyclegan_batch.metrics import cycle_metrics
 from cyclegan_batch.models.engine import BatchSize, TranslatedBatch, Translator
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
-from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
+from cyclegan_batch.util.threads import ModelThreads, codec_workers, opencv_sequential
 
 SAVE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".jpe": {"quality": 95}, ".webp": {"quality": 95}}
+# PNG goes through OpenCV with its defaults (zlib level 1, run-length strategy): 5-9x less CPU time than
+# Pillow's level 6, files 1-24 % larger (bench/RESULTS.md, "Issue 30: the work around the model").
+OPENCV_SUFFIXES = frozenset({".png"})
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,10 @@ class ImageResult:
 @dataclass
 class PipelineSettings:
     batch_size: BatchSize = "auto"  # per image size, see Translator.batch_size_for
-    workers: int = field(default_factory=io_workers)  # decode threads, and encode threads
+    workers: int = field(default_factory=codec_workers)  # decode threads, and encode threads
     max_side: int | None = None  # downscale larger images to this longer side before translating
     max_pixels: int = DEFAULT_MAX_PIXELS
+    jpeg_device: torch.device | None = None  # decode JPEG there (media/device_jpeg.py); default: nvjpeg where it is
 
 
 @dataclass
@@ -79,13 +85,17 @@ class PipelineStats:
 @dataclass
 class _Decoded:
     job: ImageJob
-    pixels: np.ndarray | None = None
+    pixels: np.ndarray | torch.Tensor | None = None  # H x W x 3 uint8; a tensor when decoded on the device
     error: str | None = None
     alpha: np.ndarray | None = None  # carried unchanged to the output; the model sees the colour only
 
 
 def _decode(job: ImageJob, settings: PipelineSettings) -> _Decoded:
     try:  # an output without alpha (JPEG...) gets the input composited over white, as a viewer shows it
+        if settings.jpeg_device is not None:
+            on_device = decode_on(job.src, settings.jpeg_device, settings.max_pixels, settings.max_side)
+            if on_device is not None:
+                return _Decoded(job, on_device)
         pixels, alpha = load_rgb_alpha(job.src, keep_alpha=holds_alpha(job.dst), max_pixels=settings.max_pixels)
     except ImageLoadError as e:
         return _Decoded(job, error=str(e))
@@ -102,9 +112,27 @@ def _decode(job: ImageJob, settings: PipelineSettings) -> _Decoded:
 
 def save_image(pixels: np.ndarray, path: Path, alpha: np.ndarray | None = None) -> None:
     """Write an RGB uint8 image (RGBA with `alpha`) atomically, in the format its suffix names."""
+    suffix = path.suffix.lower()
+    if suffix in OPENCV_SUFFIXES:
+        order = cv2.COLOR_RGB2BGR if alpha is None else cv2.COLOR_RGBA2BGRA
+        ok, data = cv2.imencode(suffix, cv2.cvtColor(pixels if alpha is None else np.dstack([pixels, alpha]), order))
+        if not ok:
+            raise ValueError(f"OpenCV cannot encode {path.name}")
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(data)
+        return
     img = Image.fromarray(pixels) if alpha is None else Image.fromarray(np.dstack([pixels, alpha]), "RGBA")
     with atomic_output(path) as tmp:
-        img.save(tmp, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
+        img.save(tmp, **SAVE_OPTIONS.get(suffix, {}))
+
+
+def _stack(images: list[np.ndarray | torch.Tensor], device: torch.device) -> np.ndarray | torch.Tensor:
+    """A batch of same-size images; on the device when any of them was decoded there."""
+    if all(isinstance(image, np.ndarray) for image in images):
+        return np.stack(images)
+    return torch.stack(
+        [torch.tensor(image, device=device) if isinstance(image, np.ndarray) else image for image in images]
+    )
 
 
 def _encode(item: _Decoded, output: np.ndarray, reconstruction: np.ndarray | None) -> ImageResult:
@@ -116,7 +144,8 @@ def _encode(item: _Decoded, output: np.ndarray, reconstruction: np.ndarray | Non
         save_image(output, item.job.dst, item.alpha)  # last: its presence means the image is complete
     except (OSError, ValueError) as e:
         return ImageResult(item.job, w, h, error=f"cannot write {item.job.dst.name}: {e}")
-    metrics = cycle_metrics(item.pixels, reconstruction) if reconstruction is not None else None
+    pixels = item.pixels.cpu().numpy() if isinstance(item.pixels, torch.Tensor) else item.pixels
+    metrics = cycle_metrics(pixels, reconstruction) if reconstruction is not None else None
     return ImageResult(item.job, w, h, metrics)
 
 
@@ -135,7 +164,7 @@ class _ModelCalls:
     def _call(self, batch: list[_Decoded]) -> TranslatedBatch:
         self._count_busy(+1)
         try:
-            return self.translator.translate(np.stack([item.pixels for item in batch]))
+            return self.translator.translate(_stack([item.pixels for item in batch], self.translator.device))
         finally:
             self._count_busy(-1)
 
@@ -187,6 +216,8 @@ def translate_images(
     cancels queued work.
     """
     settings = settings or PipelineSettings()
+    if settings.jpeg_device is None:
+        settings = replace(settings, jpeg_device=jpeg_device(translator.device))
     stats = stats if stats is not None else PipelineStats()
     # Decoded images held ahead of the model. For auto, 4 (the old default) bounds memory when big images
     # go one per call, and still holds a full bucket of 8 small ones.

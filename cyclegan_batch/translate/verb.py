@@ -29,7 +29,6 @@ from cyclegan_batch.translate.plan import Plan, Scan, plan_images, scan_inputs
 from cyclegan_batch.util.atomic import atomic_write_text, remove_stale_parts_under
 from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.video.pipeline import VideoOptions, translate_video
-from cyclegan_batch.video.segments import segment_context
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -147,7 +146,7 @@ def video_row(
             overwrite=options.overwrite,
             progress=progress,
             temporal=options.video.temporal,
-            context=segment_context(src, options.video.context_from, options.video.temporal is not None),
+            context_from=options.video.context_from,
         )
     except VideoError as e:
         return failed_row(rel, str(e)), False

@@ -1,7 +1,7 @@
 """How the pipelines share the cores: the one home of their concurrency policy.
 
 - Disk and per-item work (decoding, encoding, metrics, training's data loading) runs in `io_workers()` threads
-  or processes.
+  or processes; the image pipeline's decode and encode pools have `codec_workers()` threads each.
 - Model calls run in `ModelThreads`: on a CPU with 2+ threads, two calls at once, each with half of torch's
   intra-op threads (measured faster than one call with all of them: bench/RESULTS.md, appendix "Session 2",
   two model calls at once); elsewhere, or when two passes do not fit, one call with all of them
@@ -36,6 +36,13 @@ _saved_threads = 0
 def io_workers() -> int:
     """Threads (or processes) for decoding, encoding and per-item metrics: one per core, up to MAX_IO_WORKERS."""
     return min(MAX_IO_WORKERS, os.cpu_count() or 1)
+
+
+def codec_workers() -> int:
+    """Threads for decoding and for encoding images: one per core. Image codecs are CPU work that releases
+    the GIL (Pillow, OpenCV), and on a GPU host they, not the model, set the pace: a card translates 256^2
+    images faster than 4 cores decode and encode PNGs (bench/RESULTS.md, "CUDA GPU (current)")."""
+    return os.cpu_count() or 1
 
 
 def model_calls(device: torch.device, two_fit: bool) -> int:

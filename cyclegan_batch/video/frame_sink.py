@@ -1,8 +1,11 @@
 """The video pipeline's last stage: stabilize, encode and measure each translated frame (video/pipeline.py).
 
-Per frame, in a small thread pool: the input flow from the previous frame (computed once, shared by the
-stabilizer and the warping error), then frame images and the metrics. In order on the encoder thread:
-stabilization (it needs the previous stabilized frame), then the encoder. Frames wait in bounded queues.
+Per frame, in a small thread pool: the input's grey levels and its DIS flow from the previous frame (computed
+once, shared by the stabilizer and the warping error), then frame images and the warping and fidelity
+metrics. In order on the encoder thread: stabilization (it needs the previous stabilized frame), then the
+conversion to the encoder's planes and the encoder. Frames wait in bounded queues. The frames and all of this
+work stay where the model put them (video/frames.py: OpenCV on a CPU, torch on a GPU); the cycle metrics
+come with each frame, computed batched beside the model.
 """
 
 from __future__ import annotations
@@ -21,19 +24,21 @@ from cyclegan_batch import runfolder
 from cyclegan_batch.media.encode import FrameWriter
 from cyclegan_batch.media.ffmpeg import VideoError
 from cyclegan_batch.media.gif import GifWriter
-from cyclegan_batch.metrics import cycle_metrics, psnr
+from cyclegan_batch.media.picture import Picture
 from cyclegan_batch.util.atomic import atomic_output
-from cyclegan_batch.video.flow import FlowEstimator, Warp, errors_along
+from cyclegan_batch.video.flow import FlowEstimator
+from cyclegan_batch.video.frames import CpuFrames, Frame, TorchFrames
 from cyclegan_batch.video.stabilize import Stabilizer, TorchStabilizer
 
 # fidelity_psnr: PSNR of the written (stabilized) frame against the per-frame translation; empty without
 # --temporal, inf where they are equal (first frame, after a cut)
+Scores = dict[str, float | None]
 
 
 class FrameSink:
-    """The encoder stage. Per frame, in a small thread pool beside it (OpenCV and NumPy release the GIL): the
-    input flow from the previous frame, then frame images and the per-frame metrics (cycle, warping, fidelity).
-    In order on this thread: stabilization (it needs the previous stabilized frame), then the encoder.
+    """The encoder stage. Per frame, in a small thread pool beside it (OpenCV and torch release the GIL): the
+    input flow from the previous frame, then frame images and the warping and fidelity metrics. In order on
+    this thread: stabilization (it needs the previous stabilized frame), then the encoder.
 
     The first `context` frames only warm the stabilizer up (a segment's frames before its start): they are
     neither written nor recorded, and the first recorded frame is measured against the last of them."""
@@ -41,35 +46,38 @@ class FrameSink:
     def __init__(
         self,
         writer: FrameWriter | GifWriter,
+        ops: CpuFrames | TorchFrames,
+        picture: Picture,
         fps: float,
         frames_dir: Path | None,
-        cycle: bool,
         workers: int,
         stabilizer: Stabilizer | TorchStabilizer | None = None,
         context: int = 0,
     ) -> None:
-        self.writer, self.fps, self.frames_dir, self.cycle = writer, fps, frames_dir, cycle
+        self.writer, self.ops, self.picture, self.fps, self.frames_dir = writer, ops, picture, fps, frames_dir
         self.stabilizer, self.context = stabilizer, context
         self.rows: list[dict[str, str]] = []
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="measure")
-        self._flowing: deque[tuple[np.ndarray, np.ndarray, np.ndarray | None, Future]] = deque()
+        self._flowing: deque[tuple[Frame, Frame, Scores | None, Future]] = deque()
         self._pending: deque[Future] = deque()
         self._max_pending = 4 * workers  # bounds the frames held for measuring
-        self._last_input: np.ndarray | None = None  # of the last frame added
-        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (input, written) of the last frame settled
+        self._last_grey: Future[np.ndarray] | None = None  # of the last frame added
+        self._previous: tuple[Frame, Frame] | None = None  # (input, written) of the last frame settled
         self._flows = threading.local()
         self._count = 0  # frames settled, context included
 
-    def add(self, frame_in: np.ndarray, frame_out: np.ndarray, reconstruction: np.ndarray | None) -> None:
-        flow = self._pool.submit(self._warp, self._last_input, frame_in)
-        self._last_input = frame_in
-        self._flowing.append((frame_in, frame_out, reconstruction, flow))
+    def add(self, frame_in: Frame, frame_out: Frame, scores: Scores | None) -> None:
+        """One translated frame, in order, with its cycle metrics (None without the cycle)."""
+        grey = self._pool.submit(self.ops.grey, frame_in)
+        flow = self._pool.submit(self._warp, self._last_grey, grey)
+        self._last_grey = grey
+        self._flowing.append((frame_in, frame_out, scores, flow))
         while len(self._flowing) > self._max_pending:
             self._settle()
 
     def _settle(self) -> None:
         """Stabilize and write the oldest frame whose flow is on its way, and queue its measurement."""
-        frame_in, frame_out, reconstruction, flow = self._flowing.popleft()
+        frame_in, frame_out, scores, flow = self._flowing.popleft()
         warp = flow.result()
         previous, written = self._previous, frame_out
         if self.stabilizer is not None:
@@ -78,9 +86,9 @@ class FrameSink:
         index, self._count = self._count - self.context, self._count + 1
         if index < 0:
             return
-        self.writer.write(written)
+        self.writer.write(self.ops.planes(written, self.writer.layout, self.picture))
         per_frame = frame_out if self.stabilizer is not None else None
-        job = self._pool.submit(self._measure, index, (frame_in, written), per_frame, reconstruction, previous, warp)
+        job = self._pool.submit(self._measure, index, (frame_in, written), per_frame, scores, previous, warp)
         self._pending.append(job)
         while len(self._pending) > self._max_pending:
             self.rows.append(self._pending.popleft().result())
@@ -95,29 +103,33 @@ class FrameSink:
         finally:
             self._pool.shutdown(cancel_futures=True)
 
-    def _warp(self, previous: np.ndarray | None, current: np.ndarray) -> Warp | None:
+    def _warp(self, previous: Future[np.ndarray] | None, current: Future[np.ndarray]):  # noqa: ANN202
+        """The flow from the previous frame (its grey levels were queued first, so they are ready or running)."""
         if previous is None:
             return None
         if not hasattr(self._flows, "estimator"):
             self._flows.estimator = FlowEstimator()
-        return self._flows.estimator.warp(previous, current)
+        flows = self._flows.estimator.flows(previous.result(), current.result())
+        return None if flows is None else self.ops.warp(flows)
 
     def _measure(
         self,
         index: int,
-        current: tuple[np.ndarray, np.ndarray],
-        per_frame: np.ndarray | None,
-        reconstruction: np.ndarray | None,
-        previous: tuple[np.ndarray, np.ndarray] | None,
-        warp: Warp | None,
+        current: tuple[Frame, Frame],
+        per_frame: Frame | None,
+        scores: Scores | None,
+        previous: tuple[Frame, Frame] | None,
+        warp,  # noqa: ANN001 - Warp or DeviceWarp, as self.ops makes them
     ) -> dict[str, str]:
         if self.frames_dir is not None:
             with atomic_output(self.frames_dir / f"{index:06d}.png") as tmp:
-                if not cv2.imwrite(str(tmp), cv2.cvtColor(current[1], cv2.COLOR_RGB2BGR)):
+                if not cv2.imwrite(str(tmp), cv2.cvtColor(self.ops.image(current[1]), cv2.COLOR_RGB2BGR)):
                     raise VideoError(f"cannot write frame images to {self.frames_dir}")
         # the cycle error is of the per-frame translation (what F reconstructed), the rest of what was written
-        scores = cycle_metrics(current[0], reconstruction) if self.cycle and reconstruction is not None else {}
-        warp_in, warp_out = (None, None) if previous is None or warp is None else errors_along(warp, previous, current)
+        scores = scores or {}
+        warp_in = warp_out = None
+        if previous is not None and warp is not None:
+            warp_in, warp_out = warp.error(previous[0], current[0]), warp.error(previous[1], current[1])
         return {
             "frame": str(index),
             "time_s": f"{index / self.fps:.6f}",
@@ -126,7 +138,7 @@ class FrameSink:
             "ssim": runfolder.csv_number(scores.get("ssim")),
             "warp_in": runfolder.csv_number(warp_in),
             "warp_out": runfolder.csv_number(warp_out),
-            "fidelity_psnr": "" if per_frame is None else runfolder.csv_number(psnr(current[1], per_frame)),
+            "fidelity_psnr": "" if per_frame is None else runfolder.csv_number(self.ops.psnr(current[1], per_frame)),
         }
 
     def csv_text(self) -> str:

@@ -1,9 +1,12 @@
-"""Translate one video: decode, translate in batches and encode concurrently, with per-frame metrics.
+"""Translate one video: probe, decode, translate in batches and encode concurrently, with per-frame metrics.
 
-    decoder thread --frames--> model threads (Translator, batches) --in order--> main thread
-                                                                    (stabilizer, ffmpeg encoder, frame
-                                                                     images, cycle + warping metrics:
-                                                                     cyclegan_batch/video/frame_sink.py)
+    probe -> decoder thread --raw frames--> model threads (to RGB, Translator, cycle metrics; batched, on
+             (media/decode.py)             the model's device)
+                                  --in order--> main thread (stabilizer, the encoder's planes, ffmpeg encoder,
+                                                frame images, warping metrics: video/frame_sink.py)
+
+With the model on a GPU, frames cross the pipes in the stream's own YUV planes, and the colour conversions
+(media/yuv.py) and the work after the model run there (video/frames.py); on a CPU the pipes carry RGB24.
 
 Each stage runs a bounded number of items ahead of the next (cyclegan_batch/util/bounded.py), so memory stays
 at a few batches whatever the video's length.
@@ -19,29 +22,35 @@ import io
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cyclegan_batch import runfolder
+from cyclegan_batch.media.codecs import NVDEC, choose_decoder, choose_encoder
 from cyclegan_batch.media.decode import FrameReader
-from cyclegan_batch.media.encode import DEFAULT_CRF, EncodeSettings, FrameWriter, pix_fmt_for
+from cyclegan_batch.media.encode import DEFAULT_CRF, EncodeSettings, FrameWriter, encoder_layout, pix_fmt_for
 from cyclegan_batch.media.ffmpeg import VideoError
 from cyclegan_batch.media.formats import DEFAULT_CONTAINER, GIF, is_video_name
 from cyclegan_batch.media.gif import GifTiming, GifWriter, read_timing
 from cyclegan_batch.media.mux import finish_with_audio, join
+from cyclegan_batch.media.picture import Layout
 from cyclegan_batch.media.probe import VideoInfo, probe
+from cyclegan_batch.media.yuv import to_rgb
 from cyclegan_batch.models.engine import BatchSize, Translator
+from cyclegan_batch.models.pixels import to_pixels
 from cyclegan_batch.util.atomic import atomic_output, atomic_write_text, remove_stale_parts_of, temp_path_for
 from cyclegan_batch.util.bounded import bounded_map, in_background
 from cyclegan_batch.util.progress import progress_bar
 from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequential
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
+from cyclegan_batch.video.frames import Frame, frame_ops, frames_on_device
 from cyclegan_batch.video.graded import GradeLut, copy_frames, unmeasured_rows
-from cyclegan_batch.video.stabilize import make_stabilizer
+from cyclegan_batch.video.segments import segment_context
 
 log = logging.getLogger("cyclegan_batch")
 
@@ -51,7 +60,7 @@ class VideoOptions:
     """How `translate` writes videos: container (the output suffix), codec, quality, optional frame images."""
 
     container: str | None = None  # None: an animated GIF stays a GIF, any other video becomes mp4
-    codec: str | None = None  # None: H.264, or VP9 in WebM
+    codec: str | None = None  # None: auto (NVENC or libx264: media/codecs.py), or VP9 in WebM
     crf: int = DEFAULT_CRF
     frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
     temporal: float | None = DEFAULT_STRENGTH  # stabilization strength (cyclegan_batch/video/stabilize.py); None: off
@@ -81,7 +90,8 @@ class VideoResult:
 
 def _run_pipeline(
     translator: Translator,
-    reader: Iterable[np.ndarray],
+    reader: FrameReader,
+    frames: Iterable[np.ndarray],
     sink: FrameSink,
     batch_size: int,
     advance: Callable,
@@ -92,23 +102,29 @@ def _run_pipeline(
     `model_calls` batches are translated at once (util/threads.py's ModelThreads), while the main thread
     encodes the results in frame order; the decoder keeps two rounds of batches ready.
     """
+    ops, device, cycle = sink.ops, translator.device, translator.backward is not None
 
-    def translate_batch(batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        inputs = np.stack(batch)
-        result = translator.translate(inputs)
-        return inputs, result.outputs, result.reconstructions
+    def translate_batch(batch: list[np.ndarray]) -> tuple[list[Frame], list[Frame], list | None]:
+        raw = torch.from_numpy(np.stack(batch))
+        if device.type == "cuda":
+            raw = raw.pin_memory()
+        pixels = to_rgb(raw.to(device, non_blocking=True), reader.layout, reader.picture.matrix, reader.picture.range)
+        outputs, reconstructions = translator.translate_tensor(translator.from_pixels(pixels))
+        inputs = ops.frames(pixels)
+        scores = ops.cycle(inputs, ops.frames(to_pixels(reconstructions))) if cycle else None
+        return inputs, ops.frames(to_pixels(outputs)), scores
 
-    frames = in_background(reader, 2 * batch_size * model_calls, "decode")
-    batches = iter(lambda: list(itertools.islice(frames, batch_size)), [])
+    queued = in_background(frames, 2 * batch_size * model_calls, "decode")
+    batches = iter(lambda: list(itertools.islice(queued, batch_size)), [])
     model_pool = ModelThreads(model_calls)
     try:
-        for _, (inputs, outputs, reconstructions) in bounded_map(model_pool, translate_batch, batches, model_calls):
+        for _, (inputs, outputs, scores) in bounded_map(model_pool, translate_batch, batches, model_calls):
             for i in range(len(inputs)):
-                sink.add(inputs[i], outputs[i], None if reconstructions is None else reconstructions[i])
+                sink.add(inputs[i], outputs[i], None if scores is None else scores[i])
             advance(len(inputs))
     finally:
         model_pool.shutdown(cancel_futures=True)
-        frames.close()
+        queued.close()
         sink.finish()
 
 
@@ -130,14 +146,18 @@ def translate_video(
     progress: bool = False,
     measure_workers: int | None = None,
     temporal: float | None = None,
-    context: Sequence[np.ndarray] = (),
+    context_from: Path | None = None,
+    on_device: bool | None = None,
     in_ffmpeg: bool = True,
 ) -> VideoResult:
     """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
 
     `temporal`: stabilize with this strength (cyclegan_batch/video/stabilize.py); None writes the per-frame
-    translation. `context`: frames that come before `src` (a segment's, from the original video): they go
-    through the model and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    translation. `context_from`: `src` is a segment of this video: the frames before it go through the model
+    and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
+    `on_device`: frames cross the pipes as YUV and the work after the model runs in torch on its device
+    (video/frames.py); None: where the model is on a GPU. On a CPU, ffmpeg converts to and from RGB24 and the
+    sink runs in OpenCV: the same results, in less CPU time there (bench/RESULTS.md).
     A pointwise model is never stabilized (a colour function adds no spatial flicker); without the cycle (and
     without `frames_dir`) its grade runs inside ffmpeg as a 3D LUT (video/graded.py), unless `in_ffmpeg` is
     False (bench/graded_video.py's baseline).
@@ -162,20 +182,45 @@ def translate_video(
     if pointwise and in_ffmpeg and translator.backward is None and frames_dir is None:
         log.info("%s: graded inside ffmpeg (lut3d) with the pointwise model's 3D LUT; no per-frame metrics", src.name)
         lut = GradeLut(translator.pointwise_net)
-        context = ()  # they only warm a stabilizer up
-    reader = FrameReader(src, info, rgb_filter=None if lut is None else lut.filter)
+    on_device = frames_on_device(translator.device, on_device) and lut is None  # the LUT's frames are RGB24
+    context = segment_context(src, context_from, temporal is not None, on_device)
+    if any(
+        len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes for frame in context
+    ):
+        raise VideoError(f"--context-from {context_from}: its frames are not in the segment's pixel format and size")
+    gpu = translator.device.type == "cuda"
+    decoder = choose_decoder(src, gpu)
+    rgb_filter = None if lut is None else lut.filter
+    reader = FrameReader(src, info, planes=on_device, hwaccel=decoder.name == NVDEC, rgb_filter=rgb_filter)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if gif:
-        writer: FrameWriter | GifWriter = GifWriter(video_only, _gif_timing(src, info, warnings))
+        log.info("%s: decoding %s on %s (%s)", src.name, info.codec, decoder.name, decoder.reason)
+        timing = _gif_timing(src, info, warnings)
+        writer: FrameWriter | GifWriter = GifWriter(video_only, timing, info.width, info.height)
     else:
-        if pix_fmt_for(info.width, info.height) != "yuv420p":
+        pix_fmt = pix_fmt_for(info.width, info.height)
+        encoder = choose_encoder(settings.codec, pix_fmt, info.width, info.height, gpu)
+        settings, codec = replace(settings, codec=encoder.name), encoder.name
+        log.info(
+            "%s: decoding %s on %s (%s), encoding with %s (%s)",
+            src.name,
+            info.codec,
+            decoder.name,
+            decoder.reason,
+            encoder.name,
+            encoder.reason,
+        )
+        if pix_fmt != "yuv420p":
             log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
-        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture)
-    stabilizer = None if temporal is None else make_stabilizer(temporal, translator.device)
-    cycle = translator.backward is not None
+        layout = encoder_layout(info.width, info.height) if on_device else None  # None: RGB24, ffmpeg converts
+        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture, layout)
+    ops = frame_ops(translator.device, on_device)
+    stabilizer = None if temporal is None else ops.stabilizer(temporal)
     workers = measure_workers or io_workers()
-    sink = None if lut else FrameSink(writer, float(info.fps), frames_dir, cycle, workers, stabilizer, len(context))
+    sink = None  # a LUT's frames go straight to the encoder: nothing to stabilize or measure
+    if lut is None:
+        sink = FrameSink(writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context))
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
@@ -184,7 +229,7 @@ def translate_video(
             opencv_sequential(on_cpu),
         ):
             if sink is not None:
-                _run_pipeline(translator, itertools.chain(context, reader), sink, batch_size, advance, calls)
+                _run_pipeline(translator, reader, itertools.chain(context, reader), sink, batch_size, advance, calls)
             else:
                 copy_frames(reader, writer, advance)
         if reader.frames_read == 0:

@@ -53,8 +53,9 @@ def first_frame(segment: Path) -> int:
     raise UserError(f"{segment.name} is not in {index}: cut it again with `cyclegan-batch video split --overwrite`")
 
 
-def context_frames(original: Path, segment: Path, count: int = CONTEXT_FRAMES) -> list[np.ndarray]:
-    """The (up to) `count` frames of `original` just before `segment` starts, decoded (exact seek)."""
+def context_frames(original: Path, segment: Path, count: int = CONTEXT_FRAMES, planes: bool = True) -> list[np.ndarray]:
+    """The (up to) `count` frames of `original` just before `segment` starts, decoded (exact seek) as raw
+    frames (media/decode.py; `planes` as there)."""
     start = first_frame(segment)
     count = min(count, start)
     if count == 0:
@@ -66,7 +67,7 @@ def context_frames(original: Path, segment: Path, count: int = CONTEXT_FRAMES) -
     if start > info.frames:
         raise UserError(f"--context-from {original}: it has {info.frames} frames, the segment starts at {start}")
     # half a frame early: the seek keeps every frame at or after that time
-    reader = FrameReader(original, info, info.pts_s[start - count] - 0.5 / float(info.fps), count)
+    reader = FrameReader(original, info, info.pts_s[start - count] - 0.5 / float(info.fps), count, planes)
     try:
         frames = [frame.copy() for frame in reader]
     finally:
@@ -76,7 +77,8 @@ def context_frames(original: Path, segment: Path, count: int = CONTEXT_FRAMES) -
     return frames
 
 
-def segment_context(segment: Path, original: Path | None, stabilizing: bool) -> list[np.ndarray]:
+def segment_context(segment: Path, original: Path | None, stabilizing: bool, planes: bool) -> list[np.ndarray]:
     """What `translate --context-from ORIGINAL` puts before a segment: enough frames to warm the stabilizer
     up, or (per-frame translation) the one that gives the segment's first frame its warping error."""
-    return [] if original is None else context_frames(original, segment, CONTEXT_FRAMES if stabilizing else 1)
+    count = CONTEXT_FRAMES if stabilizing else 1
+    return [] if original is None else context_frames(original, segment, count, planes)

@@ -12,7 +12,7 @@ flow is wrong, the pixel is newly uncovered, or the light changed, the carried f
 per-frame translation shows. A frame where less than CUT_TRUST of the picture can be trusted follows a scene
 cut (or a flash): the stabilizer resets and writes the per-frame translation unchanged, so nothing ghosts
 across a cut. The state is one float frame, so memory does not grow with the video. On a CUDA device
-(TorchStabilizer) the same trust, warp and blend run there, along the same flow.
+(TorchStabilizer, chosen by video/frames.py) the same trust, warp and blend run there, along the same flow.
 
 Chosen by measurement, graded with an independent flow (bench/RESULTS.md, appendix "Temporal stabilization",
 the method choice): a split in the spirit of Bonneel et al. 2015 (per-frame detail, carried low frequencies)
@@ -23,22 +23,29 @@ the plain blend, which is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from cyclegan_batch.video import DEFAULT_STRENGTH
-from cyclegan_batch.video.flow import Warp, sample
+from cyclegan_batch.video.flow import DeviceWarp, Warp, sample
 
 SIGMA = 12.0  # grey levels of input mismatch at which trust falls to 1/e
 CUT_TRUST = 0.3  # mean trust below this: a scene cut, the stabilizer starts again
 
 
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
+
+
 def trust(warp: Warp, previous_input: np.ndarray, current_input: np.ndarray) -> np.ndarray:
     """Per-pixel trust in [0, 1] (float32 H x W) of the previous frame carried along `warp`."""
-    mismatch = cv2.absdiff(current_input, sample(previous_input, warp.maps)).astype(np.float32).mean(axis=2)
+    diff = cv2.absdiff(current_input, sample(previous_input, warp.maps))
+    # the mean over the channels: an exact sum of three grey levels (OpenCV's transform, a tenth of NumPy's
+    # axis mean's time), then the same float32 division
+    mismatch = cv2.transform(diff.astype(np.float32), _CHANNEL_SUM)
+    mismatch /= np.float32(3)
     mismatch *= 1.0 / SIGMA
     weight = np.exp(-(mismatch * mismatch))
     weight[~warp.valid] = 0.0
@@ -47,7 +54,7 @@ def trust(warp: Warp, previous_input: np.ndarray, current_input: np.ndarray) -> 
 
 @dataclass
 class StepResult:
-    frame: np.ndarray  # the stabilized frame, H x W x 3 uint8
+    frame: Any  # the stabilized frame: H x W x 3 uint8 (Stabilizer), 1 x 3 x H x W float (TorchStabilizer)
     reset: bool  # True: the per-frame translation unchanged (first frame, or after a cut)
 
 
@@ -82,55 +89,32 @@ class Stabilizer:
 class TorchStabilizer:
     """The same blend with the state on a torch device (a GPU): trust, warp and blend run there.
 
-    The flow is the pipeline's own DIS flow (flow.py), computed on the CPU for cycle.csv's warping columns in
-    any case, so the device gets the same motion as the CPU path: per frame the input, its translation and the
-    sampling maps go up, and the stabilized frame comes down for the encoder; the state and the previous input
-    stay on the device. (A torch Lucas-Kanade flow on the device followed about half of what DIS follows, at
-    10x the model's time on an H200: bench/RESULTS.md, "The GPU path's flow".)"""
+    Frames are 1 x 3 x H x W float tensors of pixel values (video/frames.py), the flow a DeviceWarp: the
+    pipeline's own DIS flow (flow.py), computed on the CPU from the grey input frames for cycle.csv's warping
+    columns in any case, so the device follows the same motion as the CPU path. (A torch Lucas-Kanade flow on
+    the device followed about half of what DIS follows, at 10x the model's time on an H200: bench/RESULTS.md,
+    "The GPU path's flow".)"""
 
     def __init__(self, device: torch.device, strength: float = DEFAULT_STRENGTH) -> None:
         Stabilizer(strength)  # the same argument check
         self.device, self.strength = device, strength
         self._state: torch.Tensor | None = None  # 1 x 3 x H x W float32
-        self._input: torch.Tensor | None = None  # the previous input frame, 1 x 3 x H x W float32
 
     def step(
-        self, warp: Warp | None, previous_input: np.ndarray | None, current_input: np.ndarray, output: np.ndarray
+        self,
+        warp: DeviceWarp | None,
+        previous_input: torch.Tensor | None,
+        current_input: torch.Tensor,
+        output: torch.Tensor,
     ) -> StepResult:
-        """As Stabilizer.step (the previous input is kept on the device: `previous_input` only says there is one)."""
-        current, frame = _upload(current_input, self.device), _upload(output, self.device)
-        previous, self._input = self._input, current
+        """As Stabilizer.step, on tensors; the stabilized frame is rounded to whole pixel values."""
         weight = None
-        if warp is not None and previous_input is not None and previous is not None and self.strength > 0.0:
-            grid, valid = self._grid(warp)
-            mismatch = (current - _sample(previous, grid)).abs().mean(1, keepdim=True) / SIGMA
-            weight = torch.exp(-(mismatch * mismatch)) * valid
+        if warp is not None and previous_input is not None and self.strength > 0.0:
+            mismatch = (current_input - warp.sample(previous_input)).abs_().mean(1, keepdim=True) / SIGMA
+            weight = torch.exp(-(mismatch * mismatch)) * warp.valid
         if weight is None or self._state is None or float(weight.mean()) < CUT_TRUST:
-            self._state = frame
+            self._state = output
             return StepResult(output, reset=True)
-        self._state = torch.lerp(frame, _sample(self._state, grid), weight * self.strength)
-        out = (self._state[0].permute(1, 2, 0) + 0.5).clamp_(0, 255).to(torch.uint8)
-        return StepResult(out.cpu().numpy(), reset=False)
-
-    def _grid(self, warp: Warp) -> tuple[torch.Tensor, torch.Tensor]:
-        """`warp`'s sampling positions as a grid_sample grid (1 x H x W x 2, in [-1, 1]) and its mask, on the device."""
-        map_x, map_y = cv2.convertMaps(*warp.maps, cv2.CV_32FC1)
-        h, w = map_x.shape
-        pos = torch.from_numpy(np.stack([map_x, map_y], axis=-1)).to(self.device)
-        scale = torch.tensor([2 / max(1, w - 1), 2 / max(1, h - 1)], device=self.device)
-        valid = torch.from_numpy(warp.valid).to(self.device)[None, None].float()
-        return (pos * scale - 1)[None], valid
-
-
-def _sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """`image` at the grid's positions (bilinear, border replicated): flow.py's `sample`, on the device."""
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
-
-
-def _upload(frame: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.tensor(frame, device=device).permute(2, 0, 1)[None].float()  # a copy: frames may be read-only
-
-
-def make_stabilizer(strength: float, device: torch.device) -> Stabilizer | TorchStabilizer:
-    """Where the frames are: on a CUDA device the state lives there, else in NumPy."""
-    return TorchStabilizer(device, strength) if device.type == "cuda" else Stabilizer(strength)
+        assert warp is not None
+        self._state = torch.lerp(output, warp.sample(self._state), weight * self.strength)
+        return StepResult((self._state + 0.5).clamp(0, 255).floor_(), reset=False)
