@@ -2,7 +2,8 @@
 
 ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3 + tanh.
 Pointwise generator (a departure, the `grade` preset): 1x1 convolutions only, a colour function per pixel.
-Fewer downsamplings (a departure, the `quick` preset): the residual blocks at full or half resolution.
+Fewer downsamplings (a departure, `--set n_downsampling=0|1`; no preset yet): the residual blocks at full or half
+resolution.
 PatchGAN discriminator: C64-C128-C256-C512 with a 70x70 receptive field, one logit per patch.
 Instance norm has no affine parameters and no running statistics; weights start at N(0, 0.02).
 """
@@ -40,7 +41,7 @@ class GeneratorSpec:
     # function of its own input colour: what colour grades and tone curves are. Crops at any scale then teach
     # it the same function for any image size; there is no spatial pattern to get wrong at full resolution.
     pointwise: bool = False
-    # A departure (the `quick` preset) when not 2: stride-2 convs down (and as many up) around the residual
+    # A departure (no preset uses it yet) when not 2: stride-2 convs down (and as many up) around the residual
     # blocks. 0 keeps every layer at full resolution, where one-pixel detail (edges, outlines, strokes) is drawn.
     n_downsampling: int = 2
 
