@@ -97,6 +97,13 @@ def hatching(img: np.ndarray) -> np.ndarray:
     return _add_luma_filter(img, HATCHING_KERNEL, 4.0)
 
 
+def sharpen(img: np.ndarray) -> np.ndarray:
+    """Sharpening: an unsharp mask, the luma's detail above OpenCV's Gaussian blur (sigma 1.5) added 1.5 times."""
+    luma = _luma(_float(img))[..., 0]
+    detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
+    return _uint8(_float(img) + 1.5 * detail[..., None])
+
+
 def ink(img: np.ndarray) -> np.ndarray:
     """Ink outlines: OpenCV's Canny edges of the lightly blurred luma, drawn dark over the crop."""
     grey = cv2.GaussianBlur(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), (0, 0), 1.2)
@@ -129,5 +136,6 @@ MAPPINGS: dict[str, Mapping] = {
     "relief": Mapping(relief, spatial=True),
     "hatching": Mapping(hatching, spatial=True),
     "fringe": Mapping(fringe, spatial=True),
-    "ink": Mapping(ink, spatial=True, held_out=True),
+    "ink": Mapping(ink, spatial=True),  # does not count: the LUT fit gains +0.48 dB on it (outlines follow colour)
+    "sharpen": Mapping(sharpen, spatial=True, held_out=True),
 }
