@@ -3,8 +3,9 @@
 A pointwise generator (the `grade` preset) is one colour function for every pixel, which a 3D LUT holds
 (models/lut.py, the same fit as `export look.cube`). video/pipeline.py hands such a video here when no cycle
 is asked for: the decoder (media/decode.py's FrameReader: the stream's matrix and range, chroma interpolated
-to every pixel, the very RGB24 the general path gives the model) applies the LUT with ffmpeg's lut3d filter,
-tetrahedral like the fit, and the frames go straight to the general path's encoder (media/encode.py). No
+to every pixel, the RGB24 the general path gives the model on a CPU and media/yuv.py reproduces on a GPU)
+applies the LUT with ffmpeg's lut3d filter, tetrahedral like the fit, and the frames go straight to the
+general path's encoder (media/encode.py, RGB24 in, whichever codec media/codecs.py chose). No
 model call, no stabilizer (a colour function adds no spatial flicker) and no optical flow: the output is
 within 2 grey levels of the model's (tests/test_graded.py) at several times the speed (bench/graded_video.py).
 """
