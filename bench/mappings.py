@@ -137,5 +137,7 @@ MAPPINGS: dict[str, Mapping] = {
     "hatching": Mapping(hatching, spatial=True),
     "fringe": Mapping(fringe, spatial=True),
     "ink": Mapping(ink, spatial=True),  # does not count: the LUT fit gains +0.48 dB on it (outlines follow colour)
+    # held out of tuning, but it does not count either: the per-pixel LUT fit gains +1.08 dB on it
+    # (bench/RESULTS.md, "A spatial `quick`: tried, not shipped")
     "sharpen": Mapping(sharpen, spatial=True, held_out=True),
 }
