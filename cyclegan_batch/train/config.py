@@ -206,8 +206,8 @@ def build_config(
     if preset == "quick":  # the name users of the old pointwise preset type, and the one issue 31 keeps back
         raise UserError(
             "preset 'quick': the spatial preset for local styles on a laptop is not there yet (no recipe tried "
-            "learns shape on 2 CPU cores in 10 minutes: bench/RESULTS.md); colour grades and looks: --preset "
-            "grade (named quick before); textures and shapes: --preset paper, on a GPU",
+            "meets its bar on 2 CPU cores: bench/RESULTS.md); colour grades and looks: --preset grade (named "
+            "quick before); textures and shapes: --preset paper, on a GPU",
             ExitCode.USAGE,
         )
     if preset not in PRESETS:
