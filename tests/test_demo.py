@@ -113,7 +113,7 @@ def test_ffmpeg_lut3d_with_the_exported_cube_gives_what_translate_gives(
         translated = load_rgb(tmp_path / "translated" / path.name).astype(int)
         differences.append(np.abs(load_rgb(out).astype(int) - translated).ravel())
         changes.append(np.abs(translated - load_rgb(path)).mean())
-    assert len(changes) == 64 and np.mean(changes) > 10  # the grade moved the colours: something to reproduce
+    assert len(changes) == 48 and np.mean(changes) > 10  # the grade moved the colours: something to reproduce
     assert np.percentile(np.concatenate(differences), 99.9) <= 2
 
 
