@@ -281,14 +281,14 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
     }  # fmt: skip
     (train,) = commands["train_model"]
     assert train.startswith(
-        "cyclegan-batch train --preset grade --set decay_epochs=8 --set domain_names=photo,golden_hour"
+        "cyclegan-batch train --preset grade --set decay_epochs=6 --set domain_names=photo,golden_hour"
     )
-    assert "--set epochs=8 --set eval_every=200 " in train  # the grade in 400 steps, the val split read twice
+    assert "--set epochs=6 --set eval_every=150 " in train  # the grade in 300 steps, the val split read twice
     assert "--init-from" not in train  # the grade preset learns the grade from scratch
     (prepare,) = commands["prepare_data"]
     assert "--test-fraction 0.1 --val-fraction 0.1 " in prepare
     (report,) = commands["build_report"]
-    assert "--video-frames 12 " in report or not inception.available()
+    assert "--video-frames 8 " in report or not inception.available()
     (translate,) = commands["translate_image_set"]
     assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in translate
     best = "best" if inception.available() else "generators"  # translate.model: auto; best needs the metrics extra
