@@ -45,6 +45,25 @@ def test_generator_keeps_any_size_divisible_by_4(upsample: str, size: tuple[int,
     assert y.abs().max() <= 1.0  # tanh output
 
 
+@pytest.mark.parametrize("n_downsampling", [0, 1, 2])
+def test_receptive_radius_bounds_what_an_output_pixel_sees(n_downsampling: int) -> None:
+    """The tile overlap's radius (models/engine.py) is at least the conv stack's reach, measured as above."""
+    spec = GeneratorSpec(ngf=4, n_blocks=2, n_downsampling=n_downsampling)
+    g = ResnetGenerator(spec)
+    init_weights(g)
+    for name, module in list(g.named_modules()):
+        if isinstance(module, torch.nn.InstanceNorm2d):
+            g.get_submodule(name.rpartition(".")[0]).register_module(name.rpartition(".")[2], torch.nn.Identity())
+    x = torch.randn(1, 3, 96, 96, requires_grad=True)
+    y = g(x)
+    assert y.shape == x.shape
+    y[0, 0, 48, 48].backward()
+    rows, cols = (x.grad[0].abs().sum(0) > 0).nonzero(as_tuple=True)
+    reach = max(48 - rows.min(), rows.max() - 48, 48 - cols.min(), cols.max() - 48)
+    assert reach <= spec.receptive_radius() <= reach + 6
+    assert ("n_downsampling" in spec.to_dict()) == (n_downsampling != 2)  # the paper's header stays as it was
+
+
 def test_init_is_normal_002_and_norm_has_no_parameters() -> None:
     g = ResnetGenerator(GeneratorSpec(ngf=16, n_blocks=2))
     init_weights(g)

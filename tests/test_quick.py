@@ -128,6 +128,13 @@ def test_model_written_by_the_old_quick_preset_still_loads_and_translates(tmp_pa
         assert np.abs(y - want_u8).max() <= 1
 
 
+def test_preset_quick_is_refused_in_one_line_that_points_to_grade(tmp_path: Path) -> None:
+    result = run_cli("train", tmp_path, tmp_path / "model", "--preset", "quick", check=False)
+    assert result.returncode == 2
+    assert "not there yet" in result.stderr and "--preset grade" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
 def test_minutes_ends_with_a_model_and_the_lr_decayed(tiny_domains: Path, tmp_path: Path) -> None:
     """A 6-second budget for a schedule of 12,000 steps: a finished model, and lr near 0 at its last step."""
     model_dir = tmp_path / "model"

@@ -79,7 +79,11 @@ def translate(
         str, typer.Option(help="auto (tile only images too large for memory), off, or a tile side in pixels.")
     ] = "auto",
     cycle: Annotated[
-        bool, typer.Option(help="Also run the reverse generator and record L1/PSNR/SSIM of x vs F(G(x)).")
+        bool,
+        typer.Option(
+            help="Also run the reverse generator and record L1/PSNR/SSIM of x vs F(G(x)). Without it, a pointwise "
+            "(grade) model's videos are graded inside ffmpeg with its 3D LUT, several times faster."
+        ),
     ] = True,
     save_reconstruction: Annotated[
         bool,
@@ -130,7 +134,8 @@ def translate(
         bool,
         typer.Option(
             help="Videos: stabilize the translated frames along the input's optical flow, so they flicker no more "
-            "than the input (per-frame translation where the flow is unreliable and after scene cuts)."
+            "than the input (per-frame translation where the flow is unreliable and after scene cuts). A pointwise "
+            "(grade) model is never stabilized: a colour function adds no spatial flicker."
         ),
     ] = True,
     temporal_strength: Annotated[

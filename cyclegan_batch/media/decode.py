@@ -3,7 +3,8 @@
 Frames come out with `-fps_mode passthrough` (one per stored frame), rotation applied, as raw frames in the
 stream's own YUV layout (media/yuv.py converts them to RGB where the model runs). A stream in any other pixel
 format is converted to RGB24 by ffmpeg with the stream's own matrix and range (media/picture.py) and chroma
-interpolated to every pixel, which is also what media/yuv.py reproduces for the YUV layouts.
+interpolated to every pixel, which is also what media/yuv.py reproduces for the YUV layouts. RGB24 frames
+may go through one more filter after that conversion (video/graded.py's lut3d).
 """
 
 from __future__ import annotations
@@ -38,13 +39,15 @@ class FrameReader:
         max_frames: int | None = None,
         planes: bool = True,
         hwaccel: bool = False,
+        rgb_filter: str | None = None,
     ) -> None:
         """`start_s`, `max_frames`: only the frames from that time on (an exact seek), at most that many.
         `planes` False: RGB24 from ffmpeg's own conversion even where the stream's planes could come through.
-        `hwaccel`: decode with NVDEC (`-hwaccel cuda`: media/codecs.py decides), the frames downloaded."""
+        `hwaccel`: decode with NVDEC (`-hwaccel cuda`: media/codecs.py decides), the frames downloaded.
+        `rgb_filter`: an ffmpeg filter applied to the RGB24 frames after the same conversion (`planes` False)."""
         if not info.picture.convertible():
             raise VideoError(f"colour matrix {info.picture.matrix}: ffmpeg cannot convert it to RGB for translating")
-        self.layout = Layout.reading(info.pix_fmt, info.width, info.height, planes)
+        self.layout = Layout.reading(info.pix_fmt, info.width, info.height, planes and rgb_filter is None)
         self.picture = info.picture  # the matrix and range of the frames' YUV
         self.frames_read = 0
         # a file, not a pipe, so ffmpeg can never block on it; it lives as long as this reader
@@ -54,6 +57,7 @@ class FrameReader:
         args += ["-map", VIDEO_STREAM, "-fps_mode", "passthrough"]
         args += [] if max_frames is None else ["-frames:v", str(max_frames)]
         convert = [] if self.layout.planar else RGB_FROM_YUV
+        args += [] if rgb_filter is None else ["-vf", f"format=rgb24,{rgb_filter}"]
         args += [*convert, "-f", "rawvideo", "-pix_fmt", self.layout.pix_fmt, "pipe:1"]
         self._proc = popen(args, stdout=subprocess.PIPE, stderr=self._stderr)
 

@@ -33,6 +33,15 @@ def file_arg(path: Path) -> str:
     return "file:" + str(Path(path).absolute())
 
 
+def filter_value(value: str) -> str:
+    """`value` (a path) as an option value inside a -vf filter graph: escaped for the filter's option parser,
+    then for the graph's (ffmpeg-filters, "Notes on filtergraph escaping"), so `:`, `,` or a quote in it stay
+    literal."""
+    for specials in ("\\':", "\\'[],;"):
+        value = "".join("\\" + c if c in specials else c for c in value)
+    return value
+
+
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     """One ffmpeg process to completion, its output captured."""
     log.debug("ffmpeg %s", shlex.join(args))

@@ -198,6 +198,9 @@ class Translator:
         if self.cycle_unavailable:
             log.warning("%s (it holds one direction only); translating without cycle metrics", self.cycle_unavailable)
         self.forward = self._prepared(forward)
+        # A colour function as it was trained (fp32): a video without the cycle is graded by ffmpeg with its
+        # 3D LUT instead (video/graded.py)
+        self.pointwise_net = forward if model.info.spec.pointwise else None
         self.backward = self._prepared(backward) if cycle and backward is not None else None
         self.tile = tile if tile == "auto" else tile - tile % MULTIPLE
         self.memory_budget = memory_budget or int(free_memory(self.device) * MEMORY_FRACTION)

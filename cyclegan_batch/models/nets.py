@@ -2,6 +2,8 @@
 
 ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3 + tanh.
 Pointwise generator (a departure, the `grade` preset): 1x1 convolutions only, a colour function per pixel.
+Fewer downsamplings (a departure, `--set n_downsampling=0|1`; no preset yet): the residual blocks at full or half
+resolution.
 PatchGAN discriminator: C64-C128-C256-C512 with a 70x70 receptive field, one logit per patch.
 Instance norm has no affine parameters and no running statistics; weights start at N(0, 0.02).
 """
@@ -20,6 +22,11 @@ UPSAMPLE_MODES: tuple[Upsample, ...] = get_args(Upsample)
 TRANSPOSE, RESIZE_CONV = UPSAMPLE_MODES  # the paper's strided transposed convs; nearest resize + conv (a departure)
 
 
+# The departures and their paper values: a header names one only where it differs.
+DEPARTURES = {"residual": False, "pointwise": False, "n_downsampling": 2}
+MAX_DOWNSAMPLING = 2  # the engine pads images to a multiple of 4 (models/engine.py)
+
+
 @dataclass(frozen=True)
 class GeneratorSpec:
     """Everything needed to rebuild a generator; stored in every model file."""
@@ -34,11 +41,14 @@ class GeneratorSpec:
     # function of its own input colour: what colour grades and tone curves are. Crops at any scale then teach
     # it the same function for any image size; there is no spatial pattern to get wrong at full resolution.
     pointwise: bool = False
+    # A departure (no preset uses it yet) when not 2: stride-2 convs down (and as many up) around the residual
+    # blocks. 0 keeps every layer at full resolution, where one-pixel detail (edges, outlines, strokes) is drawn.
+    n_downsampling: int = 2
 
     def to_dict(self) -> dict:
         """The header entry; the departures only when set, so the paper's generators keep the header they had.
         (`upsample` stays even for a pointwise generator, which has none, so the spec round-trips exactly.)"""
-        return {k: v for k, v in asdict(self).items() if v or k not in ("residual", "pointwise")}
+        return {k: v for k, v in asdict(self).items() if k not in DEPARTURES or v != DEPARTURES[k]}
 
     def problems(self) -> list[str]:
         """What is out of range or of the wrong type (empty when the spec builds a generator)."""
@@ -52,11 +62,17 @@ class GeneratorSpec:
         for key in ("residual", "pointwise"):
             if type(getattr(self, key)) is not bool:
                 problems.append(f"{key} true or false, not {getattr(self, key)!r}")
+        if type(self.n_downsampling) is not int or not 0 <= self.n_downsampling <= MAX_DOWNSAMPLING:
+            problems.append(f"n_downsampling 0 to {MAX_DOWNSAMPLING} (an integer), not {self.n_downsampling!r}")
         return problems
 
     def receptive_radius(self) -> int:
         """How far (in pixels) an output pixel sees: tiles overlap by twice this."""
-        return 0 if self.pointwise else 15 + 8 * self.n_blocks  # conv7, two stride-2 convs, 2 convs per block, ...
+        if self.pointwise:
+            return 0
+        scale = 2**self.n_downsampling  # the blocks' stride in input pixels
+        down, up = scale - 1, 2 * scale - 2  # 3x3 convs at strides 1, 2, ..., scale / 2 (and back up)
+        return 3 + down + 2 * self.n_blocks * scale + up + 3  # conv7, the way down, 2 convs per block, up, conv7
 
 
 # The spec's settings by name: what a model header's `generator` entry and a training config hold.
@@ -163,10 +179,13 @@ class _Generator(nn.Module):
         """The last convolution (a property, not a second registration: the state dict names stay the paper's)."""
         return self.model[-1] if self.spec.residual else self.model[-2]  # type: ignore[return-value]
 
+    def unclamped(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the residual generator's clamp (what a 3D LUT is fitted to: models/lut.py)."""
+        return x + self.model(x) if self.spec.residual else self.model(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spec.residual:
-            return (x + self.model(x)).clamp(-1.0, 1.0)
-        return self.model(x)
+        y = self.unclamped(x)
+        return y.clamp(-1.0, 1.0) if self.spec.residual else y
 
 
 class ResnetGenerator(_Generator):
@@ -182,15 +201,16 @@ class ResnetGenerator(_Generator):
             _norm(ngf),
             nn.ReLU(inplace=True),
         ]
-        for mult in (1, 2):
+        mults = [2**i for i in range(spec.n_downsampling)]  # the paper's: 1, 2
+        for mult in mults:
             layers += [
                 nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1),
                 _norm(ngf * mult * 2),
                 nn.ReLU(inplace=True),
             ]
-        layers += [ResnetBlock(ngf * 4) for _ in range(spec.n_blocks)]
-        for mult in (4, 2):
-            layers += _up(ngf * mult, ngf * mult // 2, spec.upsample)
+        layers += [ResnetBlock(ngf * 2**spec.n_downsampling) for _ in range(spec.n_blocks)]
+        for mult in reversed(mults):
+            layers += _up(ngf * mult * 2, ngf * mult, spec.upsample)
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7)]
         if not spec.residual:
             layers.append(nn.Tanh())

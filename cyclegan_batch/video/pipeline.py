@@ -49,6 +49,7 @@ from cyclegan_batch.util.threads import ModelThreads, io_workers, opencv_sequent
 from cyclegan_batch.video import DEFAULT_STRENGTH
 from cyclegan_batch.video.frame_sink import FrameSink
 from cyclegan_batch.video.frames import Frame, frame_ops, frames_on_device
+from cyclegan_batch.video.graded import GradeLut, copy_frames, unmeasured_rows
 from cyclegan_batch.video.segments import segment_context
 
 log = logging.getLogger("cyclegan_batch")
@@ -147,6 +148,7 @@ def translate_video(
     temporal: float | None = None,
     context_from: Path | None = None,
     on_device: bool | None = None,
+    in_ffmpeg: bool = True,
 ) -> VideoResult:
     """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
 
@@ -156,6 +158,9 @@ def translate_video(
     `on_device`: frames cross the pipes as YUV and the work after the model runs in torch on its device
     (video/frames.py); None: where the model is on a GPU. On a CPU, ffmpeg converts to and from RGB24 and the
     sink runs in OpenCV: the same results, in less CPU time there (bench/RESULTS.md).
+    A pointwise model is never stabilized (a colour function adds no spatial flicker); without the cycle (and
+    without `frames_dir`) its grade runs inside ffmpeg as a 3D LUT (video/graded.py), unless `in_ffmpeg` is
+    False (bench/graded_video.py's baseline).
     """
     src, dst = Path(src), Path(dst)
     settings = settings or EncodeSettings.for_container(dst.suffix.lstrip(".").lower())
@@ -169,7 +174,15 @@ def translate_video(
     container, codec = (GIF, GIF) if gif else (settings.container, settings.codec)
     if info.vfr and not gif:
         warnings.append(f"variable frame rate: {info.frames} frames re-timed to a constant {float(info.fps):.4g} fps")
-    on_device = frames_on_device(translator.device, on_device)
+    pointwise = translator.pointwise_net is not None
+    if pointwise and temporal is not None:
+        log.info("%s: not stabilized: a pointwise model (a colour function) adds no spatial flicker", src.name)
+        temporal = None
+    lut = None
+    if pointwise and in_ffmpeg and translator.backward is None and frames_dir is None:
+        log.info("%s: graded inside ffmpeg (lut3d) with the pointwise model's 3D LUT; no per-frame metrics", src.name)
+        lut = GradeLut(translator.pointwise_net)
+    on_device = frames_on_device(translator.device, on_device) and lut is None  # the LUT's frames are RGB24
     context = segment_context(src, context_from, temporal is not None, on_device)
     if any(
         len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes for frame in context
@@ -177,7 +190,8 @@ def translate_video(
         raise VideoError(f"--context-from {context_from}: its frames are not in the segment's pixel format and size")
     gpu = translator.device.type == "cuda"
     decoder = choose_decoder(src, gpu)
-    reader = FrameReader(src, info, planes=on_device, hwaccel=decoder.name == NVDEC)
+    rgb_filter = None if lut is None else lut.filter
+    reader = FrameReader(src, info, planes=on_device, hwaccel=decoder.name == NVDEC, rgb_filter=rgb_filter)
     batch_size = translator.batch_size_for(info.height, info.width, batch_size)
     video_only = temp_path_for(dst)
     if gif:
@@ -204,7 +218,9 @@ def translate_video(
     ops = frame_ops(translator.device, on_device)
     stabilizer = None if temporal is None else ops.stabilizer(temporal)
     workers = measure_workers or io_workers()
-    sink = FrameSink(writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context))
+    sink = None  # a LUT's frames go straight to the encoder: nothing to stabilize or measure
+    if lut is None:
+        sink = FrameSink(writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context))
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
@@ -212,8 +228,10 @@ def translate_video(
             progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
             opencv_sequential(on_cpu),
         ):
-            frames = itertools.chain(context, reader)
-            _run_pipeline(translator, reader, frames, sink, batch_size, advance, calls)
+            if sink is not None:
+                _run_pipeline(translator, reader, itertools.chain(context, reader), sink, batch_size, advance, calls)
+            else:
+                copy_frames(reader, writer, advance)
         if reader.frames_read == 0:
             raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
         writer.close()
@@ -223,6 +241,8 @@ def translate_video(
         raise
     finally:
         reader.close()
+        if lut is not None:
+            lut.close()
     if reader.frames_read < info.frames or info.truncated:
         warnings.append(
             f"truncated file: translated the {reader.frames_read} frames that decode "
@@ -233,7 +253,7 @@ def translate_video(
         lambda tmp: finish_with_audio(video_only, src, info, tmp, container),
         src,
         info,
-        sink.csv_text(),
+        sink.csv_text() if sink is not None else unmeasured_rows(reader.frames_read, float(info.fps)),
         warnings,
     )
     for warning in warnings:
