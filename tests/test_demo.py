@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -73,9 +74,24 @@ def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path
 
 @pytest.fixture(scope="module")
 def grade_model(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo learnt by the `grade` preset (the demo workflow's, config/demo.yaml), here 400 of its steps."""
+    """The demo learnt by the `grade` preset (the demo workflow's, config/demo.yaml), its 300 steps. One torch
+    thread: beside the other pytest worker's jobs, two threads on two cores wait on each other (OpenMP's spin
+    barriers) and took 6 minutes instead of one."""
     model_dir = tmp_path_factory.mktemp("grade")
-    run_cli("train", demo_dir, model_dir, "--preset", "grade", "--max-steps", "400", "--minutes", "0", "--quiet")
+    one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run_cli(
+        "train",
+        demo_dir,
+        model_dir,
+        "--preset",
+        "grade",
+        "--max-steps",
+        "300",
+        "--minutes",
+        "0",
+        "--quiet",
+        env=one_thread,
+    )
     return model_dir / MODEL_FILE
 
 
@@ -85,7 +101,9 @@ def test_grade_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(dem
     below that of the photos themselves by at least 2 std of their difference (both on the same KID subsets),
     for the demo learnt by the `grade` preset. docs/demo.md has the workflow's figures, and the bundled ResNet
     model's (its soft texture costs more realism than its grade gains)."""
-    scores = json.loads(run_cli("demo-score", demo_dir / "heldout", "--model", grade_model, "--json", "--quiet").stdout)
+    one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}  # as the grade_model fixture's training, for the same reason
+    scores = run_cli("demo-score", demo_dir / "heldout", "--model", grade_model, "--json", "--quiet", env=one_thread)
+    scores = json.loads(scores.stdout)
     assert scores["kid_reference_images"] == 240
     assert scores["kid_x100_identity"] == pytest.approx(0.864, abs=0.01)  # docs/demo.md: 48 crops, doing nothing 0.86
     assert scores["gain_db"] >= 3.0, scores
