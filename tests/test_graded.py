@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.graded_video import decoded
 from cyclegan_batch.demo import DemoVideo, camera_move, skimage_photo
-from cyclegan_batch.media.decode import FrameReader
 from cyclegan_batch.media.ffmpeg import ffmpeg_exe
 from cyclegan_batch.media.probe import probe
 from cyclegan_batch.models.engine import Translator
@@ -43,15 +43,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def translator() -> Translator:
     return Translator.from_file(POINTWISE_MODEL, device="cpu", cycle=False)
-
-
-def decoded(path: Path, rgb_filter: str | None = None) -> np.ndarray:
-    info = probe(path)
-    reader = FrameReader(path, info, planes=False, rgb_filter=rgb_filter)  # RGB24, as on a CPU
-    try:
-        return np.stack(list(reader)).reshape(-1, info.height, info.width, 3).astype(int)
-    finally:
-        reader.close()
 
 
 def test_the_lut3d_frames_are_the_models_within_two_grey_levels(clip: Path, translator: Translator) -> None:
