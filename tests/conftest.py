@@ -12,14 +12,6 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-# The longest files first: `make test` hands whole files to two workers in collection order, and the SLURM
-# DAG (2.5-5 minutes, mostly waiting on its jobs) run last left one worker idle for its whole length.
-LONGEST_FIRST = ("test_slurm.py", "test_demo.py", "test_workflow.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
 
 
 def run_cli(*args: str | Path, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
