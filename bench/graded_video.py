@@ -74,6 +74,17 @@ def decoded(path: Path, rgb_filter: str | None = None) -> np.ndarray:
         reader.close()
 
 
+def decoded_and_graded(translator: Translator, clip: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip's decoded frames, the model's translation of them, and ffmpeg's lut3d grade of the same decode."""
+    source = decoded(clip)
+    model_frames = translator.translate(source.astype(np.uint8)).outputs.astype(int)
+    lut = GradeLut(translator.pointwise_net)
+    try:
+        return source, model_frames, decoded(clip, lut.filter)
+    finally:
+        lut.close()
+
+
 def p999(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.percentile(np.abs(a - b), 99.9))
 
@@ -106,13 +117,7 @@ def main() -> None:
                 walls[name].append(time.perf_counter() - start)
                 cpus[name].append(cpu_seconds() - start_cpu)
         load_after = os.getloadavg()[0]
-        source = decoded(clip)
-        model_frames = plain.translate(source.astype(np.uint8)).outputs.astype(int)
-        lut = GradeLut(plain.pointwise_net)
-        try:
-            lut_frames = decoded(clip, lut.filter)
-        finally:
-            lut.close()
+        source, model_frames, lut_frames = decoded_and_graded(plain, clip)
         general_file, lut_file = decoded(out / "general.mp4"), decoded(out / "lut3d.mp4")
     print(f"# graded_video: {args.frames} frames of {args.size}, {args.repeats} repeats, {cpu_model()}, "
           f"{os.cpu_count()} cores, precision {plain.precision}, load {load_before:.1f}-{load_after:.1f}")  # fmt: skip

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.graded_video import decoded
+from bench.graded_video import decoded, decoded_and_graded
 from cyclegan_batch.demo import DemoVideo, camera_move, skimage_photo
 from cyclegan_batch.media.ffmpeg import ffmpeg_exe
 from cyclegan_batch.media.probe import probe
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.runfolder import VIDEO_CYCLE_COLUMNS, video_cycle_csv, video_sidecar
-from cyclegan_batch.video.graded import GradeLut
 from cyclegan_batch.video.pipeline import translate_video
 
 POINTWISE_MODEL = Path(__file__).parent / "data" / "quick_pointwise_54c773a.safetensors"  # a trained grade
@@ -47,13 +46,7 @@ def translator() -> Translator:
 
 def test_the_lut3d_frames_are_the_models_within_two_grey_levels(clip: Path, translator: Translator) -> None:
     """What each path hands the encoder: the same decode (matrix, range, chroma interpolation), then the grade."""
-    source = decoded(clip)
-    model = translator.translate(source.astype(np.uint8)).outputs.astype(int)
-    lut = GradeLut(translator.pointwise_net)
-    try:
-        graded = decoded(clip, lut.filter)
-    finally:
-        lut.close()
+    source, model, graded = decoded_and_graded(translator, clip)
     assert graded.shape == model.shape == (FRAMES, 120, 160, 3)
     assert np.abs(model - source).mean() > 2  # the grade moves the colours: something to reproduce
     assert np.percentile(np.abs(graded - model), 99.9) <= 2
