@@ -8,6 +8,11 @@ RUNS := $(VENV)/.runs
 STAMP := $(VENV)/.installed
 # No byte-compiling of every module installed (torch alone has thousands): Python compiles what it imports, once.
 PIP := $(BIN)/pip install --no-compile
+# ...which it cannot where the environment sets PYTHONDONTWRITEBYTECODE (as container images often do, and this
+# project's machines): every process then compiles torch and snakemake from source again, 2.9 and 2.6 CPU s
+# against 1.4 and 0.9 from bytecode, in each of the hundreds of processes of the tests and the demo's jobs.
+# The venv is this Makefile's own, so its bytecode may be written there.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install test lint docs demo bench clean
 
