@@ -62,8 +62,9 @@ GresTypes=gpu
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-# Keep finished jobs visible to squeue (the status source without accounting) for a while.
-MinJobAge=300
+# Keep finished jobs visible to squeue (the status source without accounting) for an hour: the test reads
+# every job's state with scontrol after the whole run, which took over 300 s on a loaded machine.
+MinJobAge=3600
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fakegpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
