@@ -411,6 +411,19 @@ def test_frames_dir_holds_every_translated_frame(tmp_path: Path, translator: Tra
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"{i:06d}.png" for i in range(5)]
 
 
+def test_warping_errors_need_the_cycle_or_the_stabilizer(
+    tmp_path: Path, model_file: Path, translator: Translator
+) -> None:
+    """--no-cycle --no-temporal computes no flow: warp_in/warp_out stay empty; the stabilizer's flow fills them."""
+    src = make_video(tmp_path / "in" / "clip.mp4", frames=4, audio=None)
+    run_cli("translate", src, tmp_path / "plain", "--model", model_file, "--no-cycle", "--no-temporal", "-q")
+    rows = read_rows(tmp_path / "plain" / "clip.mp4.cycle.csv")
+    assert len(rows) == 4 and {r[c] for r in rows for c in ("l1", "warp_in", "warp_out")} == {""}
+    translate_video(translator, src, tmp_path / "stable.mp4", temporal=0.8, flicker=False)
+    rows = read_rows(tmp_path / "stable.mp4.cycle.csv")
+    assert all(r["warp_in"] != "" and r["warp_out"] != "" for r in rows[1:])
+
+
 def test_warping_error_sees_added_flicker() -> None:
     rng = np.random.default_rng(0)
     noise = (rng.random((15, 20, 3)) * 255).astype(np.uint8)

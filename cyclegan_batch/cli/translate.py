@@ -81,8 +81,9 @@ def translate(
     cycle: Annotated[
         bool,
         typer.Option(
-            help="Also run the reverse generator and record L1/PSNR/SSIM of x vs F(G(x)). Without it, a pointwise "
-            "(grade) model's videos are graded inside ffmpeg with its 3D LUT, several times faster."
+            help="Also run the reverse generator and record L1/PSNR/SSIM of x vs F(G(x)), and a video's warping "
+            "errors (warp_in/warp_out). Without it, a video's flow is computed only for the stabilizer, and a "
+            "pointwise (grade) model's videos are graded inside ffmpeg with its 3D LUT, several times faster."
         ),
     ] = True,
     save_reconstruction: Annotated[
@@ -204,6 +205,7 @@ def translate(
             frames_dir=frames_dir,
             temporal=temporal_strength if temporal and temporal_strength > 0 else None,
             context_from=context_from,
+            flicker=cycle,
         ),
     )
     summary = translate_path(src, out, options, progress=show_progress(quiet))

@@ -147,6 +147,7 @@ def video_row(
             progress=progress,
             temporal=options.video.temporal,
             context_from=options.video.context_from,
+            flicker=options.video.flicker,
         )
     except VideoError as e:
         return failed_row(rel, str(e)), False

@@ -1,11 +1,11 @@
 """The video pipeline's last stage: stabilize, encode and measure each translated frame (video/pipeline.py).
 
 Per frame, in a small thread pool: the input's grey levels and its DIS flow from the previous frame (computed
-once, shared by the stabilizer and the warping error), then frame images and the warping and fidelity
-metrics. In order on the encoder thread: stabilization (it needs the previous stabilized frame), then the
-conversion to the encoder's planes and the encoder. Frames wait in bounded queues. The frames and all of this
-work stay where the model put them (video/frames.py: OpenCV on a CPU, torch on a GPU); the cycle metrics
-come with each frame, computed batched beside the model.
+once, shared by the stabilizer and the warping error; not computed when neither is wanted), then frame
+images and the warping and fidelity metrics. In order on the encoder thread: stabilization (it needs the
+previous stabilized frame), then the conversion to the encoder's planes and the encoder. Frames wait in
+bounded queues. The frames and all of this work stay where the model put them (video/frames.py: OpenCV on a
+CPU, torch on a GPU); the cycle metrics come with each frame, computed batched beside the model.
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ class FrameSink:
     this thread: stabilization (it needs the previous stabilized frame), then the encoder.
 
     The first `context` frames only warm the stabilizer up (a segment's frames before its start): they are
-    neither written nor recorded, and the first recorded frame is measured against the last of them."""
+    neither written nor recorded, and the first recorded frame is measured against the last of them.
+
+    `flicker`: measure the warping errors (warp_in, warp_out). Without it and without a stabilizer no flow is
+    computed (its DIS flow costs more CPU than encoding the frame) and those columns stay empty."""
 
     def __init__(
         self,
@@ -53,12 +56,14 @@ class FrameSink:
         workers: int,
         stabilizer: Stabilizer | TorchStabilizer | None = None,
         context: int = 0,
+        flicker: bool = True,
     ) -> None:
         self.writer, self.ops, self.picture, self.fps, self.frames_dir = writer, ops, picture, fps, frames_dir
         self.stabilizer, self.context = stabilizer, context
+        self._flows_wanted = flicker or stabilizer is not None
         self.rows: list[dict[str, str]] = []
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="measure")
-        self._flowing: deque[tuple[Frame, Frame, Scores | None, Future]] = deque()
+        self._flowing: deque[tuple[Frame, Frame, Scores | None, Future | None]] = deque()
         self._pending: deque[Future] = deque()
         self._max_pending = 4 * workers  # bounds the frames held for measuring
         self._last_grey: Future[np.ndarray] | None = None  # of the last frame added
@@ -68,9 +73,11 @@ class FrameSink:
 
     def add(self, frame_in: Frame, frame_out: Frame, scores: Scores | None) -> None:
         """One translated frame, in order, with its cycle metrics (None without the cycle)."""
-        grey = self._pool.submit(self.ops.grey, frame_in)
-        flow = self._pool.submit(self._warp, self._last_grey, grey)
-        self._last_grey = grey
+        flow = None
+        if self._flows_wanted:
+            grey = self._pool.submit(self.ops.grey, frame_in)
+            flow = self._pool.submit(self._warp, self._last_grey, grey)
+            self._last_grey = grey
         self._flowing.append((frame_in, frame_out, scores, flow))
         while len(self._flowing) > self._max_pending:
             self._settle()
@@ -78,7 +85,7 @@ class FrameSink:
     def _settle(self) -> None:
         """Stabilize and write the oldest frame whose flow is on its way, and queue its measurement."""
         frame_in, frame_out, scores, flow = self._flowing.popleft()
-        warp = flow.result()
+        warp = None if flow is None else flow.result()
         previous, written = self._previous, frame_out
         if self.stabilizer is not None:
             written = self.stabilizer.step(warp, None if previous is None else previous[0], frame_in, frame_out).frame

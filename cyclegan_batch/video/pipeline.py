@@ -65,6 +65,9 @@ class VideoOptions:
     frames_dir: Path | None = None  # also write each translated frame to frames_dir/<output name>/000000.png
     temporal: float | None = DEFAULT_STRENGTH  # stabilization strength (cyclegan_batch/video/stabilize.py); None: off
     context_from: Path | None = None  # a segment's original video: warm the stabilizer on the frames before it
+    # measure the warping errors (warp_in, warp_out); off with --no-cycle: without the stabilizer they would be
+    # the only reason to compute the flow (bench/RESULTS.md, "The work around the model")
+    flicker: bool = True
 
     def output_name(self, rel: Path) -> Path:
         container = self.container or (GIF if rel.suffix.lower() == f".{GIF}" else DEFAULT_CONTAINER)
@@ -149,15 +152,18 @@ def translate_video(
     context_from: Path | None = None,
     on_device: bool | None = None,
     in_ffmpeg: bool = True,
+    flicker: bool = True,
 ) -> VideoResult:
     """Translate the video `src` into `dst` (+ `.cycle.csv` and `.json` beside it). Raises VideoError.
 
     `temporal`: stabilize with this strength (cyclegan_batch/video/stabilize.py); None writes the per-frame
     translation. `context_from`: `src` is a segment of this video: the frames before it go through the model
     and the stabilizer first and are discarded, so a segment starts where its neighbour ended.
-    `on_device`: frames cross the pipes as YUV and the work after the model runs in torch on its device
-    (video/frames.py); None: where the model is on a GPU. On a CPU, ffmpeg converts to and from RGB24 and the
-    sink runs in OpenCV: the same results, in less CPU time there (bench/RESULTS.md).
+    `flicker`: measure the warping errors; without it and without `temporal` no flow is computed and
+    warp_in/warp_out stay empty. `on_device`: frames cross the pipes as YUV and the work after the model
+    runs in torch on its device (video/frames.py); None: where the model is on a GPU. On a CPU, ffmpeg
+    converts to and from RGB24 and the sink runs in OpenCV: the same results, in less CPU time there
+    (bench/RESULTS.md).
     A pointwise model is never stabilized (a colour function adds no spatial flicker); without the cycle (and
     without `frames_dir`) its grade runs inside ffmpeg as a 3D LUT (video/graded.py), unless `in_ffmpeg` is
     False (bench/graded_video.py's baseline).
@@ -220,7 +226,11 @@ def translate_video(
     workers = measure_workers or io_workers()
     sink = None  # a LUT's frames go straight to the encoder: nothing to stabilize or measure
     if lut is None:
-        sink = FrameSink(writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context))
+        if not flicker and stabilizer is None:
+            log.info("%s: no warping errors (warp_in/warp_out) without the cycle or the stabilizer", src.name)
+        sink = FrameSink(
+            writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context), flicker
+        )
     try:
         on_cpu = translator.device.type == "cpu"
         calls = translator.concurrent_calls(info.height, info.width, batch_size)
