@@ -49,8 +49,9 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: lint
-	# Two workers, each a whole test file (module fixtures run once): most slow tests wait on subprocesses.
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	# Three workers on two cores, each a whole test file (module fixtures run once): the slow tests wait on
+	# subprocesses, the SLURM test on its status checks (tests/conftest.py starts it first).
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=15
 
 demo: $(RUNS)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all
