@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, float], s
             measure(
                 f"ours{suffix}",
                 lambda t=translator, c=cycle: translate_video(
-                    t, src, work / f"out_{c}.mp4", batch_size=args.batch_size, overwrite=True
+                    t, src, work / f"out_{c}.mp4", batch_size=args.batch_size, overwrite=True, flicker=c
                 ),
             )
         precision = translator.precision

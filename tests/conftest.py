@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIRST_FILES = ("tests/test_slurm.py",)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest without xdist does not know the hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - xdist's hook
     if config.getoption("dist") != "loadfile":
         return None  # xdist's own scheduler

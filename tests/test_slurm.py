@@ -26,12 +26,10 @@ CPU_RULES = {"build_demo", "prepare_data", "split_video", "join_video", "build_r
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A running single-node SLURM (configured at the default /etc/slurm, so clients find it)."""
     state = tmp_path_factory.mktemp("slurm")
-    # The daemons, and so the jobs (SLURM's default PropagatePrioProcess=0), run ahead of the other test workers
-    # on the CPU: a job that ends a few seconds after a status check waits for the next, 10 s later each time.
-    # (Without root, nice says it cannot and runs the script as it is, which then skips or fails.)
-    start_cmd = ["nice", "-n", "-10", str(REPO / "tests/slurm/start_slurm.sh"), str(state)]
     try:
-        start = subprocess.run(start_cmd, capture_output=True, text=True, timeout=600)
+        start = subprocess.run(
+            [str(REPO / "tests/slurm/start_slurm.sh"), str(state)], capture_output=True, text=True, timeout=600
+        )
         if start.returncode == 77:
             reason = start.stderr.strip()
             if os.environ.get("CI") == "true":
@@ -92,7 +90,7 @@ def test_demo_dag_runs_through_slurm_like_a_local_run(tmp_path: Path) -> None:
     # Earlier and more frequent status checks than the profile's, which keeps the gentler defaults a shared
     # cluster wants. While no job finishes the plugin waits 10 s longer at each check (checks at 4, 18 and 42 s
     # after a submission with these settings): most of this DAG's jobs take 8-16 s here, so 4 s sees them at
-    # 18 s, where 1 s saw many at 33 s (183 s for the whole run).
+    # 18 s, where 1 s saw many at 33 s (bench/RESULTS.md, "The demo in three minutes").
     cmd += ["--seconds-between-status-checks", "4", "--slurm-init-seconds-before-status-checks", "4"]
     try:
         # Own session and no stdin, as a user's detached cluster run (no stray terminal signals).

@@ -189,7 +189,7 @@ def translate_video(
         log.info("%s: graded inside ffmpeg (lut3d) with the pointwise model's 3D LUT; no per-frame metrics", src.name)
         lut = GradeLut(translator.pointwise_net)
     on_device = frames_on_device(translator.device, on_device) and lut is None  # the LUT's frames are RGB24
-    context = segment_context(src, context_from, temporal is not None, on_device)
+    context = segment_context(src, context_from, temporal is not None, flicker, on_device)
     if any(
         len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes for frame in context
     ):

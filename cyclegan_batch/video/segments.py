@@ -77,8 +77,11 @@ def context_frames(original: Path, segment: Path, count: int = CONTEXT_FRAMES, p
     return frames
 
 
-def segment_context(segment: Path, original: Path | None, stabilizing: bool, planes: bool) -> list[np.ndarray]:
+def segment_context(
+    segment: Path, original: Path | None, stabilizing: bool, flicker: bool, planes: bool
+) -> list[np.ndarray]:
     """What `translate --context-from ORIGINAL` puts before a segment: enough frames to warm the stabilizer
-    up, or (per-frame translation) the one that gives the segment's first frame its warping error."""
-    count = CONTEXT_FRAMES if stabilizing else 1
-    return [] if original is None else context_frames(original, segment, count, planes)
+    up, or (per-frame translation) the one that gives the segment's first frame its warping error; none
+    when the warping errors are not measured either."""
+    count = CONTEXT_FRAMES if stabilizing else 1 if flicker else 0
+    return [] if original is None or count == 0 else context_frames(original, segment, count, planes)
