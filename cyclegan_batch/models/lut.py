@@ -19,8 +19,6 @@ import copy
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as sla
 import torch
 
 from cyclegan_batch import __version__
@@ -81,6 +79,11 @@ def _unclamped(net: Generator, rgb: np.ndarray) -> np.ndarray:
 def fit_lattice(net: Generator, size: int = DEFAULT_SIZE, seed: int = 0) -> np.ndarray:
     """The size^3 x 3 lattice (red fastest) whose tetrahedral interpolation is closest to `net` (fp32,
     pointwise) over the colour cube: least squares over POINTS_PER_CELL random points in every cell."""
+    # scipy here, not at the top: video/pipeline.py imports this module, and scipy.sparse's import costs every
+    # translate process ~0.17 s of start-up (bench/RESULTS.md, "The work around the model")
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as sla
+
     rng = np.random.default_rng(seed)
     cells = lattice(size - 1)[None] * (size - 2) / (size - 1)  # every cell's lowest corner
     points = (cells + rng.random((POINTS_PER_CELL, *cells.shape[1:])) / (size - 1)).reshape(-1, 3)
