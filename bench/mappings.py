@@ -145,9 +145,10 @@ MAPPINGS: dict[str, Mapping] = {
     "fringe": Mapping(fringe, spatial=True),
     "ink": Mapping(ink, spatial=True),  # does not count: the LUT fit gains +0.48 dB on it (outlines follow colour)
     # held out of tuning, but it does not count either: the per-pixel LUT fit gains +1.08 dB on it
-    # (bench/RESULTS.md, "A spatial `quick`: tried, not shipped")
+    # (bench/RESULTS.md, "A spatial `quick`: the search")
     "sharpen": Mapping(sharpen, spatial=True, held_out=True),
     # chosen, before any training run on it, as the spatial mapping held out of the `quick` preset's tuning:
-    # of the eleven filters tried for it only it and a vertical fringe pass the per-pixel rule (bench/RESULTS.md)
+    # of the ten filters tried for it only it and a vertical fringe pass the per-pixel rule (bench/RESULTS.md,
+    # "The spatial `quick` preset")
     "engraving": Mapping(engraving, spatial=True, held_out=True),
 }

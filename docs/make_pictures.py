@@ -1,12 +1,18 @@
-"""Draw docs/video_frame_pair.png: one frame of a demo video beside the same frame of its translation.
+"""Draw the manual's pictures from what the CLI wrote.
 
-The inputs come from the CLI (a minute on two CPU cores):
+docs/video_frame_pair.png, one frame of a demo video beside the same frame of its translation (a minute on two
+CPU cores):
 
     cyclegan-batch demo /tmp/demo-inputs
     cyclegan-batch translate /tmp/demo-inputs/videos/astronaut_pan.mp4 /tmp/demo-out/ --model bundled
     python docs/make_pictures.py /tmp/demo-inputs/videos/astronaut_pan.mp4 /tmp/demo-out/astronaut_pan.mp4
 
 Frames are decoded by the ffmpeg that imageio-ffmpeg ships; the picture is input | gap | translated.
+
+docs/preset_<name>.png, held-out crops of a `python -m bench.quick_style --keep DIR` run, a row each: the crop |
+the preset's translation | the truth (the mapping applied to the crop), enlarged (`--zoom`, 2x) without smoothing:
+
+    python docs/make_pictures.py --preset-run DIR/hatching-quick-0 --out docs/preset_quick.png
 """
 
 from __future__ import annotations
@@ -34,14 +40,33 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 6) -> np.ndarra
     return row
 
 
+def preset_rows(run: Path, names: list[str], zoom: int = 2) -> np.ndarray:
+    """Crop | translation | truth for each held-out crop name of a kept bench.quick_style run, rows stacked."""
+    rows = []
+    for name in names:
+        crop, fake, truth = (np.asarray(Image.open(run / sub / name).convert("RGB")) for sub in
+                             ("heldout/A", "out", "heldout/B_true"))  # fmt: skip
+        rows.append(side_by_side(side_by_side(crop, fake), truth))
+    strip = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])[:-6]
+    return strip.repeat(zoom, axis=0).repeat(zoom, axis=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", type=Path, help="the demo video")
-    parser.add_argument("translated", type=Path, help="what `cyclegan-batch translate` wrote for it")
+    parser.add_argument("input", type=Path, nargs="?", help="the demo video")
+    parser.add_argument("translated", type=Path, nargs="?", help="what `cyclegan-batch translate` wrote for it")
     parser.add_argument("--frame", type=int, default=36, help="frame index (default: the middle of the 72-frame pan)")
+    parser.add_argument("--preset-run", type=Path, help="a kept bench.quick_style run folder: draw its crops instead")
+    parser.add_argument("--crops", default="0000.png,0003.png", help="held-out crop names, with --preset-run")
+    parser.add_argument("--zoom", type=int, default=2, help="enlargement without smoothing, with --preset-run")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("video_frame_pair.png"))
     args = parser.parse_args()
-    row = side_by_side(frame(args.input, args.frame), frame(args.translated, args.frame))
+    if args.preset_run:
+        row = preset_rows(args.preset_run, args.crops.split(","), args.zoom)
+    elif args.input and args.translated:
+        row = side_by_side(frame(args.input, args.frame), frame(args.translated, args.frame))
+    else:
+        parser.error("give the demo video and its translation, or --preset-run")
     Image.fromarray(row).save(args.out, optimize=True)
     print(f"{args.out}: {row.shape[1]}x{row.shape[0]}, {args.out.stat().st_size} bytes")
 

@@ -1,5 +1,5 @@
-"""The `grade` preset (pointwise, named `quick` before issue 31) and `--minutes`: a generator that starts as the
-identity, a budget that ends cleanly."""
+"""The `grade` preset (pointwise, named `quick` before issue 31), the spatial `quick` preset, and `--minutes`: a
+generator that starts as the identity, a budget that ends cleanly."""
 
 from __future__ import annotations
 
@@ -128,11 +128,20 @@ def test_model_written_by_the_old_quick_preset_still_loads_and_translates(tmp_pa
         assert np.abs(y - want_u8).max() <= 1
 
 
-def test_preset_quick_is_refused_in_one_line_that_points_to_grade(tmp_path: Path) -> None:
-    result = run_cli("train", tmp_path, tmp_path / "model", "--preset", "quick", check=False)
-    assert result.returncode == 2
-    assert "not there yet" in result.stderr and "--preset grade" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+def test_quick_preset_trains_a_full_resolution_residual_generator(tiny_domains: Path, tmp_path: Path) -> None:
+    """`quick` (issue 31): a spatial generator that never downsamples, so any image size goes through it."""
+    cfg = build_config("quick")
+    assert (cfg.generator.n_downsampling, cfg.generator.residual, cfg.generator.pointwise) == (0, True, False)
+    assert not cfg.flip and cfg.lambda_identity == 0 and cfg.minutes == 9
+    model_dir = tmp_path / "model"
+    run_cli("train", tiny_domains, model_dir, "--preset", "quick", "--max-steps", "3", "--minutes", "0",
+            "--load-size", "36", "--batch-size", "2", "--workers", "0")  # fmt: skip
+    loaded = load_generators(model_dir / MODEL_FILE)
+    assert loaded.info.spec == GeneratorSpec(ngf=16, n_blocks=2, n_downsampling=0, residual=True)
+    assert isinstance(loaded.a_to_b, ResnetGenerator) and loaded.info.step == 3
+    x = torch.rand(1, 3, 37, 53) * 2 - 1  # odd sizes: nothing to pad or crop without downsampling
+    with torch.no_grad():
+        assert loaded.a_to_b(x).shape == x.shape
 
 
 def test_minutes_ends_with_a_model_and_the_lr_decayed(tiny_domains: Path, tmp_path: Path) -> None:

@@ -32,9 +32,10 @@ def train(
     preset: Annotated[
         str,
         typer.Option(
-            help="Starting values: paper (the published defaults), grade (a colour grade or tone curve on a "
-            "laptop CPU in minutes: a pointwise generator that starts as the identity, 32-px crops, 8-minute "
-            "cap; exports as a .cube LUT), demo, tiny."
+            help="Starting values: paper (the published defaults; textures and shapes, on a GPU), grade (a colour "
+            "grade or tone curve on a laptop CPU in minutes: a pointwise generator that starts as the identity, "
+            "32-px crops, 8-minute cap; exports as a .cube LUT), quick (local styles, strokes and fringes, on a "
+            "laptop CPU in 9 minutes: a small full-resolution generator that starts as the identity), demo, tiny."
         ),
     ] = "paper",
     set_: Annotated[
@@ -105,7 +106,7 @@ def train(
 
     Example: `cyclegan-batch train results/demo/data results/demo/model --preset demo --epochs 5`
 
-    On a laptop: `cyclegan-batch train data/ model/ --preset grade --minutes 8`
+    On a laptop: `cyclegan-batch train data/ model/ --preset grade` (colour), `--preset quick` (local styles)
 
     Several GPUs: `cyclegan-batch train DATA MODEL --gpus 4`, or `torchrun --nproc_per_node 4 -m
     cyclegan_batch train DATA MODEL`. Each GPU trains on its own share of every epoch (max(|A|, |B|) //

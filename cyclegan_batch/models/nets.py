@@ -2,8 +2,8 @@
 
 ResNet generator: c7s1-ngf, d2ngf, d4ngf, n_blocks x R4ngf, u2ngf, ungf, c7s1-3 + tanh.
 Pointwise generator (a departure, the `grade` preset): 1x1 convolutions only, a colour function per pixel.
-Fewer downsamplings (a departure, `--set n_downsampling=0|1`; no preset yet): the residual blocks at full or half
-resolution.
+Fewer downsamplings (a departure: the `quick` preset has none, `--set n_downsampling=0|1`): the residual blocks
+at full or half resolution.
 PatchGAN discriminator: C64-C128-C256-C512 with a 70x70 receptive field, one logit per patch.
 Instance norm has no affine parameters and no running statistics; weights start at N(0, 0.02).
 """
