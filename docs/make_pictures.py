@@ -12,7 +12,12 @@ Frames are decoded by the ffmpeg that imageio-ffmpeg ships; the picture is input
 docs/preset_<name>.png, held-out crops of a `python -m bench.quick_style --keep DIR` run, a row each: the crop |
 the preset's translation | the truth (the mapping applied to the crop), enlarged (`--zoom`, 2x) without smoothing:
 
-    python docs/make_pictures.py --preset-run DIR/hatching-quick-0 --out docs/preset_quick.png
+    python -m bench.quick_style --presets quick --mappings engraving --seeds 0 --keep DIR
+    python docs/make_pictures.py --preset-run DIR/engraving-quick-0 --crops 0006.png,0000.png \
+        --out docs/preset_quick.png
+    python -m bench.quick_style --presets grade --mappings faded_film --seeds 0 --size 256 --heldout 24 --keep DIR
+    python docs/make_pictures.py --preset-run DIR/faded_film-grade-0 --crops 0000.png,0005.png --zoom 1 \
+        --out docs/preset_grade.png
 """
 
 from __future__ import annotations

@@ -162,7 +162,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         checkpoint_every=200,
     ),
     # Local styles (strokes, fringes, textures a colour function cannot make) on a 2-core laptop CPU in ten
-    # minutes (docs/tutorial.md, "Your data: which preset"; tuned in bench/RESULTS.md, "A spatial `quick`").
+    # minutes (docs/tutorial.md, "Your data: which preset"; bench/RESULTS.md: tuned in "A spatial `quick`: the
+    # search", measured in "The spatial `quick` preset").
     # Its departures from the paper: a small residual generator (starts as the identity) that never
     # downsamples, so it keeps every pixel's detail; a 2-layer discriminator; 32 px crops of 128 px images in
     # batches of 8 at a 10x lr; no horizontal flips (a mirrored stroke is another style) and no identity loss;
