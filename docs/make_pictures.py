@@ -1,4 +1,4 @@
-"""Draw the manual's pictures from what the CLI wrote.
+r"""Draw the manual's pictures from what the CLI wrote.
 
 docs/video_frame_pair.png, one frame of a demo video beside the same frame of its translation (a minute on two
 CPU cores):
