@@ -178,7 +178,7 @@ def test_bad_config_stops_with_every_bad_key_named(tmp_path: Path) -> None:
     for expected in (
         "(top level): 'domains' is a required property",
         "device: 'gpu' does not match '^(auto|cpu|cuda(:[0-9]+)?)$' (auto, cpu, cuda or cuda:N",
-        "train.preset: 'huge' is not one of ['paper', 'grade', 'demo', 'tiny']",
+        "train.preset: 'huge' is not one of ['paper', 'grade', 'quick', 'demo', 'tiny']",
         "translate.segment_seconds: 0 is less than or equal to the minimum of 0",
         "resources.train: Additional properties are not allowed ('gpus' was unexpected)",
         "translate.batch_size: 0 is not valid under any of the given schemas (Images or frames per forward pass, "
