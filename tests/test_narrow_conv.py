@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from cyclegan_batch.models.narrow_conv import RowSplitConv2d, split_narrow_convs
+from cyclegan_batch.models.narrow_conv import MIN_IN_CHANNELS, RowSplitConv2d, split_narrow_convs
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 
 
@@ -28,7 +28,7 @@ def test_only_the_generators_output_layer_is_split() -> None:
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         want = net(x)
-        split = split_narrow_convs(net)
+        split = split_narrow_convs(net, min_in_channels=1)
         got = split(x)
     kinds = [type(m) for m in split.modules()]
     assert kinds.count(RowSplitConv2d) == 1
@@ -38,4 +38,12 @@ def test_only_the_generators_output_layer_is_split() -> None:
 
 def test_strided_or_padded_layers_stay_plain() -> None:
     net = nn.Sequential(nn.Conv2d(8, 3, 3, stride=2), nn.Conv2d(8, 3, 3, padding=1), nn.Conv2d(8, 3, 1))
-    assert all(type(m) is nn.Conv2d for m in split_narrow_convs(net))
+    assert all(type(m) is nn.Conv2d for m in split_narrow_convs(net, min_in_channels=1))
+
+
+def test_only_wide_output_layers_are_split_by_default() -> None:
+    """The split pays only on wide inputs (the paper's 64 channels); smaller generators keep the plain layer."""
+    narrow = ResnetGenerator(GeneratorSpec(ngf=MIN_IN_CHANNELS // 2, n_blocks=0))
+    wide = ResnetGenerator(GeneratorSpec(ngf=MIN_IN_CHANNELS, n_blocks=0))
+    assert not any(isinstance(m, RowSplitConv2d) for m in split_narrow_convs(narrow).modules())
+    assert isinstance(split_narrow_convs(wide).model[-2], RowSplitConv2d)

@@ -14,6 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 NARROW = 4  # output channels up to this count are split; wider layers fill oneDNN's blocks already
+# Only layers this wide in: the row sums' own memory traffic outweighs the saving on narrower inputs. On an
+# Intel Xeon with AMX the split made the tiny, `quick` and `demo` generators (4, 16, 32 channels in) 4-55 %
+# slower in bf16 at 256^2 and 720p, and the paper's (64) 1.01x / 0.98x (bench/RESULTS.md, "CPU precision").
+MIN_IN_CHANNELS = 64
 
 
 class RowSplitConv2d(nn.Module):
@@ -46,10 +50,11 @@ class RowSplitConv2d(nn.Module):
         return out.to(x.dtype)
 
 
-def splittable(module: nn.Module) -> bool:
+def splittable(module: nn.Module, min_in_channels: int = MIN_IN_CHANNELS) -> bool:
     return (
         type(module) is nn.Conv2d
         and module.out_channels <= NARROW
+        and module.in_channels >= min_in_channels
         and module.kernel_size[0] == module.kernel_size[1] > 1
         and module.stride == (1, 1)
         and module.padding == (0, 0)
@@ -58,11 +63,12 @@ def splittable(module: nn.Module) -> bool:
     )
 
 
-def split_narrow_convs(net: nn.Module) -> nn.Module:
-    """`net` with every narrow k x k convolution replaced by its RowSplitConv2d, in place."""
+def split_narrow_convs(net: nn.Module, min_in_channels: int = MIN_IN_CHANNELS) -> nn.Module:
+    """`net` with every narrow k x k convolution of at least `min_in_channels` inputs replaced by its
+    RowSplitConv2d, in place."""
     for name, child in net.named_children():
-        if splittable(child):
+        if splittable(child, min_in_channels):
             setattr(net, name, RowSplitConv2d(child))
         else:
-            split_narrow_convs(child)
+            split_narrow_convs(child, min_in_channels)
     return net
