@@ -85,6 +85,8 @@ def grade_model(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         model_dir,
         "--preset",
         "grade",
+        "--load-size",
+        "36",  # as config/demo.yaml sets it for its 300 steps
         "--max-steps",
         "300",
         "--minutes",

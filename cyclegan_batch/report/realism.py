@@ -5,7 +5,7 @@ model on the test split, which took no part in choosing it.
 
 The reference is `report --reference DIR`, else the raw folder `prepare` read the target domain from (its
 manifest says which), else the run's prepared `data/<target domain>/` (train and test). The raw images come
-first: prepare resizes to the training size (36 px under `grade`), and outputs translated at full size
+first: prepare resizes to the training size (36 px in the demo), and outputs translated at full size
 scored against 36-px references measure the size gap more than the style (on the demo, KIDx100 5.7
 translated against 7.2 untranslated; against the raw 128-px domain 0.2 against 0.9).
 The target domain of an image set follows the direction in its run.json; a video's, the image sets'

@@ -138,17 +138,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A colour grade or look on a 2-core laptop CPU in minutes (docs/tutorial.md, "Your data: which preset"); it
     # exports as a .cube 3D LUT. Its departures from the paper: pointwise generators (a colour function per pixel:
     # what grades and tone curves are) that start as the identity (residual), a small discriminator,
-    # low-resolution training (translation still runs at full size, and a pointwise generator does the same
-    # there), batches of 8, a higher lr, a weaker cycle loss and no identity loss (both hold a generator that
-    # starts as the identity where it is), an 8-minute budget. Named `quick` before issue 31; model files
-    # written then carry their spec and load as they did.
+    # low-resolution training (32-px crops of 128-px views; translation still runs at full size, and a pointwise
+    # generator does the same there), batches of 8, a higher lr, a weaker cycle loss and no identity loss (both
+    # hold a generator that starts as the identity where it is), an 8-minute budget. Named `quick` before issue
+    # 31; model files written then carry their spec and load as they did. Views were 36 px until 2026-12-07:
+    # crops of nearly the whole view let the discriminators win, and 128-px views gained 1.5-20 dB more on every
+    # colour mapping of bench/quick_style.py (bench/RESULTS.md, "grade's views: 128 px instead of 36").
     "grade": dict(
         ngf=64,
         ndf=16,
         n_blocks=2,
         pointwise=True,
         residual=True,
-        load_size=36,
+        load_size=128,
         crop_size=32,
         batch_size=8,
         lr=1e-3,
