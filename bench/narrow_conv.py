@@ -5,8 +5,9 @@
     python -m bench.narrow_conv --generator quick --size 720x1280   # a preset's generator, a 720p frame
 
 For each precision, `Translator` with the plain 7x7 convolution to 3 channels and with it split by rows
-(whatever the engine's rule of which layers to split) translate the same frame in alternating rounds: frames/s (medians),
-their ratio, the output layer alone in ms, and the largest difference between the two outputs in grey levels.
+(whatever the engine's rule of which layers to split) translate the same frame in alternating rounds:
+frames/s (medians), their ratio, the output layer alone in ms, and the largest difference between the two
+outputs in grey levels.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bench.overhead import TINY
 from cyclegan_batch.models.engine import Translator
 from cyclegan_batch.models.modelfile import Generators, ModelInfo
 from cyclegan_batch.models.narrow_conv import split_narrow_convs
-from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator, init_weights
+from cyclegan_batch.models.nets import ResnetGenerator, init_weights
 from cyclegan_batch.train.config import build_config
 
 # bench/overhead.py's tiny spatial generator, and the presets' own
@@ -34,7 +35,9 @@ GENERATORS = {"tiny": TINY, **{p: build_config(p).generator for p in ("paper", "
 def output_layer_ms(translator: Translator, height: int, width: int, repeats: int = 5) -> float:
     """Median ms of the generator's last convolution alone, on its real input shape."""
     layer = translator.forward.output_conv
-    x = torch.randn(1, translator.info.spec.ngf, height + 6, width + 6).to(translator.dtype, memory_format=translator.memory_format)
+    x = torch.randn(1, translator.info.spec.ngf, height + 6, width + 6).to(
+        translator.dtype, memory_format=translator.memory_format
+    )
     with torch.inference_mode():
         layer(x)
         times = []
@@ -58,14 +61,18 @@ def main() -> None:
     spec = GENERATORS[args.generator]
     net = ResnetGenerator(spec)
     init_weights(net)
-    torch.nn.init.normal_(net.output_conv.weight, 0.0, 0.02)  # a residual spec's starts at zero: any trained one is not
+    torch.nn.init.normal_(net.output_conv.weight, 0.0, 0.02)  # a residual spec's starts at zero; a trained one not
     model = Generators(net, None, ModelInfo(spec))
     frame = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
-    print(f"\n| {args.generator} generator, {height}x{width}, median of {args.rounds} | plain frames/s | split frames/s | ratio "
-          "| output layer ms, plain -> split | largest difference (grey levels) |")  # fmt: skip
+    columns = (
+        "plain frames/s | split frames/s | ratio | output layer ms, plain -> split | largest difference (grey levels)"
+    )
+    print(f"\n| {args.generator} generator, {height}x{width}, median of {args.rounds} | {columns} |")
     print("|---|---:|---:|---:|---:|---:|")
     for precision in PRECISIONS:
-        plain, split = (Translator(model, device="cpu", precision=precision, cycle=False, split_narrow=False) for _ in "ab")
+        plain, split = (
+            Translator(model, device="cpu", precision=precision, cycle=False, split_narrow=False) for _ in "ab"
+        )
         split.forward = split_narrow_convs(split.forward, min_in_channels=1)  # whatever the engine's own rule says
         outputs = [t.translate(frame).outputs.astype(int) for t in (plain, split)]  # also the warm-up
         rates: dict[str, list[float]] = {"plain": [], "split": []}

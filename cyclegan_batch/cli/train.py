@@ -34,8 +34,9 @@ def train(
         typer.Option(
             help="Starting values: paper (the published defaults; textures and shapes, on a GPU), grade (a colour "
             "grade or tone curve on a laptop CPU in minutes: a pointwise generator that starts as the identity, "
-            "32-px crops, 8-minute cap; exports as a .cube LUT), quick (local styles, strokes and fringes, on a "
-            "laptop CPU in 9 minutes: a small full-resolution generator that starts as the identity), demo, tiny."
+            "32-px crops of 128-px images, 8-minute cap; exports as a .cube LUT), quick (local styles, strokes and "
+            "fringes, on a laptop CPU in 9 minutes: a small full-resolution generator that starts as the identity), "
+            "demo, tiny."
         ),
     ] = "paper",
     set_: Annotated[
