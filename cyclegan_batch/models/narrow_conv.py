@@ -15,8 +15,9 @@ from torch import nn
 
 NARROW = 4  # output channels up to this count are split; wider layers fill oneDNN's blocks already
 # Only layers this wide in: the row sums' own memory traffic outweighs the saving on narrower inputs. On an
-# Intel Xeon with AMX the split made the tiny, `quick` and `demo` generators (4, 16, 32 channels in) 4-55 %
-# slower in bf16 at 256^2 and 720p, and the paper's (64) 1.01x / 0.98x (bench/RESULTS.md, "CPU precision").
+# Intel Xeon with AMX, in bf16, the split ran the tiny, `quick` and `demo` generators (4, 16, 32 channels in)
+# at 0.68x, 0.78x and 0.93x at 720p (1.04x, 0.89x, 0.96x at 256^2), the paper's (64) at 0.98x and 1.01x
+# (bench/RESULTS.md, "CPU precision (bf16)"); on an AMD EPYC without AMX it gave the paper's 1.05x.
 MIN_IN_CHANNELS = 64
 
 
