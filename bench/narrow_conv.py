@@ -71,7 +71,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for precision in PRECISIONS:
         plain, split = (
-            Translator(model, device="cpu", precision=precision, cycle=False, split_narrow=False) for _ in "ab"
+            Translator(model, device="cpu", precision=precision, cycle=False, split_narrow=False) for _ in range(2)
         )
         split.forward = split_narrow_convs(split.forward, min_in_channels=1)  # whatever the engine's own rule says
         outputs = [t.translate(frame).outputs.astype(int) for t in (plain, split)]  # also the warm-up
