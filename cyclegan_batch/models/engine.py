@@ -32,7 +32,7 @@ from cyclegan_batch.device.precision import DTYPES, choose_precision, pick_devic
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.models.modelfile import Generators, load_generators
 from cyclegan_batch.models.narrow_conv import split_narrow_convs
-from cyclegan_batch.models.pixels import to_model_range, to_uint8_image
+from cyclegan_batch.models.pixels import to_model_input, to_model_range, to_uint8_image
 from cyclegan_batch.util.threads import model_calls
 
 log = logging.getLogger("cyclegan_batch")
@@ -216,8 +216,12 @@ class Translator:
         return cls(model, a_to_b=resolve_direction(direction, model.info.domains), **kwargs)
 
     def to_device(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """N x H x W x 3 uint8 (an array, or a tensor on any device) -> N x 3 x H x W float in [-1, 1] on the
-        device (pinned, async copy on CUDA)."""
+        """N x H x W x 3 uint8 (an array, or a tensor on any device) -> N x 3 x H x W in [-1, 1] on the device:
+        in the compute dtype from a table on a CPU, else float (pinned, async copy on CUDA)."""
+        # on a CPU one table lookup gives the same bits (pixels.py); a tiled frame keeps float, which its
+        # instance-norm statistics are taken from
+        if isinstance(frames, np.ndarray) and self.device.type == "cpu" and not self.tile_side(*frames.shape[1:3]):
+            return to_model_input(frames, self.dtype).contiguous(memory_format=self.memory_format)
         if isinstance(frames, torch.Tensor):
             t = frames
         else:
@@ -271,18 +275,23 @@ class Translator:
 
     @torch.inference_mode()
     def run(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Apply `net` to any H x W: whole, in memory-sized groups of frames, or tiled. Float in [-1, 1]."""
+        """Apply `net` to any H x W: whole, in memory-sized groups of frames, or tiled. In [-1, 1]: in the
+        compute dtype, float where tiles were blended."""
         h, w = x.shape[-2:]
         side = self.tile_side(h, w)
         if side:
             return torch.cat([self._run_tiled(net, frame, side) for frame in x.split(1)])
         per_pass = max(1, self.memory_budget // self.pass_bytes(h * w))
+        if per_pass >= x.shape[0]:  # the usual case: no copy into a joined batch
+            return self._run_whole(net, x)
         return torch.cat([self._run_whole(net, group) for group in x.split(per_pass)])
 
     def _run_whole(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The net's output in its compute dtype: a cycle's F takes it as it is, and each conversion to float
+        is a pass over the frames (bench/RESULTS.md, "The work around the model")."""
         h, w = x.shape[-2:]
         y = net(pad_to_multiple(x.to(self.dtype)))
-        return y[..., :h, :w].float()
+        return y[..., :h, :w]
 
     def _run_tiled(self, net: torch.nn.Module, x: torch.Tensor, side: int) -> torch.Tensor:
         """Overlapping side x side tiles on the padded frame's stride-4 grid, blended by linear ramps."""
@@ -325,7 +334,8 @@ class Translator:
         return TranslatedBatch(to_uint8_image(y), to_uint8_image(rec) if rec is not None else None)
 
     def translate_tensor(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """G(x) and, with the cycle, F(G(x)): N x 3 x H x W float in [-1, 1] on the device, in and out."""
+        """G(x) and, with the cycle, F(G(x)): N x 3 x H x W in [-1, 1] on the device, in and out (out in the
+        compute dtype, or float where tiled: `to_pixels` takes either)."""
         y = self.run(self.forward, x)
         return y, self.run(self.backward, y) if self.backward is not None else None
 

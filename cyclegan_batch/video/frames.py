@@ -40,6 +40,10 @@ class CpuFrames:
         """A batch (N x 3 x H x W, values 0..255) as frames."""
         return list(pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy())
 
+    def decoded(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """A batch of RGB24 frames as ffmpeg decoded them (N x H x W x 3 uint8): already frames."""
+        return list(rgb)
+
     def cycle(self, inputs: list[np.ndarray], reconstructions: list[np.ndarray]) -> list[dict[str, float | None]]:
         return [cycle_metrics(x, r) for x, r in zip(inputs, reconstructions, strict=True)]
 
@@ -72,6 +76,9 @@ class TorchFrames:
 
     def frames(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         return list(pixels.float().split(1))
+
+    def decoded(self, rgb: np.ndarray) -> list[torch.Tensor]:
+        return self.frames(torch.from_numpy(rgb).to(self.device).permute(0, 3, 1, 2))
 
     def cycle(self, inputs: list[torch.Tensor], reconstructions: list[torch.Tensor]) -> list[dict[str, float | None]]:
         def hwc(frames: list[torch.Tensor]) -> torch.Tensor:

@@ -107,13 +107,19 @@ def _run_pipeline(
     """
     ops, device, cycle = sink.ops, translator.device, translator.backward is not None
 
+    layout = reader.layout
+
     def translate_batch(batch: list[np.ndarray]) -> tuple[list[Frame], list[Frame], list | None]:
-        raw = torch.from_numpy(np.stack(batch))
-        if device.type == "cuda":
-            raw = raw.pin_memory()
-        pixels = to_rgb(raw.to(device, non_blocking=True), reader.layout, reader.picture.matrix, reader.picture.range)
-        outputs, reconstructions = translator.translate_tensor(translator.from_pixels(pixels))
-        inputs = ops.frames(pixels)
+        if layout.planar:  # the stream's own planes, converted on the model's device
+            raw = torch.from_numpy(np.stack(batch))
+            if device.type == "cuda":
+                raw = raw.pin_memory()
+            pixels = to_rgb(raw.to(device, non_blocking=True), layout, reader.picture.matrix, reader.picture.range)
+            inputs, x = ops.frames(pixels), translator.from_pixels(pixels)
+        else:  # RGB24 converted by ffmpeg: the decoded frames are the inputs as they are
+            rgb = np.stack(batch).reshape(len(batch), layout.height, layout.width, 3)
+            inputs, x = ops.decoded(rgb), translator.to_device(rgb)
+        outputs, reconstructions = translator.translate_tensor(x)
         scores = ops.cycle(inputs, ops.frames(to_pixels(reconstructions))) if cycle else None
         return inputs, ops.frames(to_pixels(outputs)), scores
 
