@@ -16,6 +16,7 @@ where they are absent. The downloads go through the ordinary clients (`pip downl
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import shutil
 import subprocess
@@ -62,7 +63,13 @@ def fetch(folder: Path = CACHE) -> None:
                     shutil.copyfileobj(f, out)
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else CACHE
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.real_clips", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, nargs="?", default=CACHE, help=f"where the clips go (default: {CACHE})")
+    target = parser.parse_args().folder
     fetch(target)
     print(f"{target}: {', '.join(CLIPS)}")
+
+
+if __name__ == "__main__":
+    main()
