@@ -171,7 +171,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # layers); 32 px crops of 128 px images in batches of 8 at a 5x lr; no horizontal flips (a mirrored stroke
     # is another style) and no identity loss; no KID evaluation (the last step's model); a 9-minute budget that
     # decides the length (the epochs are a cap). Until 2026-12-07 the discriminator was ndf 32 with 2 layers at
-    # lr 2e-3: `grade`'s gained 1.1-2.8 dB more on every spatial mapping and seed (bench/RESULTS.md, "The
+    # lr 2e-3: `grade`'s gained 0.9-3.7 dB more on every spatial mapping and seed (bench/RESULTS.md, "The
     # spatial `quick` preset").
     "quick": dict(
         ngf=16,

@@ -105,9 +105,7 @@ def _run_pipeline(
     `model_calls` batches are translated at once (util/threads.py's ModelThreads), while the main thread
     encodes the results in frame order; the decoder keeps two rounds of batches ready.
     """
-    ops, device, cycle = sink.ops, translator.device, translator.backward is not None
-
-    layout = reader.layout
+    ops, device, cycle, layout = sink.ops, translator.device, translator.backward is not None, reader.layout
 
     def translate_batch(batch: list[np.ndarray]) -> tuple[list[Frame], list[Frame], list | None]:
         if layout.planar:  # the stream's own planes, converted on the model's device
