@@ -14,7 +14,7 @@ def test_model_input_is_the_formula_bit_for_bit(dtype: torch.dtype) -> None:
     frames[0, 0, :, 0] = 0
     frames[0, 1, :, :] = 255
     every_value = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
-    for batch in (frames, every_value, frames[:, ::-1]):  # a read-only, strided view too
+    for batch in (frames, every_value, frames[:, ::-1]):  # a strided view too
         got = to_model_input(batch, dtype)
         want = to_model_range(torch.from_numpy(batch.copy()).permute(0, 3, 1, 2)).to(dtype)
         assert got.dtype == dtype and got.shape == want.shape

@@ -15,7 +15,7 @@ import torch
 
 NORMALIZATION = "x / 127.5 - 1"  # as the model file's header states it; outputs map back with (y + 1) * 127.5
 # cv2.LUT writes these element types; a dtype without one (float16) is converted by torch
-_LUT_STORAGE = {torch.float32: (torch.float32, np.float32), torch.bfloat16: (torch.int16, np.int16)}
+_LUT_STORAGE = {torch.float32: torch.float32, torch.bfloat16: torch.int16}
 
 
 def to_model_range(t: torch.Tensor) -> torch.Tensor:
@@ -26,9 +26,8 @@ def to_model_range(t: torch.Tensor) -> torch.Tensor:
 @functools.cache
 def _input_table(dtype: torch.dtype) -> np.ndarray:
     """`to_model_range` of 0..255 in `dtype`, as the bits cv2.LUT copies (bfloat16 as int16)."""
-    storage, numpy_type = _LUT_STORAGE[dtype]
     values = to_model_range(torch.arange(256, dtype=torch.uint8)).to(dtype)
-    return values.view(storage).numpy().astype(numpy_type)
+    return values.view(_LUT_STORAGE[dtype]).numpy()
 
 
 def to_model_input(frames: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
