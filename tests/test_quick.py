@@ -27,9 +27,11 @@ from cyclegan_batch.train.step import build_networks
 TINY_GRADE = ["--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2", "--load-size", "36", "--crop-size", "32"]
 
 
-@pytest.mark.parametrize("pointwise", [True, False], ids=["pointwise", "resnet"])
-def test_residual_generator_starts_as_the_identity_exactly(pointwise: bool) -> None:
-    cfg = build_config("grade", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise))
+@pytest.mark.parametrize(
+    "pointwise,colour_width", [(True, 0), (False, 0), (False, 8)], ids=["pointwise", "resnet", "colour"]
+)
+def test_residual_generator_starts_as_the_identity_exactly(pointwise: bool, colour_width: int) -> None:
+    cfg = build_config("grade", dict(ngf=8, ndf=8, n_blocks=2, pointwise=pointwise, colour_width=colour_width))
     nets = build_networks(cfg, seed=0)
     x = torch.rand(2, 3, 36, 44, generator=torch.Generator().manual_seed(0)) * 2 - 1
     x[0, :, :4, :4] = torch.tensor([-1.0, 1.0, 0.0])[:, None, None]  # the ends of the range too
@@ -67,6 +69,28 @@ def test_pointwise_generator_maps_each_pixel_by_its_own_colour() -> None:
         y, y_shuffled = net(x), net(shuffled)
     assert not torch.allclose(y, x, atol=1e-3)
     torch.testing.assert_close(y.flatten(2)[..., order], y_shuffled.flatten(2))
+
+
+def test_colour_path_adds_a_function_of_each_pixels_colour() -> None:
+    """`colour_width` (the `quick` preset): the convolutions' output plus a pointwise MLP of the input, which sees
+    the absolute colour the instance norms remove. With the convolutions' last layer at zero only the path acts."""
+    torch.manual_seed(0)
+    net = ResnetGenerator(GeneratorSpec(ngf=4, n_blocks=1, n_downsampling=0, residual=True, colour_width=8))
+    init_weights(net)
+    assert net.colour is not None and any(k.startswith("colour.") for k in net.state_dict())
+    torch.nn.init.normal_(net.colour[-1].weight, 0.0, 0.5)  # past the zero start; the convolutions stay at zero
+    x = torch.rand(1, 3, 12, 20) * 2 - 1
+    order = torch.randperm(12 * 20)
+    shuffled = x.flatten(2)[..., order].reshape(1, 3, 20, 12)
+    with torch.no_grad():
+        y, y_shuffled = net(x), net(shuffled)
+    assert not torch.allclose(y, x, atol=1e-3)  # the path is in the forward pass, not only in the state dict
+    torch.testing.assert_close(y.flatten(2)[..., order], y_shuffled.flatten(2))
+    with_path = GeneratorSpec(ngf=4, n_blocks=1, n_downsampling=0, residual=True, colour_width=8)
+    assert with_path.to_dict()["colour_width"] == 8 and "colour_width" not in GeneratorSpec().to_dict()
+    assert GeneratorSpec(colour_width=8).problems() == [
+        "colour_width needs a residual, spatial generator (residual true, pointwise false)"
+    ]
 
 
 def test_grade_model_works_with_translate_info_and_export(tmp_path: Path) -> None:
@@ -137,7 +161,7 @@ def test_quick_preset_trains_a_full_resolution_residual_generator(tiny_domains: 
     run_cli("train", tiny_domains, model_dir, "--preset", "quick", "--max-steps", "3", "--minutes", "0",
             "--load-size", "36", "--batch-size", "2", "--workers", "0")  # fmt: skip
     loaded = load_generators(model_dir / MODEL_FILE)
-    assert loaded.info.spec == GeneratorSpec(ngf=16, n_blocks=2, n_downsampling=0, residual=True)
+    assert loaded.info.spec == GeneratorSpec(ngf=16, n_blocks=2, n_downsampling=0, residual=True, colour_width=32)
     assert isinstance(loaded.a_to_b, ResnetGenerator) and loaded.info.step == 3
     x = torch.rand(1, 3, 37, 53) * 2 - 1  # odd sizes: nothing to pad or crop without downsampling
     with torch.no_grad():

@@ -8,7 +8,8 @@ holds everything `translate` needs to rebuild the networks from the file alone:
     format_version    "1"
     generator         JSON of nets.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"} for the
                       paper's generator; its departures only when set: "residual": true (output = input + a
-                      zero-initialised last conv), "pointwise": true (1x1 convolutions only)
+                      zero-initialised last conv), "pointwise": true (1x1 convolutions only), "n_downsampling": 0
+                      or 1, "colour_width": w (a pointwise colour path beside the convolutions)
     domains           JSON list of the two domain names, A first: ["photo", "painting"]
     directions        JSON list of the generators held: ["a_to_b", "b_to_a"] (the tensors decide on reading)
     crop_size         training crop (pixels) ; load_size: the resize before cropping
