@@ -211,6 +211,11 @@ class _Generator(nn.Module):
     colour: ColourPath | None
 
     @property
+    def colour_function(self) -> nn.Sequential | None:
+        """The 1x1 layers that map each pixel's colour: a pointwise generator's own, or a ResNet's colour path."""
+        return self.model if self.spec.pointwise else self.colour
+
+    @property
     def output_conv(self) -> nn.Conv2d:
         """The last convolution (a property, not a second registration: the state dict names stay the paper's)."""
         return self.model[-1] if self.spec.residual else self.model[-2]  # type: ignore[return-value]
@@ -314,12 +319,12 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
             continue
         # 1x1 convs have a fan-in of 3 or ngf, not the 3x3 and 7x7 convs' hundreds: N(0, 0.02) would shrink
         # the signal ~6x per layer, and the generator barely learn. He init keeps it.
-        for mlp in [m.model] if isinstance(m, PointwiseGenerator) else [m.colour] if m.colour is not None else []:
+        if (mlp := m.colour_function) is not None:
             for conv in mlp:
                 if isinstance(conv, nn.Conv2d):
                     nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             if m.spec.residual:
-                nn.init.zeros_(mlp[-1].weight)  # the colour path starts at zero too (output_conv, below, for grade)
+                nn.init.zeros_(mlp[-1].weight)  # a colour path starts at zero too, like the output conv below
         if m.spec.residual:
             nn.init.zeros_(m.output_conv.weight)  # step 0 returns the input: the do-nothing baseline
 
