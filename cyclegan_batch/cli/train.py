@@ -35,7 +35,8 @@ def train(
             help="Starting values: paper (the published defaults; textures and shapes, on a GPU), grade (a colour "
             "grade or tone curve on a laptop CPU in minutes: a pointwise generator that starts as the identity, "
             "32-px crops of 128-px images, 8-minute cap; exports as a .cube LUT), quick (local styles, strokes and "
-            "fringes, on a laptop CPU in 9 minutes: a small full-resolution generator that starts as the identity), "
+            "fringes, and a grade with them, on a laptop CPU in 9 minutes: a small full-resolution generator with a "
+            "colour path, starting as the identity), "
             "demo, tiny."
         ),
     ] = "paper",
