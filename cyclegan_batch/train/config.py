@@ -169,7 +169,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Its departures from the paper: a small residual generator (starts as the identity) that never downsamples, so
     # it keeps every pixel's detail, with a pointwise colour path beside its convolutions (width 32: they see each
     # crop through instance norms, which hide the absolute colour a grade depends on; with the path faded film gains
-    # +16.2 dB instead of +1.4, `grade`'s +19.0); `grade`'s small discriminator (ndf 16, the paper's 3 layers); 32
+    # +16.9 dB instead of +1.4, `grade`'s +19.0); `grade`'s small discriminator (ndf 16, the paper's 3 layers); 32
     # px crops of 128 px images in batches of 8 at a 5x lr; no horizontal flips (a mirrored stroke is another style)
     # and no identity loss; no KID evaluation (the last step's model); a 9-minute budget that decides the length
     # (the epochs are a cap). Until 2026-12-07 the discriminator was ndf 32 with 2 layers at lr 2e-3: `grade`'s
