@@ -86,8 +86,7 @@ def test_colour_path_adds_a_function_of_each_pixels_colour() -> None:
         y, y_shuffled = net(x), net(shuffled)
     assert not torch.allclose(y, x, atol=1e-3)  # the path is in the forward pass, not only in the state dict
     torch.testing.assert_close(y.flatten(2)[..., order], y_shuffled.flatten(2))
-    with_path = GeneratorSpec(ngf=4, n_blocks=1, n_downsampling=0, residual=True, colour_width=8)
-    assert with_path.to_dict()["colour_width"] == 8 and "colour_width" not in GeneratorSpec().to_dict()
+    assert net.spec.to_dict()["colour_width"] == 8 and "colour_width" not in GeneratorSpec().to_dict()
     assert GeneratorSpec(colour_width=8).problems() == [
         "colour_width needs a residual, spatial generator (residual true, pointwise false)"
     ]
