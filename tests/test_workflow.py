@@ -24,7 +24,7 @@ import yaml
 from conftest import smooth_images, write_images
 from safetensors import safe_open
 
-from cyclegan_batch.realism import inception
+from cyclegan_batch.realism import weights
 from cyclegan_batch.train.config import PRESETS, build_config
 from cyclegan_batch.util.schema import config_errors
 
@@ -288,10 +288,10 @@ def test_without_a_configfile_the_workflow_runs_the_demo(tmp_path: Path) -> None
     (prepare,) = commands["prepare_data"]
     assert "--test-fraction 0.1 --val-fraction 0.1 " in prepare
     (report,) = commands["build_report"]
-    assert "--video-frames 8 " in report or not inception.available()
+    assert "--video-frames 8 " in report or not weights.available()
     (translate,) = commands["translate_image_set"]
     assert "-- results/demo/raw/heldout/A results/demo/translated/images/heldout" in translate
-    best = "best" if inception.available() else "generators"  # translate.model: auto; best needs the metrics extra
+    best = "best" if weights.available() else "generators"  # translate.model: auto; best needs the metrics extra
     assert f"--model results/demo/model/{best}.safetensors " in translate
     # auto falls back to the last model where training does not evaluate (here eval_every 0; or no metrics extra)
     write_config(tmp_path, {"train": {"settings": {"eval_every": 0}}})

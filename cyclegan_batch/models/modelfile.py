@@ -44,8 +44,9 @@ from cyclegan_batch import __version__
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import PAPER_CROP_SIZE, PAPER_LOAD_SIZE
 from cyclegan_batch.models import official
-from cyclegan_batch.models.nets import SPEC_KEYS, Generator, GeneratorSpec, build_generator
+from cyclegan_batch.models.nets import Generator, GeneratorSpec, build_generator
 from cyclegan_batch.models.pixels import NORMALIZATION
+from cyclegan_batch.models.spec import SPEC_KEYS
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.util.atomic import atomic_output
 

@@ -1,13 +1,14 @@
 """Realism: how much a set of images looks like a domain's real images, on the standard Inception features.
 
-The room holds everything of it: the Inception weights, their checks and the input protocol (inception.py),
+The room holds everything of it: the Inception weights and their checks (weights.py), the network and its input
+protocol (inception.py),
 features of folders, files and arrays with their cache (features.py), the KID/FID statistics and their noise
 (stats.py), and the one call every stage uses, `score(images, reference, device) -> RealismScore`, with the
 `Scorer` that keeps the network for many sets (scorer.py): `train`'s evaluation, the report, `demo-score` and
 the `score` verb.
 
-The names below load their module on first use, so that `prepare` reads stats.py's thresholds without
-importing torch.
+The names below load their module on first use, so that `prepare` reads stats.py's thresholds, and the
+workflow asks whether KID/FID are `available`, without importing torch.
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cyclegan_batch.realism.features import Features
-    from cyclegan_batch.realism.inception import PROTOCOL, MetricsUnavailable, available
+    from cyclegan_batch.realism.inception import PROTOCOL
     from cyclegan_batch.realism.scorer import Images, Scorer, score
     from cyclegan_batch.realism.stats import Comparison, RealismScore
+    from cyclegan_batch.realism.weights import MetricsUnavailable, available
 
 _HOMES = {
     "Comparison": "stats",
     "Features": "features",
     "Images": "scorer",
-    "MetricsUnavailable": "inception",
+    "MetricsUnavailable": "weights",
     "PROTOCOL": "inception",
     "RealismScore": "stats",
     "Scorer": "scorer",
-    "available": "inception",
+    "available": "weights",
     "score": "scorer",
 }
 __all__ = [  # the same names, spelled out for linters

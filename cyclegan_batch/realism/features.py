@@ -23,7 +23,8 @@ import numpy as np
 
 from cyclegan_batch.media.formats import is_image_name, visible_files
 from cyclegan_batch.media.images import ImageLoadError, load_rgb
-from cyclegan_batch.realism.inception import FEATURES, PROTOCOL, WEIGHTS_SHA256, InceptionFeatures, to_input
+from cyclegan_batch.realism.inception import FEATURES, PROTOCOL, InceptionFeatures, to_input
+from cyclegan_batch.realism.weights import WEIGHTS_SHA256
 from cyclegan_batch.util.atomic import atomic_output
 from cyclegan_batch.util.bounded import bounded_map
 from cyclegan_batch.util.progress import progress_bar

@@ -8,7 +8,7 @@ from typing import Any
 
 from cyclegan_batch.errors import ExitCode, UserError
 from cyclegan_batch.media.images import PAPER_CROP_SIZE, PAPER_LOAD_SIZE
-from cyclegan_batch.models.nets import RESIZE_CONV, SPEC_KEYS, GeneratorSpec
+from cyclegan_batch.models.spec import RESIZE_CONV, SPEC_KEYS, GeneratorSpec
 
 
 @dataclass

@@ -31,7 +31,7 @@ from cyclegan_batch.device import distributed
 from cyclegan_batch.device.precision import choose_precision, pick_device
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.models.modelfile import STABILITY_KEY, Generators, ModelInfo, load_generators
-from cyclegan_batch.models.nets import SPEC_KEYS
+from cyclegan_batch.models.spec import SPEC_KEYS
 from cyclegan_batch.realism import available as realism_available
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.train.budget import TimeBudget
