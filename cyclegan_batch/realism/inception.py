@@ -60,7 +60,12 @@ class InceptionFeatures:
     def __init__(self, device: torch.device | str = "cpu", batch_size: int = 16) -> None:
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.net = _network(weights_path(), self.device)
+        self.weights = weights_path()  # MetricsUnavailable here, before any image is read
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """Loaded and verified on first use (2-4 CPU s): a set with nothing readable is refused without it."""
+        return _network(self.weights, self.device)
 
     @torch.inference_mode()
     def __call__(self, inputs: np.ndarray) -> np.ndarray:

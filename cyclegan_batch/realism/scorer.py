@@ -63,16 +63,12 @@ class Scorer:
                 "pass the real images of the target domain as the reference",
                 ExitCode.USAGE,
             )
-        generated = self.features(images, progress=progress)
+        generated = _something_to_score(self.features(images, progress=progress), images)
         if isinstance(reference, Path):
             ref = self.reference(reference, progress=progress)
         else:
             ref = self.features(reference, cache=True, progress=progress)
-        for side, given in ((generated, images), (ref, reference)):
-            if not len(side.features):
-                found = f"only unreadable files ({len(side.skipped)})" if side.skipped else "no images"
-                raise UserError(f"{given if isinstance(given, Path) else 'a set'} holds {found}: nothing to score")
-        return generated, ref
+        return generated, _something_to_score(ref, reference)
 
     @staticmethod
     def score_sets(generated: Features, reference: Features) -> RealismScore:
@@ -83,6 +79,14 @@ class Scorer:
         """`before` and `after`, the same images (row by row) before and after a change, against `reference` on
         the same KID subsets: both scores and the change with its noise (realism/stats.py)."""
         return compare_features(before.features, after.features, reference.features)
+
+
+def _something_to_score(side: Features, given: Images) -> Features:
+    """`side` if it holds a readable image; else the refusal, before the other side is read."""
+    if not len(side.features):
+        found = f"only unreadable files ({len(side.skipped)})" if side.skipped else "no images"
+        raise UserError(f"{given if isinstance(given, Path) else 'a set'} holds {found}: nothing to score")
+    return side
 
 
 def score(images: Images, reference: Images, device: torch.device | str = "auto") -> RealismScore:
