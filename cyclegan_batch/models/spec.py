@@ -32,7 +32,7 @@ class GeneratorSpec:
     # function of its own input colour: what colour grades and tone curves are. Crops at any scale then teach
     # it the same function for any image size; there is no spatial pattern to get wrong at full resolution.
     pointwise: bool = False
-    # A departure (no preset uses it yet) when not 2: stride-2 convs down (and as many up) around the residual
+    # A departure (the `quick` preset: 0) when not 2: stride-2 convs down (and as many up) around the residual
     # blocks. 0 keeps every layer at full resolution, where one-pixel detail (edges, outlines, strokes) is drawn.
     n_downsampling: int = 2
     # A departure (the `quick` preset) when not 0: a residual ResNet generator's output is clamp(x + model(x) +
