@@ -1,11 +1,10 @@
 """Realism: how much a set of images looks like a domain's real images, on the standard Inception features.
 
-The room holds everything of it: the Inception weights and their checks (weights.py), the network and its input
-protocol (inception.py),
-features of folders, files and arrays with their cache (features.py), the KID/FID statistics and their noise
-(stats.py), and the one call every stage uses, `score(images, reference, device) -> RealismScore`, with the
-`Scorer` that keeps the network for many sets (scorer.py): `train`'s evaluation, the report, `demo-score` and
-the `score` verb.
+The room holds everything of it: the Inception weights and their checks (weights.py), the network and its
+input protocol (inception.py), features of folders, files and arrays with their cache (features.py), the
+KID/FID statistics and their noise (stats.py), and the one call every stage uses, `score(images, reference,
+device) -> RealismScore`, with the `Scorer` that keeps the network for many sets (scorer.py): `train`'s
+evaluation, the report, `demo-score` and the `score` verb.
 
 The names below load their module on first use, so that `prepare` reads stats.py's thresholds, and the
 workflow asks whether KID/FID are `available`, without importing torch.
