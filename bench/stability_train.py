@@ -2,6 +2,7 @@
 
     python -m bench.stability_train OUT --weights 0,30 --steps 600 --cost 0.18         # both recipes, seeds 0-2
     python -m bench.stability_train OUT --recipes golden --seeds 0 --weights 0,30,100 --steps 100
+    python -m bench.stability_train OUT --recipes golden --seeds 0 --weights 100 --steps 400 --set stability_blur=1.5
     python -m bench.temporal_encoded --models OUT/models.txt                            # then their flicker
 
 Two recipes, both the `demo` preset (the bundled model's architecture: ngf 32, 4 blocks, resize-conv),
@@ -79,18 +80,21 @@ def quality(recipe: str, model: Path, data: Path, heldout: Path, out: Path, kid:
     return {"gain_db": model_db - identity_db, "kid_x100": kid_and_std[0] if kid_and_std else None}
 
 
-def run_name(recipe: str, weight: float, seed: int) -> str:
-    return f"{recipe}/{f'w{weight:g}' if weight else 'plain'}_s{seed}"
+def run_name(recipe: str, weight: float, seed: int, settings: list[str]) -> str:
+    """recipe/plain_s0, recipe/w100_s0, or with --set: recipe/w100_stability_blur1.5_s0."""
+    setting = f"w{weight:g}{''.join('_' + s.replace('=', '') for s in settings)}" if weight else "plain"
+    return f"{recipe}/{setting}_s{seed}"
 
 
 def run(recipe: str, seed: int, weight: float, steps: int, args: argparse.Namespace, work: Path) -> dict:
     data, heldout = domains(recipe, work)
-    name = run_name(recipe, weight, seed)
+    name = run_name(recipe, weight, seed, args.set)
     model_dir = work / name
     sizes = [f"load_size={args.load_size or args.size * 9 // 8}", f"crop_size={args.size}"]
     limits = ["--max-steps", steps, *(item for size in sizes for item in ("--set", size))]
     load = os.getloadavg()[0]
     stable = ["--set", f"stability_weight={weight}", "--set", f"stability_every={args.every}"]
+    stable += [item for setting in (args.set if weight else []) for item in ("--set", setting)]
     lr = ["--set", f"lr={LR[recipe]}"]
     cli("train", data, model_dir, *FINE_TUNE, *lr, "--seed", seed, *limits, *stable, "--no-resume", "--quiet")
     run_info = json.loads((model_dir / "run.json").read_text())
@@ -111,6 +115,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64, help="training crop")
     p.add_argument("--no-kid", dest="kid", action="store_false", help="PSNR gain only (no Inception passes)")
     p.add_argument("--load-size", type=int, default=0, help="resize before cropping (default: 9/8 of the crop)")
+    p.add_argument("--set", action="append", default=[], help="KEY=VALUE for the regularized runs (repeatable)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "quality.json"
@@ -119,7 +124,7 @@ def main() -> None:
         for seed in map(int, args.seeds.split(",")):
             for weight in map(float, args.weights.split(",")):
                 steps = args.steps if not weight else round(args.steps / (1 + args.cost))
-                key = run_name(recipe, weight, seed)
+                key = run_name(recipe, weight, seed, args.set)
                 if key not in results:
                     results[key] = run(recipe, seed, weight, steps, args, args.out)
                     results_file.write_text(json.dumps(results, indent=2))
@@ -128,7 +133,7 @@ def main() -> None:
     (args.out / "models.txt").write_text("\n".join(models) + "\n")
     for recipe in args.recipes.split(","):
         for weight in map(float, args.weights.split(",")):
-            setting = run_name(recipe, weight, 0).removesuffix("_s0")
+            setting = run_name(recipe, weight, 0, args.set).removesuffix("_s0")
             rows = [r for k, r in results.items() if k.startswith(f"{setting}_")]
             if len(rows) > 1:
                 gains = [r["gain_db"] for r in rows]

@@ -33,7 +33,21 @@ def test_a_whole_pixel_shift_moves_the_image_and_costs_an_identity_nothing() -> 
     assert torch.allclose(move(x, theta)[..., :-2, :-1], x[..., 2:, 1:], atol=1e-5)
     motion = MotionDraws(build_config("tiny", settings=STILL), seed=0).draw(x)
     assert not torch.allclose(motion.apply(x), x, atol=1e-3)  # it did move
-    assert stability_loss(motion.apply(x), x, motion.theta) == 0  # G = identity commutes with any motion
+    assert stability_loss(motion.apply(x), x, motion) == 0  # G = identity commutes with any motion
+
+
+def test_the_blur_softens_both_sides_alike_and_leaves_the_papers_draws_as_they_were() -> None:
+    x = torch.rand(4, 3, 24, 24) * 2 - 1
+    plain = MotionDraws(build_config("tiny", settings=STILL), seed=0).draw(x)
+    blurred = MotionDraws(build_config("tiny", settings=[*STILL, "stability_blur=1.5"]), seed=0).draw(x)
+    assert torch.equal(plain.theta, blurred.theta) and torch.equal(plain.noise, blurred.noise)  # drawn after them
+    assert plain.blur is None and blurred.blur is not None and 0 <= blurred.blur.min() <= blurred.blur.max() <= 1.5
+    assert stability_loss(blurred.apply(x), x, blurred) == 0  # the identity commutes with T's blur too
+    soft = blurred.transform(x)
+    assert soft.std() < plain.transform(x).std()  # a blur lowers the noise's variance
+    assert torch.allclose(soft.mean((1, 2, 3)), plain.transform(x).mean((1, 2, 3)), atol=0.02)  # and keeps its mean
+    flat = torch.full_like(x, 0.3)
+    assert torch.allclose(blurred.transform(flat), flat, atol=1e-5)  # the kernels sum to one, the border reflected
 
 
 def test_the_draws_stay_in_their_ranges() -> None:
@@ -93,12 +107,12 @@ def test_the_regularizer_makes_the_generator_commute_with_motion(tiny_domains: P
         motion = MotionDraws(build_config("tiny", settings=STILL), seed=5).draw(a)
         g = step.nets.a_to_b.eval()
         with torch.no_grad():
-            return float(stability_loss(g(motion.apply(a)), g(a), motion.theta))
+            return float(stability_loss(g(motion.apply(a)), g(a), motion))
 
     assert sensitivity(100.0) < 0.5 * sensitivity(0.0)
 
 
-@pytest.mark.parametrize("setting", ["stability_weight=-1", "stability_zoom=1"])
+@pytest.mark.parametrize("setting", ["stability_weight=-1", "stability_zoom=1", "stability_blur=-1"])
 def test_bad_settings_name_the_key(setting: str) -> None:
     with pytest.raises(Exception, match=setting.split("=")[0]):
         build_config("tiny", settings=[setting])

@@ -37,6 +37,7 @@ class TrainConfig:
     stability_zoom: float = 0.03
     stability_noise: float = 0.05
     stability_every: int = 1  # applied on every k-th step only (k = 1: every step), to bound its cost
+    stability_blur: float = 0.0  # T also blurs, by a Gaussian of std up to this many px (0 = off, the paper's T)
     # Optimiser and schedule: Adam, constant lr for `epochs`, linear decay to 0 over `decay_epochs`
     lr: float = 2e-4
     beta1: float = 0.5
@@ -74,7 +75,7 @@ class TrainConfig:
             problems.append(f"crop_size={self.crop_size} must be a multiple of 4")
         if self.crop_size > self.load_size:
             problems.append(f"crop_size={self.crop_size} is larger than load_size={self.load_size}")
-        for name in ("stability_weight", "stability_shift", "stability_rotate", "stability_noise"):
+        for name in ("stability_weight", "stability_shift", "stability_rotate", "stability_noise", "stability_blur"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be 0 or more")
         if not 0 <= self.stability_zoom < 1:

@@ -13,6 +13,12 @@ noise with a standard deviation drawn from [0.01, 0.05] of the full scale per im
 Here each is a config key (`stability_shift`, `stability_rotate`, `stability_zoom`, `stability_noise`);
 `stability_every` k applies the term on every k-th step only, which divides its cost by k.
 
+`stability_blur` s (a departure from the paper, 0 = off) makes T soften as well: a Gaussian blur of a standard
+deviation drawn from [0, s] pixels per image, after the motion, on both sides (G(T(x) + n) against T(G(x))).
+Video is softer than photos (motion blur, low bitrates); a generator that draws texture into soft input, texture
+that does not follow the motion, is held to blur(G(x)) there: for a grade or tone mapping that is what it
+should give anyway.
+
 The draws come from their own generator (seeded from the run's seed and rank, checkpointed), drawn before the
 step's computation, so the paper's random stream is untouched, resume is exact, and the step's tensors are
 fixed inputs (compile and graph capture see no RNG). With stability_weight 0 nothing here runs.
@@ -35,13 +41,22 @@ class Motion:
 
     theta: torch.Tensor
     noise: torch.Tensor
+    blur: torch.Tensor | None = None  # N Gaussian standard deviations in pixels (stability_blur), or none
+    blur_radius: int = 0  # the blur's kernel radius: fixed by the config, so no step waits to read `blur`
 
     def to(self, device: torch.device) -> Motion:
-        return Motion(self.theta.to(device, non_blocking=True), self.noise.to(device, non_blocking=True))
+        blur = None if self.blur is None else self.blur.to(device, non_blocking=True)
+        theta, noise = self.theta.to(device, non_blocking=True), self.noise.to(device, non_blocking=True)
+        return Motion(theta, noise, blur, self.blur_radius)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """T(x): the motion (the border reflected where it looks outside), then the blur where there is one."""
+        x = move(x, self.theta)
+        return x if self.blur is None else gaussian_blur(x, self.blur, self.blur_radius)
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """T(x) + n, clipped to the model range [-1, 1]; the border is reflected where T looks outside."""
-        return (move(x, self.theta) + self.noise).clamp(-1.0, 1.0)
+        """T(x) + n, clipped to the model range [-1, 1]."""
+        return (self.transform(x) + self.noise).clamp(-1.0, 1.0)
 
 
 def move(x: torch.Tensor, theta: torch.Tensor, padding: str = "reflection") -> torch.Tensor:
@@ -51,10 +66,23 @@ def move(x: torch.Tensor, theta: torch.Tensor, padding: str = "reflection") -> t
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
-def stability_loss(moved_out: torch.Tensor, out: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """Each image of x (N x C x H x W) blurred by its own Gaussian (sigma: N pixels; 0 leaves it as it is),
+    separably, with reflected borders, over 2 * radius + 1 taps each way."""
+    n, c, h, w = x.shape
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (offsets / sigma.float().clamp(min=1e-3).view(n, 1)) ** 2)
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)  # N*C x taps: one per channel
+    x = x.float().reshape(1, n * c, h, w)
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kernel.view(n * c, 1, 1, -1), groups=n * c)
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), kernel.view(n * c, 1, -1, 1), groups=n * c)
+    return x.reshape(n, c, h, w)
+
+
+def stability_loss(moved_out: torch.Tensor, out: torch.Tensor, motion: Motion) -> torch.Tensor:
     """Mean squared difference of G(T(x) + n) and T(G(x)) over the pixels whose source lies inside the image."""
-    inside = move(torch.ones_like(out[:, :1], dtype=torch.float32), theta, padding="zeros") > 0.999
-    diff = (moved_out.float() - move(out, theta)) ** 2
+    inside = move(torch.ones_like(out[:, :1], dtype=torch.float32), motion.theta, padding="zeros") > 0.999
+    diff = (moved_out.float() - motion.transform(out)) ** 2
     return (diff * inside).sum() / (inside.sum() * diff.shape[1]).clamp(min=1)
 
 
@@ -67,6 +95,7 @@ def describe(cfg: TrainConfig) -> dict[str, float]:
         "zoom": cfg.stability_zoom,
         "noise": cfg.stability_noise,
         "every": cfg.stability_every,
+        **({"blur_px": cfg.stability_blur} if cfg.stability_blur > 0 else {}),  # files written before it had none
     }
 
 
@@ -76,6 +105,7 @@ class MotionDraws:
 
     def __init__(self, cfg: TrainConfig, seed: int) -> None:
         self.shift, self.zoom, self.noise = cfg.stability_shift, cfg.stability_zoom, cfg.stability_noise
+        self.blur = cfg.stability_blur
         self.angle = math.radians(cfg.stability_rotate)
         self.every, self.steps = cfg.stability_every, 0
         self.rng = torch.Generator().manual_seed(seed)
@@ -105,7 +135,10 @@ class MotionDraws:
         half = torch.tensor([w / 2, h / 2])
         linear = linear / half.view(1, 2, 1) * half.view(1, 1, 2)
         shift = torch.stack([tx, ty], -1) / half
-        return Motion(torch.cat([linear, shift.unsqueeze(-1)], -1), noise)
+        # drawn last, and only when on: runs without it draw exactly what they drew before it existed
+        blur = self._uniform(n, 0.0, self.blur) if self.blur > 0 else None
+        radius = max(1, math.ceil(3 * self.blur))  # three standard deviations of the largest
+        return Motion(torch.cat([linear, shift.unsqueeze(-1)], -1), noise, blur, radius)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.get_state(), "steps": torch.tensor([self.steps])}

@@ -227,8 +227,8 @@ class CycleGANStep:
             terms["idt_B"] = F.l1_loss(out["same_a"].float(), real_a) * w
         if motions is not None:
             w = cfg.stability_weight
-            terms["stab_A"] = stability_loss(out["moved_fake_b"], out["fake_b"], motions[0].theta) * w
-            terms["stab_B"] = stability_loss(out["moved_fake_a"], out["fake_a"], motions[1].theta) * w
+            terms["stab_A"] = stability_loss(out["moved_fake_b"], out["fake_b"], motions[0]) * w
+            terms["stab_B"] = stability_loss(out["moved_fake_a"], out["fake_a"], motions[1]) * w
         loss = sum(terms.values())
         return loss, terms, out["fake_a"].detach(), out["fake_b"].detach()
 
