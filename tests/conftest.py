@@ -13,10 +13,12 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The SLURM test mostly waits for the cluster's status checks (2-3 minutes). xdist's file scheduler hands out the
-# files with the most tests first, which left this one-test file for last, running alone at the end of make test.
-# Started first, its waiting overlaps the other files' work.
-FIRST_FILES = ("tests/test_slurm.py",)
+# xdist's file scheduler hands out the files with the most tests first, which leaves a few-test file that runs
+# long for last, alone at the end of make test with a core idle. Two do: the SLURM test mostly waits for the
+# cluster's status checks (2-3 minutes), and test_demo.py's KID claim is one single-threaded process of 336
+# Inception passes after a training (100-140 s on a 2-core AVX2 EPYC, where it ran alone for the last 104 s of a
+# 518 s run). Started first, each on its own worker, they overlap the other files' work.
+FIRST_FILES = ("tests/test_slurm.py", "tests/test_demo.py")
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest without xdist does not know the hook
