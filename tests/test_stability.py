@@ -112,7 +112,10 @@ def test_the_regularizer_makes_the_generator_commute_with_motion(tiny_domains: P
     assert sensitivity(100.0) < 0.5 * sensitivity(0.0)
 
 
-@pytest.mark.parametrize("setting", ["stability_weight=-1", "stability_zoom=1", "stability_blur=-1"])
+BAD_SETTINGS = ["stability_weight=-1", "stability_zoom=1", "stability_blur=-1", "stability_blur=6"]  # 6: tiny's 32 px
+
+
+@pytest.mark.parametrize("setting", BAD_SETTINGS)
 def test_bad_settings_name_the_key(setting: str) -> None:
     with pytest.raises(Exception, match=setting.split("=")[0]):
         build_config("tiny", settings=[setting])

@@ -78,6 +78,8 @@ class TrainConfig:
         for name in ("stability_weight", "stability_shift", "stability_rotate", "stability_noise", "stability_blur"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be 0 or more")
+        if 6 * self.stability_blur >= self.crop_size:  # the kernel spans 6 standard deviations
+            problems.append(f"stability_blur={self.stability_blur}: its kernel does not fit a {self.crop_size}-px crop")
         if not 0 <= self.stability_zoom < 1:
             problems.append(f"stability_zoom={self.stability_zoom} must be at least 0 and below 1")
         if self.minutes < 0:

@@ -66,6 +66,11 @@ def move(x: torch.Tensor, theta: torch.Tensor, padding: str = "reflection") -> t
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
+def blur_radius(sigma: float) -> int:
+    """The taps each side of a Gaussian blur of standard deviation up to `sigma` pixels: three of them."""
+    return max(1, math.ceil(3 * sigma))
+
+
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
     """Each image of x (N x C x H x W) blurred by its own Gaussian (sigma: N pixels; 0 leaves it as it is),
     separably, with reflected borders, over 2 * radius + 1 taps each way."""
@@ -135,10 +140,11 @@ class MotionDraws:
         half = torch.tensor([w / 2, h / 2])
         linear = linear / half.view(1, 2, 1) * half.view(1, 1, 2)
         shift = torch.stack([tx, ty], -1) / half
+        theta = torch.cat([linear, shift.unsqueeze(-1)], -1)
+        if self.blur == 0:
+            return Motion(theta, noise)
         # drawn last, and only when on: runs without it draw exactly what they drew before it existed
-        blur = self._uniform(n, 0.0, self.blur) if self.blur > 0 else None
-        radius = max(1, math.ceil(3 * self.blur))  # three standard deviations of the largest
-        return Motion(torch.cat([linear, shift.unsqueeze(-1)], -1), noise, blur, radius)
+        return Motion(theta, noise, self._uniform(n, 0.0, self.blur), blur_radius(self.blur))
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.get_state(), "steps": torch.tensor([self.steps])}
