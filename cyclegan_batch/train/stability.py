@@ -67,8 +67,9 @@ def move(x: torch.Tensor, theta: torch.Tensor, padding: str = "reflection") -> t
 
 
 def blur_radius(sigma: float) -> int:
-    """The taps each side of a Gaussian blur of standard deviation up to `sigma` pixels: three of them."""
-    return max(1, math.ceil(3 * sigma))
+    """The taps each side of a Gaussian blur of standard deviation up to `sigma` (> 0) pixels: three of them.
+    train/config.py refuses a `stability_blur` whose kernel would not fit the crop (reflected padding)."""
+    return math.ceil(3 * sigma)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
