@@ -3,6 +3,7 @@
     python -m bench.overhead                       # the 720p clip, 1000 images of 256^2, 100 of 1024^2
     python -m bench.overhead --only video --before none
     python -m bench.overhead --before 54c773a      # also the translate of that commit, in the same run
+    python -m bench.overhead --only images --images 256:1000 --rounds 5 --before none
 
 On a GPU the work around the model sets the pace (bench/RESULTS.md, "CUDA GPU (current)"); the same work
 costs CPU time on any machine, so it is measured here without a GPU. The model is a tiny *spatial*
@@ -23,6 +24,10 @@ calls: bench/timing.py's model_only), in this process over as many frames or ima
 `--before REF` runs the `translate` rows once more with the code of a git commit (its tree extracted to a
 temporary folder and put first on PYTHONPATH), alternating with this tree's, so both sets of figures come
 from one run on one machine under one load.
+
+`--rounds N` measures every row N times, round after round (so a drift in the machine's speed reaches every
+row alike), and the table gives each row's median with its range: on a shared 2-core VM the same `translate`
+varies by 10-25 % in CPU time from one run to the next.
 """
 
 from __future__ import annotations
@@ -31,10 +36,12 @@ import argparse
 import datetime
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +75,7 @@ class Row:
     baseline: str = ""  # ...and the plain row its remainder is compared with
     target: float = 0.0
     output_bytes: int = 0  # an image folder's outputs, all files (PNG compression: today's against before)
+    spread: tuple[float, float] | None = None  # the lowest and highest CPU s over the rounds, where more than one
 
 
 def child_cpu(command: list[str], tree: Path | None = None) -> float:
@@ -155,12 +163,15 @@ def video_rows(work: Path, model: Path, clip: Path, trees: dict[str, Path], fram
 
 def image_rows(work: Path, model: Path, size: int, count: int, trees: dict[str, Path]) -> list[Row]:
     folder = work / f"images{size}"
-    make_images(folder, count, size)
+    if not folder.is_dir():  # made in the first round, read again in the others
+        make_images(folder, count, size)
     loop = "import cv2, pathlib, sys\nout = pathlib.Path(sys.argv[2])\nout.mkdir()\n"
     loop += "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.png')):\n"
     loop += "    cv2.imwrite(str(out / p.name), cv2.imread(str(p)))"
     plain = f"OpenCV read/write loop, {size}^2 PNG"
-    rows = [Row(plain, count, child_cpu([sys.executable, "-c", loop, str(folder), str(work / f"cv{size}")]))]
+    copies = work / f"cv{size}"
+    shutil.rmtree(copies, ignore_errors=True)  # the loop makes it anew (a second round writes it again)
+    rows = [Row(plain, count, child_cpu([sys.executable, "-c", loop, str(folder), str(copies)]))]
     print(f"  {rows[-1].name}: {rows[-1].cpu_s:.1f} CPU s", flush=True)
     for cycle, label in ((False, "G"), (True, "G and F")):
         rows.append(Row(f"generator alone, {label}, {size}^2", count, generator_cpu(model, (size, size), count, cycle)))
@@ -175,6 +186,16 @@ def image_rows(work: Path, model: Path, size: int, count: int, trees: dict[str, 
     return rows
 
 
+def medians(rounds: list[list[Row]]) -> list[Row]:
+    """Each row's median CPU time over the rounds (the rows come in the same order every round), and its range."""
+    rows = []
+    for same in zip(*rounds, strict=True):
+        cpu = [r.cpu_s for r in same]
+        spread = (min(cpu), max(cpu)) if len(cpu) > 1 else None
+        rows.append(replace(same[0], cpu_s=statistics.median(cpu), spread=spread))
+    return rows
+
+
 def render(rows: list[Row], startup_s: float) -> str:
     """The table: CPU time per item, and what is left beyond the generator against the plain baseline."""
     by_name = {r.name: r for r in rows}
@@ -184,7 +205,8 @@ def render(rows: list[Row], startup_s: float) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        cells = [r.name, str(r.items), f"{r.cpu_s:.1f}", f"{1000 * r.cpu_s / r.items:.1f}", "", "", "", ""]
+        cpu = f"{r.cpu_s:.1f}" + (f" ({r.spread[0]:.1f}-{r.spread[1]:.1f})" if r.spread else "")
+        cells = [r.name, str(r.items), cpu, f"{1000 * r.cpu_s / r.items:.1f}", "", "", "", ""]
         if r.generator:
             beyond = r.cpu_s - by_name[r.generator].cpu_s
             ratio = beyond / by_name[r.baseline].cpu_s
@@ -195,7 +217,29 @@ def render(rows: list[Row], startup_s: float) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"start-up of a translate process (Python, imports): {startup_s:.1f} CPU s, included in its rows")
+    if any(r.spread for r in rows):
+        lines.append("CPU s: the median of the rounds (lowest-highest); the ratios are of the medians")
     return "\n".join(lines)
+
+
+def measure_round(
+    args: argparse.Namespace, work: Path, model: Path, trees: dict[str, Path], only: set[str]
+) -> list[Row]:
+    """Every row once: the video's, then each image folder's."""
+    rows: list[Row] = []
+    if "video" in only:
+        clip = args.clip
+        if not clip.is_file():
+            print(f"{clip} is absent: a synthetic 1280x720 clip with audio instead", flush=True)
+            clip = make_clip(work / "synthetic.mp4", args.frames or 132, "1280x720")
+        print(f"video: {clip.name}", flush=True)
+        rows += video_rows(work, model, clip, trees, args.frames)
+    if "images" in only:
+        for spec in args.images.split(","):
+            size, count = map(int, spec.split(":"))
+            print(f"images: {count} of {size}^2", flush=True)
+            rows += image_rows(work, model, size, count, trees)
+    return rows
 
 
 def parser() -> argparse.ArgumentParser:
@@ -206,6 +250,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default="video,images", help="video, images, or both")
     p.add_argument("--before", default=BEFORE, help="git commit whose translate runs beside this tree's; none: skip")
     p.add_argument("--repo", type=Path, default=ROOT, help="the git checkout --before is taken from")
+    p.add_argument("--rounds", type=int, default=3, help="measure every row this many times; the table has medians")
     return p
 
 
@@ -217,27 +262,20 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, load average {load[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = tiny_model_file(work)
         trees = {"this tree": ROOT}
         if args.before != "none" and (tree := extract(args.before, args.repo, work / "before")) is not None:
             trees = {f"before: {args.before}": tree, **trees}
-        startup = child_cpu([sys.executable, "-c", "import cyclegan_batch.translate.verb"], ROOT)
         only = {kind.strip() for kind in args.only.split(",")}
-        if "video" in only:
-            clip = args.clip
-            if not clip.is_file():
-                print(f"{clip} is absent: a synthetic 1280x720 clip with audio instead", flush=True)
-                clip = make_clip(work / "synthetic.mp4", args.frames or 132, "1280x720")
-            print(f"video: {clip.name}", flush=True)
-            rows += video_rows(work, model, clip, trees, args.frames)
-        if "images" in only:
-            for spec in args.images.split(","):
-                size, count = map(int, spec.split(":"))
-                print(f"images: {count} of {size}^2", flush=True)
-                rows += image_rows(work, model, size, count, trees)
+        rounds: list[list[Row]] = []
+        startups = []
+        for number in range(1, args.rounds + 1):
+            print(f"round {number} of {args.rounds}", flush=True)
+            startups.append(child_cpu([sys.executable, "-c", "import cyclegan_batch.translate.verb"], ROOT))
+            rounds.append(measure_round(args, work, model, trees, only))
+        rows, startup = medians(rounds), statistics.median(startups)
     print()
     print(render(rows, startup))
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
