@@ -75,7 +75,7 @@ class Row:
     baseline: str = ""  # ...and the plain row its remainder is compared with
     target: float = 0.0
     output_bytes: int = 0  # an image folder's outputs, all files (PNG compression: today's against before)
-    spread: tuple[float, float] | None = None  # the lowest and highest CPU s over the rounds, where more than one
+    samples: tuple[float, ...] = ()  # every round's CPU s (cpu_s is their median)
 
 
 def child_cpu(command: list[str], tree: Path | None = None) -> float:
@@ -187,13 +187,17 @@ def image_rows(work: Path, model: Path, size: int, count: int, trees: dict[str, 
 
 
 def medians(rounds: list[list[Row]]) -> list[Row]:
-    """Each row's median CPU time over the rounds (the rows come in the same order every round), and its range."""
+    """Each row's median CPU time over the rounds (the rows come in the same order every round), with every
+    round's figure kept for the paired ratios."""
     rows = []
     for same in zip(*rounds, strict=True):
-        cpu = [r.cpu_s for r in same]
-        spread = (min(cpu), max(cpu)) if len(cpu) > 1 else None
-        rows.append(replace(same[0], cpu_s=statistics.median(cpu), spread=spread))
+        cpu = tuple(r.cpu_s for r in same)
+        rows.append(replace(same[0], cpu_s=statistics.median(cpu), samples=cpu))
     return rows
+
+
+def spread(values: list[float] | tuple[float, ...], digits: int) -> str:
+    return f" ({min(values):.{digits}f}-{max(values):.{digits}f})" if len(values) > 1 else ""
 
 
 def render(rows: list[Row], startup_s: float) -> str:
@@ -205,20 +209,26 @@ def render(rows: list[Row], startup_s: float) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        cpu = f"{r.cpu_s:.1f}" + (f" ({r.spread[0]:.1f}-{r.spread[1]:.1f})" if r.spread else "")
-        cells = [r.name, str(r.items), cpu, f"{1000 * r.cpu_s / r.items:.1f}", "", "", "", ""]
+        cells = [r.name, str(r.items), f"{r.cpu_s:.1f}{spread(r.samples, 1)}", f"{1000 * r.cpu_s / r.items:.1f}"]
+        cells += ["", "", "", ""]
         if r.generator:
-            beyond = r.cpu_s - by_name[r.generator].cpu_s
-            ratio = beyond / by_name[r.baseline].cpu_s
+            generator, baseline = by_name[r.generator], by_name[r.baseline]
+            # each round's own ratio (its rows ran minutes apart, under the same drift), then their median
+            rounds = zip(r.samples, generator.samples, baseline.samples, strict=True)
+            ratios = [(cpu - gen) / base for cpu, gen, base in rounds]
+            beyond, ratio = r.cpu_s - generator.cpu_s, statistics.median(ratios)
             met = "met" if ratio <= r.target else "not met"
-            cells[4:7] = [f"{beyond:.1f} s", f"**{ratio:.2f}x**", f"{r.target:g}x ({met})"]
+            cells[4:7] = [f"{beyond:.1f} s", f"**{ratio:.2f}x**{spread(ratios, 2)}", f"{r.target:g}x ({met})"]
         if r.output_bytes:
             cells[7] = f"{r.output_bytes / 2**20:.2f} MiB"
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"start-up of a translate process (Python, imports): {startup_s:.1f} CPU s, included in its rows")
-    if any(r.spread for r in rows):
-        lines.append("CPU s: the median of the rounds (lowest-highest); the ratios are of the medians")
+    if any(len(r.samples) > 1 for r in rows):
+        lines.append(
+            "CPU s: the median of the rounds (lowest-highest); beyond: of the medians; against the baseline: the "
+            "median of each round's own ratio (lowest-highest)"
+        )
     return "\n".join(lines)
 
 
