@@ -26,8 +26,9 @@ temporary folder and put first on PYTHONPATH), alternating with this tree's, so 
 from one run on one machine under one load.
 
 `--rounds N` measures every row N times, round after round (so a drift in the machine's speed reaches every
-row alike), and the table gives each row's median with its range: on a shared 2-core VM the same `translate`
-varies by 10-25 % in CPU time from one run to the next.
+row alike): the table gives each row's median with its range, and each round's own ratio against its own
+baseline, their median with their range. On a shared 2-core VM the same `translate` varies by 10-25 % in CPU
+time from one run to the next.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -138,7 +140,8 @@ def video_rows(work: Path, model: Path, clip: Path, trees: dict[str, Path], fram
     if n < info.frames:  # a shorter cut of the clip, stream-copied at keyframes would change the count: re-encode
         src = work / "clip.mp4"
         cut = ["-i", str(clip), "-frames:v", str(n), "-c:v", "libx264", "-crf", "12", "-c:a", "copy"]
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *cut, str(src)], check=True)
+        if not src.is_file():  # cut in the first round
+            subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *cut, str(src)], check=True)
     else:
         src = clip
     transcode = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a?", "-c:v"]
@@ -196,7 +199,7 @@ def medians(rounds: list[list[Row]]) -> list[Row]:
     return rows
 
 
-def spread(values: list[float] | tuple[float, ...], digits: int) -> str:
+def spread(values: Sequence[float], digits: int) -> str:
     return f" ({min(values):.{digits}f}-{max(values):.{digits}f})" if len(values) > 1 else ""
 
 
@@ -233,23 +236,19 @@ def render(rows: list[Row], startup_s: float) -> str:
 
 
 def measure_round(
-    args: argparse.Namespace, work: Path, model: Path, trees: dict[str, Path], only: set[str]
+    args: argparse.Namespace, work: Path, model: Path, trees: dict[str, Path], clip: Path | None
 ) -> list[Row]:
-    """Every row once: the video's, then each image folder's."""
-    rows: list[Row] = []
-    if "video" in only:
-        clip = args.clip
-        if not clip.is_file():
-            print(f"{clip} is absent: a synthetic 1280x720 clip with audio instead", flush=True)
-            clip = make_clip(work / "synthetic.mp4", args.frames or 132, "1280x720")
-        print(f"video: {clip.name}", flush=True)
-        rows += video_rows(work, model, clip, trees, args.frames)
-    if "images" in only:
-        for spec in args.images.split(","):
-            size, count = map(int, spec.split(":"))
-            print(f"images: {count} of {size}^2", flush=True)
-            rows += image_rows(work, model, size, count, trees)
+    """Every row once: the video's (where `clip`), then each image folder's."""
+    rows = video_rows(work, model, clip, trees, args.frames) if clip is not None else []
+    for spec in args.images.split(",") if "images" in args.only else ():
+        size, count = map(int, spec.split(":"))
+        print(f"images: {count} of {size}^2", flush=True)
+        rows += image_rows(work, model, size, count, trees)
     return rows
+
+
+def kinds(text: str) -> set[str]:
+    return {kind.strip() for kind in text.split(",")}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -257,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", type=Path, default=CLIP, help="the video (default: the 720p clip; synthetic if absent)")
     p.add_argument("--frames", type=int, default=0, help="only the first N frames of the clip (0: all)")
     p.add_argument("--images", default="256:1000,1024:100", help="SIZE:COUNT,... image folders (PNG)")
-    p.add_argument("--only", default="video,images", help="video, images, or both")
+    p.add_argument("--only", default="video,images", type=kinds, help="video, images, or both")
     p.add_argument("--before", default=BEFORE, help="git commit whose translate runs beside this tree's; none: skip")
     p.add_argument("--repo", type=Path, default=ROOT, help="the git checkout --before is taken from")
     p.add_argument("--rounds", type=int, default=3, help="measure every row this many times; the table has medians")
@@ -278,13 +277,16 @@ def main() -> None:
         trees = {"this tree": ROOT}
         if args.before != "none" and (tree := extract(args.before, args.repo, work / "before")) is not None:
             trees = {f"before: {args.before}": tree, **trees}
-        only = {kind.strip() for kind in args.only.split(",")}
+        clip = args.clip if "video" in args.only else None
+        if clip is not None and not clip.is_file():
+            print(f"{clip} is absent: a synthetic 1280x720 clip with audio instead", flush=True)
+            clip = make_clip(work / "synthetic.mp4", args.frames or 132, "1280x720")
         rounds: list[list[Row]] = []
         startups = []
         for number in range(1, args.rounds + 1):
-            print(f"round {number} of {args.rounds}", flush=True)
+            print(f"round {number} of {args.rounds}" + (f", video: {clip.name}" if clip else ""), flush=True)
             startups.append(child_cpu([sys.executable, "-c", "import cyclegan_batch.translate.verb"], ROOT))
-            rounds.append(measure_round(args, work, model, trees, only))
+            rounds.append(measure_round(args, work, model, trees, clip))
         rows, startup = medians(rounds), statistics.median(startups)
     print()
     print(render(rows, startup))
