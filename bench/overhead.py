@@ -265,6 +265,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = parser().parse_args()
+    if args.rounds < 1:
+        parser().error("--rounds must be at least 1")
     load = os.getloadavg()
     print(
         f"# python -m bench.overhead - {datetime.datetime.now():%Y-%m-%d %H:%M}, CPU, torch {torch.__version__}, "
