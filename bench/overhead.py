@@ -240,7 +240,8 @@ def measure_round(
 ) -> list[Row]:
     """Every row once: the video's (where `clip`), then each image folder's."""
     rows = video_rows(work, model, clip, trees, args.frames) if clip is not None else []
-    for spec in args.images.split(",") if "images" in args.only else ():
+    specs = args.images.split(",") if "images" in args.only else []
+    for spec in specs:
         size, count = map(int, spec.split(":"))
         print(f"images: {count} of {size}^2", flush=True)
         rows += image_rows(work, model, size, count, trees)
