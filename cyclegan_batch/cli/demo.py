@@ -25,7 +25,7 @@ def demo(
         int, typer.Option(min=1, help="Held-out pairs; more give demo-score's KID difference less noise.")
     ] = HELDOUT_IMAGES,
     size: Annotated[int, typer.Option(help="Side of the square crops, pixels.")] = CROP_SIDE,
-    videos: Annotated[bool, typer.Option(help="Also write the demo videos (one with audio).")] = True,
+    videos: Annotated[bool, typer.Option(help="Also write the demo videos (two with audio).")] = True,
     quiet: Quiet = False,
 ) -> None:
     """Build the demo domains from photos inside scikit-image: A = photo crops, B = other crops in the
