@@ -98,6 +98,9 @@ def test_outputs_and_model_file_rebuild_the_generators(tiny_domains: Path, tmp_p
     assert best.step == 12 and best.extra["best_step"] == "12" and "kid_x100_mean" not in best.extra
     assert best.extra["best_basis"].startswith("the last step: no val split in ")
     assert torch.equal(load_generators(model_dir / BEST_MODEL_FILE).a_to_b(x), loaded.a_to_b(x))
+    # the same command again: nothing left to train, and the stand-in is still there for `translate --model best`
+    tiny_trainer(tiny_domains, model_dir, epochs=2, sample_every=6, log_every=3).fit()
+    assert read_info(model_dir / BEST_MODEL_FILE).extra["best_step"] == "12"
 
 
 def test_resume_is_bit_identical(tiny_domains: Path, tmp_path: Path) -> None:

@@ -107,16 +107,19 @@ class Evaluator:
             try:
                 extra = read_info(self.best_file).extra
                 float(extra["kid_x100_mean"])  # a scored best (not the last step's stand-in: finish())
-                best_step = int(extra["best_step"])
+                best_step: int | None = int(extra["best_step"])
             except (UserError, KeyError, ValueError):
-                best_step = step + 1
-            if 0 < best_step <= step:
+                best_step = None
+            if best_step is not None and 0 < best_step <= step:
                 self.best_step = best_step
             else:
                 self.best_file.unlink()
-                log.info(
-                    "removed %s: it is from step %d, after this run's start at step %d", self.best_file, best_step, step
+                why = (
+                    "it is the last step's stand-in of an earlier session (the end of this run writes it again)"
+                    if best_step is None
+                    else f"it is from step {best_step}, after this run's start at step {step}"
                 )
+                log.info("removed %s: %s", self.best_file, why)
         if self.csv.is_file():
             with self.csv.open(newline="") as f:
                 rows = list(csv.reader(f))
@@ -216,7 +219,8 @@ class Evaluator:
 
     def finish(self, a_to_b: torch.nn.Module, b_to_a: torch.nn.Module, info: ModelInfo) -> None:
         """At the end of a run that asked for evaluation (rank 0): if no evaluation kept a best, the last step
-        becomes best.safetensors, its header saying why. A resumed run removes it (no `kid_x100_mean`)."""
+        becomes best.safetensors, its header saying why. A resumed run removes it (no `kid_x100_mean`) and so
+        writes it again here; a rerun with nothing left to train writes it at once (loop.py's fit)."""
         if self.cfg.eval_every == 0 or self.best_file.is_file():
             return
         info.extra = {**info.extra, "best_step": str(info.step), "best_basis": f"the last step: {self.unavailable}"}

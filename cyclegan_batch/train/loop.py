@@ -207,6 +207,7 @@ class Trainer:
             log.info("training already complete (%d steps); pass --no-resume to start over", self.global_step)
             if self.rank == 0:
                 self.outputs.write_model(self.step.nets, self.model_info())
+                self.evaluator.finish(self.step.nets.a_to_b, self.step.nets.b_to_a, self.model_info())
             return
         started = time.perf_counter()
         budget = self._budget(total_steps)
