@@ -256,6 +256,7 @@ def realism_scores(fakes: list[np.ndarray], originals: list[Path], reference: Pa
     subsets, and the difference model - identity with its std: the demo's claim holds when the model's KID is
     below doing nothing's by at least CLAIM_STDS std of that difference. A note instead when not possible."""
     from cyclegan_batch.realism import MetricsUnavailable, Scorer
+    from cyclegan_batch.realism.stats import FID_MIN
 
     if not reference.is_dir():
         return {"kid_note": f"no KID: no {reference} (the demo's golden-hour domain B, beside the held-out pairs)"}
@@ -263,9 +264,14 @@ def realism_scores(fakes: list[np.ndarray], originals: list[Path], reference: Pa
         scorer = Scorer(device)
     except MetricsUnavailable as e:
         return {"kid_note": str(e)}
+    if len(fakes) < FID_MIN:  # KID needs 2 images a side, FID 3
+        return {"kid_note": f"no KID or FID: {len(fakes)} held-out crops; they need at least {FID_MIN}"}
     real = scorer.reference(reference)
-    if len(real.features) < 2:
-        return {"kid_note": f"no KID: {reference} has {len(real.features)} readable images (the demo's B domain)"}
+    if len(real.features) < FID_MIN:
+        return {
+            "kid_note": f"no KID or FID: {reference} has {len(real.features)} readable images (the demo's B "
+            f"domain); they need at least {FID_MIN}"
+        }
     # the untranslated crops are the same files in every run: cached by content, like the reference
     change = scorer.compare_sets(scorer.features(originals, cache=True), scorer.features(fakes), real)
     scores = {"kid_reference": str(reference), "kid_reference_images": len(real.features)}

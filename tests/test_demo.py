@@ -162,3 +162,12 @@ def test_translate_without_model_uses_the_bundled_one_and_says_so(demo_dir: Path
     result = run_cli("translate", demo_dir / "heldout" / "A" / "0000.png", tmp_path / "out", "--no-cycle", cwd=tmp_path)
     assert "demo.safetensors" in result.stderr
     assert load_rgb(tmp_path / "out" / "0000.png").shape == load_rgb(demo_dir / "heldout" / "A" / "0000.png").shape
+
+
+@pytest.mark.skipif(not weights.available(), reason="needs the [metrics] extra")
+def test_demo_score_with_too_few_heldout_crops_for_kid_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "small"
+    run_cli("demo", out, "--count", "4", "--heldout", "2", "--size", "32", "--no-videos", "--quiet")
+    scores = json.loads(run_cli("demo-score", out / "heldout", "--json", "--quiet").stdout)
+    assert scores["images"] == 2 and "kid_x100_model" not in scores
+    assert scores["kid_note"] == "no KID or FID: 2 held-out crops; they need at least 3"
