@@ -206,6 +206,26 @@ def test_any_video_becomes_a_gif_on_time(tmp_path: Path, translator: Translator)
     )
 
 
+def test_an_output_that_cannot_be_opened_stops_the_decoder_too(
+    tmp_path: Path, translator: Translator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_video(tmp_path / "clip.mp4", frames=4, audio=None)
+    readers: list[FrameReader] = []
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    monkeypatch.setattr("cyclegan_batch.video.pipeline.temp_path_for", lambda dst: blocked)  # a folder: no GIF there
+    original_init = FrameReader.__init__
+
+    def remember(self: FrameReader, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        readers.append(self)
+
+    monkeypatch.setattr(FrameReader, "__init__", remember)
+    with pytest.raises(VideoError, match="cannot write blocked"):
+        translate_video(translator, src, tmp_path / "out.gif")
+    assert len(readers) == 1 and readers[0]._proc.poll() is not None  # its ffmpeg killed, not left to the GC
+
+
 def test_audio_the_container_refuses_is_reencoded_and_logged(
     tmp_path: Path, translator: Translator, caplog: pytest.LogCaptureFixture
 ) -> None:

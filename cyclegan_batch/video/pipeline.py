@@ -17,6 +17,7 @@ last, so its presence means all three are complete, and a rerun after a kill sta
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -188,75 +189,83 @@ def translate_video(
     if pointwise and temporal is not None:
         log.info("%s: not stabilized: a pointwise model (a colour function) adds no spatial flicker", src.name)
         temporal = None
-    lut = None
-    if pointwise and in_ffmpeg and translator.backward is None and frames_dir is None:
-        log.info("%s: graded inside ffmpeg (lut3d) with the pointwise model's 3D LUT; no per-frame metrics", src.name)
-        lut = GradeLut(translator.pointwise_net)
-    on_device = frames_on_device(translator.device, on_device) and lut is None  # the LUT's frames are RGB24
-    context = segment_context(src, context_from, temporal is not None, flicker, on_device)
-    if any(
-        len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes for frame in context
-    ):
-        raise VideoError(f"--context-from {context_from}: its frames are not in the segment's pixel format and size")
-    gpu = translator.device.type == "cuda"
-    decoder = choose_decoder(src, gpu)
-    rgb_filter = None if lut is None else lut.filter
-    reader = FrameReader(src, info, planes=on_device, hwaccel=decoder.name == NVDEC, rgb_filter=rgb_filter)
-    batch_size = translator.batch_size_for(info.height, info.width, batch_size)
-    video_only = temp_path_for(dst)
-    if gif:
-        log.info("%s: decoding %s on %s (%s)", src.name, info.codec, decoder.name, decoder.reason)
-        timing = _gif_timing(src, info, warnings)
-        writer: FrameWriter | GifWriter = GifWriter(video_only, timing, info.width, info.height)
-    else:
-        pix_fmt = pix_fmt_for(info.width, info.height)
-        encoder = choose_encoder(settings.codec, pix_fmt, info.width, info.height, gpu)
-        settings, codec = replace(settings, codec=encoder.name), encoder.name
-        log.info(
-            "%s: decoding %s on %s (%s), encoding with %s (%s)",
-            src.name,
-            info.codec,
-            decoder.name,
-            decoder.reason,
-            encoder.name,
-            encoder.reason,
-        )
-        if pix_fmt != "yuv420p":
-            log.info("%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec)
-        layout = encoder_layout(info.width, info.height) if on_device else None  # None: RGB24, ffmpeg converts
-        writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture, layout)
-    ops = frame_ops(translator.device, on_device)
-    stabilizer = None if temporal is None else ops.stabilizer(temporal)
-    workers = measure_workers or io_workers()
-    sink = None  # a LUT's frames go straight to the encoder: nothing to stabilize or measure
-    if lut is None:
-        if not flicker and stabilizer is None:
-            log.info("%s: no warping errors (warp_in/warp_out) without the cycle or the stabilizer", src.name)
-        sink = FrameSink(
-            writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context), flicker
-        )
-    try:
-        on_cpu = translator.device.type == "cpu"
-        calls = translator.concurrent_calls(info.height, info.width, batch_size)
-        with (
-            progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
-            opencv_sequential(on_cpu),
+    with contextlib.ExitStack() as cleanup:  # the reader's ffmpeg and the LUT's folder, however this ends
+        lut = None
+        if pointwise and in_ffmpeg and translator.backward is None and frames_dir is None:
+            log.info(
+                "%s: graded inside ffmpeg (lut3d) with the pointwise model's 3D LUT; no per-frame metrics", src.name
+            )
+            lut = GradeLut(translator.pointwise_net)
+            cleanup.callback(lut.close)
+        on_device = frames_on_device(translator.device, on_device) and lut is None  # the LUT's frames are RGB24
+        context = segment_context(src, context_from, temporal is not None, flicker, on_device)
+        if any(
+            len(frame) != Layout.reading(info.pix_fmt, info.width, info.height, on_device).frame_bytes
+            for frame in context
         ):
-            if sink is not None:
-                _run_pipeline(translator, reader, itertools.chain(context, reader), sink, batch_size, advance, calls)
-            else:
-                copy_frames(reader, writer, advance)
-        if reader.frames_read == 0:
-            raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
-        writer.close()
-    except BaseException:
-        writer.abort()
-        video_only.unlink(missing_ok=True)
-        raise
-    finally:
-        reader.close()
-        if lut is not None:
-            lut.close()
+            raise VideoError(
+                f"--context-from {context_from}: its frames are not in the segment's pixel format and size"
+            )
+        gpu = translator.device.type == "cuda"
+        decoder = choose_decoder(src, gpu)
+        rgb_filter = None if lut is None else lut.filter
+        reader = FrameReader(src, info, planes=on_device, hwaccel=decoder.name == NVDEC, rgb_filter=rgb_filter)
+        cleanup.callback(reader.close)
+        batch_size = translator.batch_size_for(info.height, info.width, batch_size)
+        video_only = temp_path_for(dst)
+        if gif:
+            log.info("%s: decoding %s on %s (%s)", src.name, info.codec, decoder.name, decoder.reason)
+            timing = _gif_timing(src, info, warnings)
+            writer: FrameWriter | GifWriter = GifWriter(video_only, timing, info.width, info.height)
+        else:
+            pix_fmt = pix_fmt_for(info.width, info.height)
+            encoder = choose_encoder(settings.codec, pix_fmt, info.width, info.height, gpu)
+            settings, codec = replace(settings, codec=encoder.name), encoder.name
+            log.info(
+                "%s: decoding %s on %s (%s), encoding with %s (%s)",
+                src.name,
+                info.codec,
+                decoder.name,
+                decoder.reason,
+                encoder.name,
+                encoder.reason,
+            )
+            if pix_fmt != "yuv420p":
+                log.info(
+                    "%s: odd size %dx%d kept exactly, encoded as 4:4:4 (%s)", src.name, info.width, info.height, codec
+                )
+            layout = encoder_layout(info.width, info.height) if on_device else None  # None: RGB24, ffmpeg converts
+            writer = FrameWriter(video_only, info.width, info.height, info.fps, settings, info.picture, layout)
+        try:
+            ops = frame_ops(translator.device, on_device)
+            stabilizer = None if temporal is None else ops.stabilizer(temporal)
+            workers = measure_workers or io_workers()
+            sink = None  # a LUT's frames go straight to the encoder: nothing to stabilize or measure
+            if lut is None:
+                if not flicker and stabilizer is None:
+                    log.info("%s: no warping errors (warp_in/warp_out) without the cycle or the stabilizer", src.name)
+                sink = FrameSink(
+                    writer, ops, info.picture, float(info.fps), frames_dir, workers, stabilizer, len(context), flicker
+                )
+            on_cpu = translator.device.type == "cpu"
+            calls = translator.concurrent_calls(info.height, info.width, batch_size)
+            with (
+                progress_bar(src.name, len(context) + info.frames, "frames", progress) as advance,
+                opencv_sequential(on_cpu),
+            ):
+                if sink is not None:
+                    _run_pipeline(
+                        translator, reader, itertools.chain(context, reader), sink, batch_size, advance, calls
+                    )
+                else:
+                    copy_frames(reader, writer, advance)
+            if reader.frames_read == 0:
+                raise VideoError(f"zero frames decoded ({reader.last_error() or 'the stream is empty'})")
+            writer.close()
+        except BaseException:
+            writer.abort()
+            video_only.unlink(missing_ok=True)
+            raise
     if reader.frames_read < info.frames or info.truncated:
         warnings.append(
             f"truncated file: translated the {reader.frames_read} frames that decode "
