@@ -247,6 +247,7 @@ def test_init_from_starts_with_the_given_generators(tiny_domains: Path, tmp_path
         ("no_layout", 1, "holds no training folders"),
         ("model_is_file", 1, "is a file"),
         ("crop_too_big", 2, "larger than load_size"),
+        ("negative_steps", 2, "decay_epochs=-1 is out of range; max_steps=-1 is out of range"),
     ],
 )
 def test_bad_input_gets_one_line(tmp_path: Path, setup: str, expected_code: int, message: str) -> None:
@@ -263,6 +264,8 @@ def test_bad_input_gets_one_line(tmp_path: Path, setup: str, expected_code: int,
         model_dir.write_text("")
     elif setup == "crop_too_big":
         extra = ["--crop-size", "64"]
+    elif setup == "negative_steps":  # -1 steps once "finished" at once with an untrained model; -1 decay divided by 0
+        extra = ["--max-steps", "-1", "--set", "decay_epochs=-1"]
     result = run_cli("train", data, model_dir, "--preset", "tiny", *extra, check=False)
     assert result.returncode == expected_code
     assert message in result.stderr

@@ -86,18 +86,18 @@ class TrainConfig:
             problems.append(f"minutes={self.minutes} must be 0 (no budget) or more")
         if len(self.domain_names) != 2:
             problems.append("domain_names needs exactly two names")
+        at_least = {"epochs": 0, "decay_epochs": 0, "eval_every": 0, "max_steps": 0, "pool_size": 0}
         for name in (
             "ndf",
             "batch_size",
-            "epochs",
             "log_every",
             "sample_every",
             "checkpoint_every",
-            "eval_every",
             "eval_images",
             "stability_every",
+            *at_least,
         ):
-            if getattr(self, name) < (0 if name in ("epochs", "eval_every") else 1):
+            if getattr(self, name) < at_least.get(name, 1):
                 problems.append(f"{name}={getattr(self, name)} is out of range")
         if problems:
             raise UserError("bad training config: " + "; ".join(problems), ExitCode.USAGE)
