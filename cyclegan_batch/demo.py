@@ -136,8 +136,7 @@ def write_video(video: DemoVideo, frames: list[np.ndarray], path: Path) -> None:
     """H.264 (yuv444p keeps odd sizes) in mp4, with an AAC chime when `video.audio`."""
     import imageio_ffmpeg
 
-    num, _, den = video.fps.partition("/")
-    fps = float(num) / float(den or 1)
+    fps = eval_rate(video.fps)
     with atomic_output(path) as tmp:
         audio = None
         if video.audio:
@@ -214,8 +213,8 @@ def score_heldout(
     kid: bool = True,
 ) -> dict:
     """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true; and KID x100 of G(a)
-    and of a against the golden-hour domain B beside heldout/, with their difference and its noise (None
-    without the metrics extra).
+    and of a against the golden-hour domain B beside heldout/, with their difference and its noise (a
+    `kid_note` instead where they cannot be computed: no metrics extra, no B/, too few images).
 
     `strip`: also write a before/after picture there, columns a | G(a) | style(a) for the first crops.
     """

@@ -6,7 +6,7 @@ holds everything `translate` needs to rebuild the networks from the file alone:
 
     format            "cyclegan-batch.generators"
     format_version    "1"
-    generator         JSON of nets.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"} for the
+    generator         JSON of spec.GeneratorSpec: {"ngf": 64, "n_blocks": 9, "upsample": "transpose"} for the
                       paper's generator; its departures only when set: "residual": true (output = input + a
                       zero-initialised last conv), "pointwise": true (1x1 convolutions only), "n_downsampling": 0
                       or 1, "colour_width": w (a pointwise colour path beside the convolutions)
@@ -44,9 +44,9 @@ from cyclegan_batch import __version__
 from cyclegan_batch.errors import UserError
 from cyclegan_batch.media.images import PAPER_CROP_SIZE, PAPER_LOAD_SIZE
 from cyclegan_batch.models import official
-from cyclegan_batch.models.nets import Generator, GeneratorSpec, build_generator
+from cyclegan_batch.models.nets import Generator, build_generator
 from cyclegan_batch.models.pixels import NORMALIZATION
-from cyclegan_batch.models.spec import SPEC_KEYS
+from cyclegan_batch.models.spec import SPEC_KEYS, GeneratorSpec
 from cyclegan_batch.runfolder import resolve_model
 from cyclegan_batch.util.atomic import atomic_output
 

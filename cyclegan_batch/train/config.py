@@ -13,7 +13,7 @@ from cyclegan_batch.models.spec import RESIZE_CONV, SPEC_KEYS, GeneratorSpec
 
 @dataclass
 class TrainConfig:
-    # Architecture: the generators' (ngf, n_blocks, upsample and the departures: models/nets.py's GeneratorSpec,
+    # Architecture: the generators' (ngf, n_blocks, upsample and the departures: models/spec.py's GeneratorSpec,
     # set by their own names: `--set ngf=32`), and a 3-layer PatchGAN with ndf=64 (the paper's, at 256x256)
     generator: GeneratorSpec = field(default_factory=GeneratorSpec)
     ndf: int = 64
@@ -52,7 +52,7 @@ class TrainConfig:
     sample_every: int = 1000
     checkpoint_every: int = 1000
     # KID/FID of the val split every eval_every steps (0 = never; needs the [metrics] extra); keeps best.safetensors.
-    # 2 x 250 test images x (G 99 + Inception 11.5 GFLOP) = 55 TFLOP against 1000 paper steps x 1879 GFLOP: 2.9 %.
+    # 2 x 250 val images x (G 99 + Inception 11.5 GFLOP) = 55 TFLOP against 1000 paper steps x 1879 GFLOP: 2.9 %.
     eval_every: int = 1000
     eval_images: int = 250  # val images per domain scored at each evaluation
     domain_names: list[str] = field(default_factory=lambda: ["A", "B"])

@@ -263,7 +263,7 @@ class Trainer:
         return int(distributed.mean_across_ranks(torch.tensor([float(total)], device=self.device)).item())
 
     def _evaluate(self, last: bool) -> bool:
-        """KID/FID of the test split when due (train/evaluate.py); True if due, so a checkpoint follows."""
+        """KID/FID of the val split when due (train/evaluate.py); True if due, so a checkpoint follows."""
         if not self.evaluator.due(self.global_step, last):
             return False
         if self.evaluator.enabled:
