@@ -50,9 +50,12 @@ def _within(k: np.ndarray) -> float:
     return float((k.sum() - np.trace(k)) / (n * (n - 1)))
 
 
-def mmd2(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 of two feature sets (sizes may differ) under the kernel (x.y / d + 1)^3."""
-    return _within(_kernel(x, x)) + _within(_kernel(y, y)) - 2.0 * float(_kernel(x, y).mean())
+def mmd2(x: np.ndarray, y: np.ndarray, within_y: float | None = None) -> float:
+    """Unbiased MMD^2 of two feature sets (sizes may differ) under the kernel (x.y / d + 1)^3. `within_y`: y's own
+    term, where the caller already has it (one reference subset scored against several sets)."""
+    if within_y is None:
+        within_y = _within(_kernel(y, y))
+    return _within(_kernel(x, x)) + within_y - 2.0 * float(_kernel(x, y).mean())
 
 
 def kid_values(
@@ -76,8 +79,7 @@ def kid_values(
         pick, ref = rng.choice(n, sn, replace=False), reference[rng.choice(m, sm, replace=False)]
         within_ref = _within(_kernel(ref, ref))
         for i, features in enumerate(sets):
-            x = features[pick]
-            values[i, j] = _within(_kernel(x, x)) + within_ref - 2.0 * float(_kernel(x, ref).mean())
+            values[i, j] = mmd2(features[pick], ref, within_ref)
     return values
 
 
