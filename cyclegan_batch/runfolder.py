@@ -17,7 +17,10 @@ hold is documented in docs/interfaces.md. Layout of a workflow run, `results/<ex
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -85,6 +88,17 @@ IMAGE_CYCLE_COLUMNS = ("input", "output", "status", "reason", "width", "height",
 VIDEO_CYCLE_SUFFIX = ".cycle.csv"  # <video><suffix>: one row per frame
 # fidelity_psnr: the written (stabilized) frame against the per-frame translation; empty with --no-temporal
 VIDEO_CYCLE_COLUMNS = ("frame", "time_s", "l1", "psnr", "ssim", "warp_in", "warp_out", "fidelity_psnr")
+
+
+def video_cycle_text(rows: Iterable[Mapping[str, str]]) -> str:
+    """A video's cycle.csv: the header, then `rows` (a column a row lacks is left empty)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=VIDEO_CYCLE_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 VIDEO_SIDECAR_SUFFIX = ".json"  # <video><suffix>: properties in vs out
 
 # video split: segment_00000.mp4, ... (suffix: media.formats.segment_suffix)

@@ -10,8 +10,6 @@ CPU, torch on a GPU); the cycle metrics come with each frame, computed batched b
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -149,8 +147,4 @@ class FrameSink:
         }
 
     def csv_text(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=runfolder.VIDEO_CYCLE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return out.getvalue()
+        return runfolder.video_cycle_text(self.rows)

@@ -12,9 +12,7 @@ within 2 grey levels of the model's (tests/test_graded.py) at several times the 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,8 +58,4 @@ def copy_frames(frames: Iterable[np.ndarray], writer: FrameWriter | GifWriter, a
 
 def unmeasured_rows(frames: int, fps: float) -> str:
     """cycle.csv for `frames` frames graded by ffmpeg: each frame's number and time, no metrics."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=runfolder.VIDEO_CYCLE_COLUMNS, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({"frame": str(i), "time_s": f"{i / fps:.6f}"} for i in range(frames))
-    return out.getvalue()
+    return runfolder.video_cycle_text({"frame": str(i), "time_s": f"{i / fps:.6f}"} for i in range(frames))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import itertools
 import json
 import logging
@@ -319,10 +318,8 @@ def _publish(
 
 def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
     """The segments' per-frame rows as one table: frames renumbered, times recomputed at the joined rate."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=runfolder.VIDEO_CYCLE_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    missing, frame = [], 0
+    rows: list[dict[str, str]] = []
+    missing = []
     for segment in segments:
         table = runfolder.video_cycle_csv(segment)
         if not table.is_file():
@@ -330,10 +327,10 @@ def _merged_csv(segments: list[Path], fps: float) -> tuple[str, list[str]]:
             continue
         with table.open(newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                writer.writerow({**row, "frame": str(frame), "time_s": f"{frame / fps:.6f}"})
-                frame += 1
+                frame = len(rows)
+                rows.append({**row, "frame": str(frame), "time_s": f"{frame / fps:.6f}"})
     warnings = [f"no per-frame metrics for segments {', '.join(missing)}: the joined cycle.csv skips them"]
-    return out.getvalue(), warnings if missing else []
+    return runfolder.video_cycle_text(rows), warnings if missing else []
 
 
 def join_video(segments_dir: Path, original: Path, dst: Path, *, overwrite: bool = False) -> VideoResult:
