@@ -259,12 +259,12 @@ def realism_scores(fakes: list[np.ndarray], originals: list[Path], reference: Pa
 
     if not reference.is_dir():
         return {"kid_note": f"no KID: no {reference} (the demo's golden-hour domain B, beside the held-out pairs)"}
+    if len(fakes) < FID_MIN:  # KID needs 2 images a side, FID 3
+        return {"kid_note": f"no KID or FID: {len(fakes)} held-out crops; they need at least {FID_MIN}"}
     try:
         scorer = Scorer(device)
     except MetricsUnavailable as e:
         return {"kid_note": str(e)}
-    if len(fakes) < FID_MIN:  # KID needs 2 images a side, FID 3
-        return {"kid_note": f"no KID or FID: {len(fakes)} held-out crops; they need at least {FID_MIN}"}
     real = scorer.reference(reference)
     if len(real.features) < FID_MIN:
         return {
