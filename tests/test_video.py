@@ -32,7 +32,7 @@ from cyclegan_batch.models.modelfile import Generators, ModelInfo, save_generato
 from cyclegan_batch.models.nets import GeneratorSpec, ResnetGenerator
 from cyclegan_batch.runfolder import VIDEO_CYCLE_COLUMNS
 from cyclegan_batch.translate.verb import TranslateOptions, translate_path
-from cyclegan_batch.video.flow import FlowEstimator, warping_errors
+from cyclegan_batch.video.flow import FlowEstimator, errors_along
 from cyclegan_batch.video.pipeline import VideoOptions, join_video, translate_video
 
 SPEC = GeneratorSpec(ngf=8, n_blocks=2)
@@ -453,7 +453,9 @@ def test_warping_error_sees_added_flicker() -> None:
     pairs = list(zip(frames, flicker, strict=True))
     flow = FlowEstimator()
     for previous, current in zip(pairs, pairs[1:], strict=False):
-        warp_in, warp_out = warping_errors(flow, previous, current)
+        warp = flow.warp(previous[0], current[0])
+        assert warp is not None
+        warp_in, warp_out = errors_along(warp, previous, current)
         assert warp_in < 0.02 and warp_out > 0.2  # the +-40 flicker is 0.31 on the [0, 1] scale
     warp = flow.warp(frames[0], frames[1])
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[:2]]  # single-channel frames measure too

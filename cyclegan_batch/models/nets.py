@@ -262,7 +262,3 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
                 nn.init.zeros_(mlp[-1].weight)  # a colour path starts at zero too, like the output conv below
         if m.spec.residual:
             nn.init.zeros_(m.output_conv.weight)  # step 0 returns the input: the do-nothing baseline
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

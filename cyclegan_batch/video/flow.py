@@ -139,16 +139,6 @@ class FlowEstimator:
         return None if flows is None else Warp.from_flows(flows)
 
 
-def warping_errors(
-    flow: FlowEstimator,
-    previous: tuple[np.ndarray, np.ndarray],
-    current: tuple[np.ndarray, np.ndarray],
-) -> tuple[float | None, float | None]:
-    """(warp_in, warp_out) of frame t given the (input, output) pairs of frames t-1 and t."""
-    warp = flow.warp(previous[0], current[0])
-    return (None, None) if warp is None else errors_along(warp, previous, current)
-
-
 def errors_along(
     warp: Warp, previous: tuple[np.ndarray, np.ndarray], current: tuple[np.ndarray, np.ndarray]
 ) -> tuple[float | None, float | None]:
