@@ -115,7 +115,7 @@ class Evaluator:
             else:
                 self.best_file.unlink()
                 why = (
-                    "it is the last step's stand-in of an earlier session (the end of this run writes it again)"
+                    "it is not a scored best (the last step's stand-in, or unreadable); the end of this run writes one again"
                     if best_step is None
                     else f"it is from step {best_step}, after this run's start at step {step}"
                 )
