@@ -115,7 +115,7 @@ class Evaluator:
             else:
                 self.best_file.unlink()
                 why = (
-                    "it is not a scored best (the last step's stand-in, or unreadable); the end of this run writes one again"
+                    "it is not a scored best (the last step's stand-in, or unreadable); this run's end writes one"
                     if best_step is None
                     else f"it is from step {best_step}, after this run's start at step {step}"
                 )
