@@ -211,42 +211,68 @@ def score_heldout(
     precision: str = "fp32",
     strip: Path | None = None,
     kid: bool = True,
+    against: Path | None = None,
 ) -> dict:
     """Mean PSNR of G(a) and of a itself against style(a), over heldout/A and heldout/B_true; and KID x100 of G(a)
     and of a against the golden-hour domain B beside heldout/, with their difference and its noise (a
     `kid_note` instead where they cannot be computed: no metrics extra, no B/, too few images).
 
     `strip`: also write a before/after picture there, columns a | G(a) | style(a) for the first crops.
+    `against`: also translate the crops with that model and compare crop by crop (`paired_scores`).
     """
     from skimage.metrics import peak_signal_noise_ratio
 
     from cyclegan_batch.errors import UserError
     from cyclegan_batch.media.images import load_rgb
-    from cyclegan_batch.models.engine import Translator
 
     inputs = sorted((heldout / "A").glob("*.png"))
     if not inputs:
         raise UserError(f"{heldout}/A has no PNG crops; build them with `cyclegan-batch demo OUT`")
-    translator = Translator.from_file(model, direction="AtoB", device=device, precision=precision, cycle=False)
-    model_db, identity_db, rows, fakes = [], [], [], []
-    for path in inputs:
-        a, truth = load_rgb(path), load_rgb(heldout / runfolder.HELDOUT_TRUE_B / path.name)
-        fake = translator.translate(a[None]).outputs[0]
-        fakes.append(fake)
-        if strip is not None and len(rows) < STRIP_ROWS:
-            rows.append(np.concatenate([a, fake, truth], axis=1))
-        model_db.append(peak_signal_noise_ratio(truth, fake, data_range=255))
-        identity_db.append(peak_signal_noise_ratio(truth, a, data_range=255))
+    crops = [load_rgb(path) for path in inputs]
+    truths = [load_rgb(heldout / runfolder.HELDOUT_TRUE_B / path.name) for path in inputs]
+    fakes, model_db = translated_psnrs(model, crops, truths, device=device, precision=precision)
+    identity_db = [peak_signal_noise_ratio(truth, a, data_range=255) for a, truth in zip(crops, truths, strict=True)]
     if strip is not None:
+        rows = [np.concatenate(row, axis=1) for row in zip(crops, fakes, truths, strict=True)][:STRIP_ROWS]
         save_png(np.concatenate(rows, axis=0), strip)
     psnr_model, psnr_identity = float(np.mean(model_db)), float(np.mean(identity_db))
-    return {
+    scores = {
         "images": len(inputs),
         "model": str(model),
         "psnr_model": round(psnr_model, 3),
         "psnr_identity": round(psnr_identity, 3),
         "gain_db": round(psnr_model - psnr_identity, 3),
-        **(realism_scores(fakes, inputs, heldout.parent / "B", device) if kid else {}),
+    }
+    if against is not None:
+        _, other_db = translated_psnrs(against, crops, truths, device=device, precision=precision)
+        scores |= paired_scores(model_db, other_db, against)
+    return scores | (realism_scores(fakes, inputs, heldout.parent / "B", device) if kid else {})
+
+
+def translated_psnrs(
+    model: Path, crops: list[np.ndarray], truths: list[np.ndarray], *, device: str, precision: str
+) -> tuple[list[np.ndarray], list[float]]:
+    """G(a) for every crop, and its PSNR against the true style."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from cyclegan_batch.models.engine import Translator
+
+    translator = Translator.from_file(model, direction="AtoB", device=device, precision=precision, cycle=False)
+    fakes = [translator.translate(a[None]).outputs[0] for a in crops]
+    psnrs = [peak_signal_noise_ratio(truth, fake, data_range=255) for fake, truth in zip(fakes, truths, strict=True)]
+    return fakes, psnrs
+
+
+def paired_scores(model_db: list[float], other_db: list[float], other: Path) -> dict:
+    """The model's PSNR less the other model's, crop by crop: the mean difference with its standard error, far
+    smaller than either gain's spread over the crops, since both share each crop's difficulty."""
+    diff = np.asarray(model_db) - np.asarray(other_db)
+    stderr = round(float(diff.std(ddof=1) / np.sqrt(diff.size)), 3) if diff.size > 1 else None
+    return {
+        "against": str(other),
+        "paired_diff_db": round(float(diff.mean()), 3),
+        "paired_diff_stderr_db": stderr,
+        "paired_worse_share": round(float(np.mean(diff < 0)), 3),
     }
 
 

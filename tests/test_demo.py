@@ -74,6 +74,18 @@ def test_bundled_model_is_the_demo_preset_and_beats_doing_nothing(demo_dir: Path
     assert scores["gain_db"] >= 5.6, scores  # the shipped model's recorded gains (+5.92 dB here) are in docs/demo.md
 
 
+def test_demo_score_against_another_model_gives_the_crop_by_crop_difference(demo_dir: Path, grade_model: Path) -> None:
+    def score(*args: object) -> dict:
+        return json.loads(run_cli("demo-score", demo_dir / "heldout", "--json", "--no-kid", "--quiet", *args).stdout)
+
+    paired, grade = score("--against", grade_model), score("--model", grade_model)
+    assert paired["against"] == str(grade_model)
+    # the mean of the crops' differences is the difference of the means (each rounded to 1e-3 dB)
+    assert paired["paired_diff_db"] == pytest.approx(paired["psnr_model"] - grade["psnr_model"], abs=2e-3)
+    assert 0 < paired["paired_diff_stderr_db"] < 1  # 0.36 dB here: the crops share their difficulty
+    assert 0 < paired["paired_worse_share"] < 1, paired  # neither model wins every crop
+
+
 @pytest.fixture(scope="module")
 def grade_model(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo learnt by the `grade` preset (the demo workflow's, config/demo.yaml), its 300 steps. One torch

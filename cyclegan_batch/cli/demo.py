@@ -56,6 +56,13 @@ def demo_score(
     kid: Annotated[
         bool, typer.Option(help="Also KID against the demo's B/ (~0.1-0.3 s per image on a CPU; the metrics extra).")
     ] = True,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="Another model (or `bundled`) to compare with crop by crop: the mean PSNR difference +- its "
+            "standard error, far smaller than the gain's spread over the crops (is a new model really better?)."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """How close G(a) comes to the true style on held-out crops, next to doing nothing (a itself): PSNR against
@@ -71,7 +78,10 @@ def demo_score(
 
     setup_logging(quiet)
     model = resolve_model(model or BUNDLED)
-    scores = score_heldout(heldout, model, device=device, precision=precision.value, strip=strip, kid=kid)
+    other = resolve_model(against) if against is not None else None
+    scores = score_heldout(
+        heldout, model, device=device, precision=precision.value, strip=strip, kid=kid, against=other
+    )
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return
@@ -79,6 +89,13 @@ def demo_score(
         f"PSNR vs true style on {scores['images']} held-out crops: model {scores['psnr_model']:.2f} dB, "
         f"identity {scores['psnr_identity']:.2f} dB, gain {scores['gain_db']:+.2f} dB ({scores['model']})"
     )
+    if other is not None:
+        stderr = scores["paired_diff_stderr_db"]
+        typer.echo(
+            f"against {other}, crop by crop: {scores['paired_diff_db']:+.3f} dB"
+            f"{'' if stderr is None else f' +- {stderr:.3f} (standard error)'}, "
+            f"worse on {scores['paired_worse_share']:.0%} of the crops"
+        )
     if not kid:
         return
     if "kid_x100_model" not in scores:
